@@ -1,0 +1,420 @@
+//! An async client for bots, tests and the terminal client (feature `client`).
+//!
+//! [`Client::connect`] opens a WebSocket, says `hello` and waits for the `welcome`. One task owns
+//! the socket: it writes requests, routes each response to the caller waiting for its
+//! `request_id`, and queues everything else (pushed events) for [`Client::next_event`].
+
+use crate::{
+    to_json, AddMember, Auth, ClientFrame, CreateRoom, ErrorCode, GetHistory, Hello, History,
+    JoinRoom, LeaveRoom, MessageSent, Ping, RequestId, RoomId, RoomKind, RoomSummary, SendMessage,
+    Seq, ServerFrame, SetReceipt, SetTyping, Welcome, PROTOCOL_VERSION,
+};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("websocket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("server error {code}: {message}")]
+    Server { code: ErrorCode, message: String },
+    #[error("connection closed{}", .0.as_ref().map(|c| format!(" ({}: {})", c.code, c.reason)).unwrap_or_default())]
+    Closed(Option<CloseInfo>),
+    #[error("unexpected frame from server: {0}")]
+    Unexpected(String),
+    #[error("undecodable frame from server: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+impl ClientError {
+    /// The server's error code, if the server refused the request.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// The close code and reason the server gave when it ended the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    pub code: u16,
+    pub reason: String,
+}
+
+type Pending = Arc<Mutex<HashMap<RequestId, oneshot::Sender<ServerFrame>>>>;
+
+/// A connected, authenticated client.
+pub struct Client {
+    outgoing: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    next_request_id: AtomicU64,
+    events: mpsc::Receiver<ServerFrame>,
+    close_info: Arc<Mutex<Option<CloseInfo>>>,
+    welcome: Welcome,
+}
+
+impl Client {
+    /// Connect to `url` (e.g. `ws://127.0.0.1:7800`), authenticate, and wait for the welcome.
+    pub async fn connect(url: &str, auth: Auth) -> Result<Client, ClientError> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let hello = ClientFrame::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            auth,
+            client: Some(format!("chat-protocol/{}", env!("CARGO_PKG_VERSION"))),
+        });
+        ws.send(Message::text(to_json(&hello))).await?;
+        let welcome = loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str(&text)? {
+                    ServerFrame::Welcome(w) => break w,
+                    ServerFrame::Error(e) => {
+                        return Err(ClientError::Server {
+                            code: e.code,
+                            message: e.message,
+                        })
+                    }
+                    other => return Err(ClientError::Unexpected(to_json(&other))),
+                },
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(ClientError::Closed(close_info(frame)))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ClientError::Closed(None)),
+            }
+        };
+        let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
+        // Bounded so that a consumer that stops reading events slows the socket reader down
+        // instead of growing memory without limit.
+        let (events_tx, events) = mpsc::channel(4096);
+        let pending: Pending = Arc::default();
+        let close_info_slot = Arc::new(Mutex::new(None));
+        tokio::spawn(run_socket(
+            ws,
+            outgoing_rx,
+            events_tx,
+            pending.clone(),
+            close_info_slot.clone(),
+        ));
+        Ok(Client {
+            outgoing,
+            pending,
+            next_request_id: AtomicU64::new(1),
+            events,
+            close_info: close_info_slot,
+            welcome,
+        })
+    }
+
+    /// What the server said in its welcome: the user, a new token, limits, rooms, presence.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// Send a request (its request id is assigned here) and wait for its response.
+    /// An `error` response becomes [`ClientError::Server`].
+    pub async fn request(&self, mut frame: ClientFrame) -> Result<ServerFrame, ClientError> {
+        let id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        frame.set_request_id(id);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(id, tx);
+        if self.outgoing.send(Message::text(to_json(&frame))).is_err() {
+            lock(&self.pending).remove(&id);
+            return Err(self.closed());
+        }
+        match rx.await {
+            Ok(ServerFrame::Error(e)) => Err(ClientError::Server {
+                code: e.code,
+                message: e.message,
+            }),
+            Ok(frame) => Ok(frame),
+            Err(_) => Err(self.closed()),
+        }
+    }
+
+    /// Send a raw text frame, bypassing the typed frames (for tests of malformed input).
+    /// Any answer arrives through [`Client::next_event`].
+    pub fn send_raw(&self, text: impl Into<String>) -> Result<(), ClientError> {
+        self.outgoing
+            .send(Message::text(text.into()))
+            .map_err(|_| self.closed())
+    }
+
+    /// Send a binary frame (the server refuses these; for tests).
+    pub fn send_binary(&self, data: Vec<u8>) -> Result<(), ClientError> {
+        self.outgoing
+            .send(Message::binary(data))
+            .map_err(|_| self.closed())
+    }
+
+    /// The next pushed frame (events, receipts, typing, presence, unmatched errors);
+    /// `None` once the connection has closed and every queued frame was read.
+    pub async fn next_event(&mut self) -> Option<ServerFrame> {
+        self.events.recv().await
+    }
+
+    /// The close code and reason, once the server has closed the connection.
+    pub fn close_info(&self) -> Option<CloseInfo> {
+        lock(&self.close_info).clone()
+    }
+
+    /// Close the connection politely.
+    pub fn close(&self) {
+        let _ = self.outgoing.send(Message::Close(None));
+    }
+
+    fn closed(&self) -> ClientError {
+        ClientError::Closed(self.close_info())
+    }
+
+    // Typed helpers for the common requests.
+
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        self.request(ClientFrame::Ping(Ping { request_id: 0 }))
+            .await
+            .map(drop)
+    }
+
+    /// Post `text` with the given client id; retrying with the same id is safe.
+    pub async fn send_message(
+        &self,
+        room_id: RoomId,
+        client_id: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Result<MessageSent, ClientError> {
+        let frame = ClientFrame::SendMessage(SendMessage {
+            request_id: 0,
+            room_id,
+            client_id: client_id.into(),
+            text: text.into(),
+        });
+        match self.request(frame).await? {
+            ServerFrame::MessageSent(ack) => Ok(ack),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Events after `after` (ascending), at most `limit`.
+    pub async fn history_after(
+        &self,
+        room_id: RoomId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<History, ClientError> {
+        self.history(GetHistory {
+            request_id: 0,
+            room_id,
+            before: None,
+            after: Some(after),
+            limit: Some(limit),
+        })
+        .await
+    }
+
+    /// The newest events before `before` (or the newest of all), ascending.
+    pub async fn history_before(
+        &self,
+        room_id: RoomId,
+        before: Option<Seq>,
+        limit: u32,
+    ) -> Result<History, ClientError> {
+        self.history(GetHistory {
+            request_id: 0,
+            room_id,
+            before,
+            after: None,
+            limit: Some(limit),
+        })
+        .await
+    }
+
+    async fn history(&self, req: GetHistory) -> Result<History, ClientError> {
+        match self.request(ClientFrame::GetHistory(req)).await? {
+            ServerFrame::History(h) => Ok(h),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn create_room(
+        &self,
+        kind: RoomKind,
+        title: impl Into<String>,
+        members: &[&str],
+    ) -> Result<RoomSummary, ClientError> {
+        let frame = ClientFrame::CreateRoom(CreateRoom {
+            request_id: 0,
+            kind,
+            title: title.into(),
+            topic: String::new(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        });
+        self.room_request(frame).await
+    }
+
+    pub async fn open_direct(
+        &self,
+        username: impl Into<String>,
+    ) -> Result<RoomSummary, ClientError> {
+        let frame = ClientFrame::OpenDirect(crate::OpenDirect {
+            request_id: 0,
+            username: username.into(),
+        });
+        self.room_request(frame).await
+    }
+
+    pub async fn join_room(&self, room_id: RoomId) -> Result<RoomSummary, ClientError> {
+        self.room_request(ClientFrame::JoinRoom(JoinRoom {
+            request_id: 0,
+            room_id,
+        }))
+        .await
+    }
+
+    pub async fn leave_room(&self, room_id: RoomId) -> Result<(), ClientError> {
+        self.request(ClientFrame::LeaveRoom(LeaveRoom {
+            request_id: 0,
+            room_id,
+        }))
+        .await
+        .map(drop)
+    }
+
+    pub async fn add_member(
+        &self,
+        room_id: RoomId,
+        username: impl Into<String>,
+    ) -> Result<(), ClientError> {
+        let frame = ClientFrame::AddMember(AddMember {
+            request_id: 0,
+            room_id,
+            username: username.into(),
+        });
+        self.request(frame).await.map(drop)
+    }
+
+    pub async fn set_receipt(
+        &self,
+        room_id: RoomId,
+        delivered_seq: Option<Seq>,
+        read_seq: Option<Seq>,
+    ) -> Result<(), ClientError> {
+        let frame = ClientFrame::SetReceipt(SetReceipt {
+            request_id: 0,
+            room_id,
+            delivered_seq,
+            read_seq,
+        });
+        self.request(frame).await.map(drop)
+    }
+
+    pub async fn set_typing(&self, room_id: RoomId, typing: bool) -> Result<(), ClientError> {
+        self.request(ClientFrame::SetTyping(SetTyping {
+            request_id: 0,
+            room_id,
+            typing,
+        }))
+        .await
+        .map(drop)
+    }
+
+    pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>, ClientError> {
+        match self
+            .request(ClientFrame::ListRooms(crate::ListRooms { request_id: 0 }))
+            .await?
+        {
+            ServerFrame::Rooms(r) => Ok(r.rooms),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn room_request(&self, frame: ClientFrame) -> Result<RoomSummary, ClientError> {
+        match self.request(frame).await? {
+            ServerFrame::Room(r) => Ok(r.room),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(frame: ServerFrame) -> ClientError {
+    ClientError::Unexpected(to_json(&frame))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave the maps half-updated (single inserts and
+    // removes), so a poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn close_info(frame: Option<CloseFrame>) -> Option<CloseInfo> {
+    frame.map(|f| CloseInfo {
+        code: f.code.into(),
+        reason: f.reason.to_string(),
+    })
+}
+
+async fn run_socket<S>(
+    mut ws: tokio_tungstenite::WebSocketStream<S>,
+    mut outgoing: mpsc::UnboundedReceiver<Message>,
+    events: mpsc::Sender<ServerFrame>,
+    pending: Pending,
+    close_slot: Arc<Mutex<Option<CloseInfo>>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        tokio::select! {
+            msg = outgoing.recv() => match msg {
+                Some(msg) => {
+                    if let Err(e) = ws.send(msg).await {
+                        tracing::debug!("client send failed: {e}");
+                        break;
+                    }
+                }
+                None => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
+            },
+            incoming = ws.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: ServerFrame = match serde_json::from_str(&text) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            tracing::warn!("undecodable server frame: {e}");
+                            continue;
+                        }
+                    };
+                    let waiter = frame.request_id().and_then(|id| lock(&pending).remove(&id));
+                    match waiter {
+                        Some(tx) => { let _ = tx.send(frame); }
+                        None => {
+                            if events.send(frame).await.is_err() {
+                                // Nobody reads events any more; keep serving responses.
+                            }
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    *lock(&close_slot) = close_info(frame);
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!("client read failed: {e}");
+                    break;
+                }
+                None => break,
+            },
+        }
+    }
+    // Dropping the waiters wakes every pending request with "closed".
+    lock(&pending).clear();
+}

@@ -1,0 +1,452 @@
+//! The frames: what a client sends ([`ClientFrame`]) and what the server sends ([`ServerFrame`]).
+//!
+//! Every request carries a client-chosen `request_id` and gets exactly one response that echoes
+//! it. Pushed events carry none. Readers ignore unknown fields so the protocol can grow.
+
+use crate::{
+    ChannelInfo, ErrorCode, Limits, Member, MessageId, Millis, PresenceInfo, RequestId, Role,
+    RoomEvent, RoomId, RoomKind, RoomSummary, Seq, UserId, UserRef,
+};
+use serde::{Deserialize, Serialize};
+
+/// How a client proves who it is in `hello`, tagged by `"method"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Auth {
+    /// A token from an earlier password login or from `chat-server token create`.
+    Token { token: String },
+    /// Log in; the welcome carries a new token for later connections.
+    Password { username: String, password: String },
+    /// Create an account (if the server allows registration) and log in.
+    Register { username: String, password: String },
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// The first frame of a connection: protocol version and credentials.
+    Hello(Hello),
+    Ping(Ping),
+    SendMessage(SendMessage),
+    GetHistory(GetHistory),
+    ListRooms(ListRooms),
+    ListChannels(ListChannels),
+    CreateRoom(CreateRoom),
+    OpenDirect(OpenDirect),
+    JoinRoom(JoinRoom),
+    LeaveRoom(LeaveRoom),
+    AddMember(AddMember),
+    RemoveMember(RemoveMember),
+    SetRole(SetRole),
+    RenameRoom(RenameRoom),
+    SetTopic(SetTopic),
+    ListMembers(ListMembers),
+    SetReceipt(SetReceipt),
+    SetTyping(SetTyping),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub auth: Auth,
+    /// Free-form name of the client program, for logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+/// Round-trip check; answered with `pong`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    pub request_id: RequestId,
+}
+
+/// Post a message. A retry with the same `client_id` gets the original acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    /// Chosen by the client, unique per sender (a UUID or a counter with a device prefix).
+    pub client_id: String,
+    pub text: String,
+}
+
+/// A page of a room's timeline. With `after`, the events after that seq in ascending order
+/// (catching up); otherwise the newest events before `before` (or the end), also ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetHistory {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Seq>,
+    /// At most the server's `max_history_page`; defaults to 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The caller's rooms with unread counts; answered with `rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListRooms {
+    pub request_id: RequestId,
+}
+
+/// The public room directory; answered with `channels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListChannels {
+    pub request_id: RequestId,
+}
+
+/// Create a group, channel or announcement room (direct rooms come from `open_direct`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    pub request_id: RequestId,
+    pub kind: RoomKind,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic: String,
+    /// Usernames to add as members right away.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+}
+
+/// Open the direct room with a user, creating it the first time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDirect {
+    pub request_id: RequestId,
+    pub username: String,
+}
+
+/// Join a public room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRoom {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveRoom {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddMember {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveMember {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub username: String,
+}
+
+/// Change a member's role; only owners may.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRole {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub username: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenameRoom {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetTopic {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMembers {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+}
+
+/// Move the caller's receipts forward. They never move back; reading implies delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetReceipt {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_seq: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_seq: Option<Seq>,
+}
+
+/// Start (refresh every few seconds while typing) or stop a typing indicator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetTyping {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub typing: bool,
+}
+
+impl ClientFrame {
+    /// The request id, for every frame but `hello`.
+    pub fn request_id(&self) -> Option<RequestId> {
+        Some(match self {
+            ClientFrame::Hello(_) => return None,
+            ClientFrame::Ping(f) => f.request_id,
+            ClientFrame::SendMessage(f) => f.request_id,
+            ClientFrame::GetHistory(f) => f.request_id,
+            ClientFrame::ListRooms(f) => f.request_id,
+            ClientFrame::ListChannels(f) => f.request_id,
+            ClientFrame::CreateRoom(f) => f.request_id,
+            ClientFrame::OpenDirect(f) => f.request_id,
+            ClientFrame::JoinRoom(f) => f.request_id,
+            ClientFrame::LeaveRoom(f) => f.request_id,
+            ClientFrame::AddMember(f) => f.request_id,
+            ClientFrame::RemoveMember(f) => f.request_id,
+            ClientFrame::SetRole(f) => f.request_id,
+            ClientFrame::RenameRoom(f) => f.request_id,
+            ClientFrame::SetTopic(f) => f.request_id,
+            ClientFrame::ListMembers(f) => f.request_id,
+            ClientFrame::SetReceipt(f) => f.request_id,
+            ClientFrame::SetTyping(f) => f.request_id,
+        })
+    }
+
+    /// Overwrite the request id (no-op for `hello`); clients use it to number requests.
+    pub fn set_request_id(&mut self, id: RequestId) {
+        let slot = match self {
+            ClientFrame::Hello(_) => return,
+            ClientFrame::Ping(f) => &mut f.request_id,
+            ClientFrame::SendMessage(f) => &mut f.request_id,
+            ClientFrame::GetHistory(f) => &mut f.request_id,
+            ClientFrame::ListRooms(f) => &mut f.request_id,
+            ClientFrame::ListChannels(f) => &mut f.request_id,
+            ClientFrame::CreateRoom(f) => &mut f.request_id,
+            ClientFrame::OpenDirect(f) => &mut f.request_id,
+            ClientFrame::JoinRoom(f) => &mut f.request_id,
+            ClientFrame::LeaveRoom(f) => &mut f.request_id,
+            ClientFrame::AddMember(f) => &mut f.request_id,
+            ClientFrame::RemoveMember(f) => &mut f.request_id,
+            ClientFrame::SetRole(f) => &mut f.request_id,
+            ClientFrame::RenameRoom(f) => &mut f.request_id,
+            ClientFrame::SetTopic(f) => &mut f.request_id,
+            ClientFrame::ListMembers(f) => &mut f.request_id,
+            ClientFrame::SetReceipt(f) => &mut f.request_id,
+            ClientFrame::SetTyping(f) => &mut f.request_id,
+        };
+        *slot = id;
+    }
+}
+
+/// Frames the server sends: the welcome, responses (with `request_id`) and pushed events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The answer to a successful `hello`.
+    Welcome(Welcome),
+    // Responses.
+    Pong(Pong),
+    /// The acknowledgement of `send_message`, sent after the message is committed.
+    MessageSent(MessageSent),
+    History(History),
+    Rooms(Rooms),
+    Channels(Channels),
+    /// Answer to `create_room`, `open_direct` and `join_room`.
+    Room(RoomResponse),
+    Members(Members),
+    /// Answer to requests that return nothing else.
+    Ok(OkResponse),
+    /// A failed request (with its `request_id`), or a frame that could not be read (without).
+    Error(ErrorFrame),
+    // Pushed events.
+    /// A room timeline event: message, membership, title or topic change.
+    Event(RoomEvent),
+    Receipt(Receipt),
+    Unread(Unread),
+    Typing(Typing),
+    Presence(PresenceInfo),
+    /// The caller became a member of a room (joined on another device, was added, got a DM).
+    RoomAdded(RoomAdded),
+    /// The caller is no longer a member of a room (left on another device, was removed).
+    RoomRemoved(RoomRemoved),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub user: UserRef,
+    /// A new token, when the client logged in or registered with a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub limits: Limits,
+    pub rooms: Vec<RoomSummary>,
+    /// Users who share a room with the caller and are online now.
+    pub presence: Vec<PresenceInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    pub request_id: RequestId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSent {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub client_id: String,
+    pub message_id: MessageId,
+    pub seq: Seq,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    /// Ascending by seq.
+    pub events: Vec<RoomEvent>,
+    /// More events remain in the direction asked for.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rooms {
+    pub request_id: RequestId,
+    pub rooms: Vec<RoomSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channels {
+    pub request_id: RequestId,
+    pub channels: Vec<ChannelInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomResponse {
+    pub request_id: RequestId,
+    pub room: RoomSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OkResponse {
+    pub request_id: RequestId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<RequestId>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// A member's receipts moved forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub delivered_seq: Seq,
+    pub read_seq: Seq,
+}
+
+/// The caller's unread count in a room changed because one of their devices read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unread {
+    pub room_id: RoomId,
+    pub read_seq: Seq,
+    pub unread: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub room_id: RoomId,
+    pub user: UserRef,
+    pub typing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomAdded {
+    pub room: RoomSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRemoved {
+    pub room_id: RoomId,
+}
+
+impl ServerFrame {
+    /// The request id of a response; `None` for the welcome and pushed events.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ServerFrame::Pong(f) => Some(f.request_id),
+            ServerFrame::MessageSent(f) => Some(f.request_id),
+            ServerFrame::History(f) => Some(f.request_id),
+            ServerFrame::Rooms(f) => Some(f.request_id),
+            ServerFrame::Channels(f) => Some(f.request_id),
+            ServerFrame::Room(f) => Some(f.request_id),
+            ServerFrame::Members(f) => Some(f.request_id),
+            ServerFrame::Ok(f) => Some(f.request_id),
+            ServerFrame::Error(f) => f.request_id,
+            ServerFrame::Welcome(_)
+            | ServerFrame::Event(_)
+            | ServerFrame::Receipt(_)
+            | ServerFrame::Unread(_)
+            | ServerFrame::Typing(_)
+            | ServerFrame::Presence(_)
+            | ServerFrame::RoomAdded(_)
+            | ServerFrame::RoomRemoved(_) => None,
+        }
+    }
+}
+
+/// Serialise a frame; infallible for these types (string keys, no maps with non-string keys).
+pub fn to_json<T: Serialize>(frame: &T) -> String {
+    serde_json::to_string(frame).unwrap_or_else(|e| {
+        // Unreachable for the protocol's types; keep the connection alive with a clear error.
+        format!(r#"{{"type":"error","code":"internal","message":"cannot encode frame: {e}"}}"#)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_round_trips_through_set() {
+        let mut f = ClientFrame::Ping(Ping { request_id: 1 });
+        f.set_request_id(42);
+        assert_eq!(f.request_id(), Some(42));
+        let json = to_json(&f);
+        assert_eq!(json, r#"{"type":"ping","request_id":42}"#);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"ping","request_id":3,"future":true}"#).unwrap();
+        assert_eq!(f, ClientFrame::Ping(Ping { request_id: 3 }));
+    }
+
+    #[test]
+    fn unknown_error_codes_decode_as_unknown() {
+        let f: ServerFrame =
+            serde_json::from_str(r#"{"type":"error","code":"teapot","message":"x"}"#).unwrap();
+        let ServerFrame::Error(e) = f else {
+            panic!("not an error")
+        };
+        assert_eq!(e.code, ErrorCode::Unknown);
+    }
+}

@@ -1,0 +1,39 @@
+//! Limits the server enforces, announced to clients in the handshake.
+
+use serde::{Deserialize, Serialize};
+
+/// The server's limits, sent in `welcome` so clients can check input before sending it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest WebSocket frame (and message) the server accepts, in bytes.
+    pub max_frame_bytes: usize,
+    /// Longest message text, in characters (Unicode scalar values).
+    pub max_message_chars: usize,
+    /// Longest room title, in characters.
+    pub max_title_chars: usize,
+    /// Longest room topic, in characters.
+    pub max_topic_chars: usize,
+    /// Most events one history page returns.
+    pub max_history_page: u32,
+    /// Steady request rate per connection, per second.
+    pub requests_per_second: u32,
+    /// Requests a connection may send in a burst above the steady rate.
+    pub request_burst: u32,
+    /// How long a typing indicator lasts without a refresh, in milliseconds.
+    pub typing_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 64 * 1024,
+            max_message_chars: 4000,
+            max_title_chars: 100,
+            max_topic_chars: 500,
+            max_history_page: 100,
+            requests_per_second: 20,
+            request_burst: 50,
+            typing_timeout_ms: 5000,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Server settings: defaults, overridden by the `[server]` table of a TOML file, overridden by
+//! command-line flags. config.example.toml documents every one.
+
+use crate::store::Durability;
+use chat_protocol::Limits;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The default address: loopback, so a fresh install is not exposed until asked to be.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7800";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub allow_registration: bool,
+    pub durability: Durability,
+    pub max_frame_bytes: usize,
+    pub max_message_chars: usize,
+    pub max_title_chars: usize,
+    pub max_topic_chars: usize,
+    pub max_history_page: u32,
+    pub requests_per_second: u32,
+    pub request_burst: u32,
+    pub outbound_queue_frames: usize,
+    pub typing_timeout_ms: u64,
+    pub presence_grace_ms: u64,
+    pub handshake_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub ping_interval_ms: u64,
+    pub revocation_poll_ms: u64,
+    pub read_connections: usize,
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Config {
+            // A constant that parses; checked by a unit test.
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7800))),
+            allow_registration: true,
+            durability: Durability::Full,
+            max_frame_bytes: limits.max_frame_bytes,
+            max_message_chars: limits.max_message_chars,
+            max_title_chars: limits.max_title_chars,
+            max_topic_chars: limits.max_topic_chars,
+            max_history_page: limits.max_history_page,
+            requests_per_second: limits.requests_per_second,
+            request_burst: limits.request_burst,
+            outbound_queue_frames: 4096,
+            typing_timeout_ms: limits.typing_timeout_ms,
+            presence_grace_ms: 3000,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            ping_interval_ms: 20_000,
+            revocation_poll_ms: 1000,
+            read_connections: 4,
+            shutdown_grace_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The file may hold other tables (the terminal client's `[client]`); only `[server]` is read.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    server: Config,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { source, .. } => ConfigError::Parse {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: String::new(),
+            source,
+        })?;
+        file.server.validate()?;
+        Ok(file.server)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("max_frame_bytes", self.max_frame_bytes as u64),
+            ("max_message_chars", self.max_message_chars as u64),
+            ("max_title_chars", self.max_title_chars as u64),
+            ("max_history_page", u64::from(self.max_history_page)),
+            ("requests_per_second", u64::from(self.requests_per_second)),
+            ("request_burst", u64::from(self.request_burst)),
+            ("outbound_queue_frames", self.outbound_queue_frames as u64),
+            ("typing_timeout_ms", self.typing_timeout_ms),
+            ("handshake_timeout_ms", self.handshake_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+            ("ping_interval_ms", self.ping_interval_ms),
+            ("revocation_poll_ms", self.revocation_poll_ms),
+            ("read_connections", self.read_connections as u64),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Invalid(format!(
+                "{name} must be greater than 0"
+            )));
+        }
+        if self.ping_interval_ms >= self.idle_timeout_ms {
+            return Err(ConfigError::Invalid(
+                "ping_interval_ms must be shorter than idle_timeout_ms, or live clients time out"
+                    .into(),
+            ));
+        }
+        // A message must fit in a frame with room for the JSON around it (4 bytes per char max).
+        if self.max_frame_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_frame_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The limits announced to clients.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_message_chars: self.max_message_chars,
+            max_title_chars: self.max_title_chars,
+            max_topic_chars: self.max_topic_chars,
+            max_history_page: self.max_history_page,
+            requests_per_second: self.requests_per_second,
+            request_burst: self.request_burst,
+            typing_timeout_ms: self.typing_timeout_ms,
+        }
+    }
+
+    pub fn ms(value: u64) -> Duration {
+        Duration::from_millis(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_listen_on_loopback() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let text = include_str!("../../config.example.toml");
+        let parsed = Config::parse(text).unwrap();
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_rejected() {
+        assert!(matches!(
+            Config::parse("[server]\nlisten_addr = \"x\""),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            Config::parse("[server]\nmax_message_chars = 0"),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(
+            Config::parse("[client]\nanything = 1").is_ok(),
+            "other tables are not the server's business"
+        );
+    }
+}

@@ -1,0 +1,551 @@
+//! The hub: who is connected, who is in which room, and pushing frames to them.
+//!
+//! Memberships are mirrored in memory (loaded at start-up, then updated by the writer thread's
+//! commit listener in commit order), so fan-out never touches the database and a member added
+//! by seq N hears every event from N on. Each connection has a bounded queue; a connection whose
+//! queue is full is closed as too slow rather than slowing the sender or anyone else.
+//! Presence and typing are ephemeral and live only here.
+
+use crate::store::{CommitListener, Publication};
+use chat_protocol::{
+    close_code, to_json, PresenceInfo, RoomId, ServerFrame, Typing, UserId, UserRef,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+pub type ConnId = u64;
+
+/// A serialised frame; clones share the bytes, so one encoding serves every recipient.
+pub type Frame = Utf8Bytes;
+
+/// Ends a connection from anywhere (hub, revocation, shutdown) with a close code and reason.
+#[derive(Debug, Default)]
+pub struct Closer {
+    token: CancellationToken,
+    reason: OnceLock<(u16, String)>,
+}
+
+impl Closer {
+    /// Ask the connection to close; the first reason given wins.
+    pub fn close(&self, code: u16, reason: impl Into<String>) {
+        let _ = self.reason.set((code, reason.into()));
+        self.token.cancel();
+    }
+
+    pub fn reason(&self) -> Option<&(u16, String)> {
+        self.reason.get()
+    }
+
+    pub async fn closed(&self) {
+        self.token.cancelled().await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+/// What the hub holds of one live connection.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    pub user_id: UserId,
+    pub token_id: i64,
+    pub queue: mpsc::Sender<Frame>,
+    pub closer: Arc<Closer>,
+}
+
+#[derive(Debug)]
+struct UserEntry {
+    username: String,
+    conns: Vec<ConnId>,
+    /// Bumped whenever the user connects or starts going offline, so a stale grace timer
+    /// cannot mark a reconnected user offline.
+    presence_generation: u64,
+}
+
+#[derive(Debug)]
+struct TypingEntry {
+    conn: ConnId,
+    generation: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conns: HashMap<ConnId, ConnHandle>,
+    /// Users online now, or within the grace period after their last connection closed.
+    users: HashMap<UserId, UserEntry>,
+    room_members: HashMap<RoomId, HashSet<UserId>>,
+    user_rooms: HashMap<UserId, HashSet<RoomId>>,
+    typing: HashMap<(RoomId, UserId), TypingEntry>,
+}
+
+impl State {
+    fn deliver_to_user(&self, user_id: UserId, frame: &Frame) {
+        if let Some(user) = self.users.get(&user_id) {
+            for conn in &user.conns {
+                if let Some(handle) = self.conns.get(conn) {
+                    push(handle, frame);
+                }
+            }
+        }
+    }
+
+    fn deliver_to_room(&self, room_id: RoomId, frame: &Frame, except: Option<UserId>) {
+        if let Some(members) = self.room_members.get(&room_id) {
+            for &member in members {
+                if Some(member) != except {
+                    self.deliver_to_user(member, frame);
+                }
+            }
+        }
+    }
+
+    /// Online users who share at least one room with `user_id`.
+    fn contacts(&self, user_id: UserId) -> HashSet<UserId> {
+        let mut contacts = HashSet::new();
+        for room in self.user_rooms.get(&user_id).into_iter().flatten() {
+            for &member in self.room_members.get(room).into_iter().flatten() {
+                if member != user_id && self.users.contains_key(&member) {
+                    contacts.insert(member);
+                }
+            }
+        }
+        contacts
+    }
+
+    fn broadcast_presence(&self, info: &PresenceInfo) {
+        let frame = Frame::from(to_json(&ServerFrame::Presence(info.clone())));
+        for contact in self.contacts(info.user.id) {
+            self.deliver_to_user(contact, &frame);
+        }
+    }
+
+    fn add_member(&mut self, room_id: RoomId, user_id: UserId) {
+        self.room_members
+            .entry(room_id)
+            .or_default()
+            .insert(user_id);
+        self.user_rooms.entry(user_id).or_default().insert(room_id);
+    }
+
+    fn remove_member(&mut self, room_id: RoomId, user_id: UserId) {
+        if let Some(members) = self.room_members.get_mut(&room_id) {
+            members.remove(&user_id);
+        }
+        if let Some(rooms) = self.user_rooms.get_mut(&user_id) {
+            rooms.remove(&room_id);
+        }
+    }
+}
+
+/// Queue a frame without waiting. A full queue means the client cannot keep up: close it.
+fn push(handle: &ConnHandle, frame: &Frame) {
+    match handle.queue.try_send(frame.clone()) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            handle.closer.close(
+                close_code::TOO_SLOW,
+                "too slow: the connection fell too far behind; reconnect and resume from your last seq",
+            );
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+}
+
+/// The hub. Shared by every session as `Arc<Hub>`.
+#[derive(Debug)]
+pub struct Hub {
+    state: RwLock<State>,
+    typing_timeout: Duration,
+    generations: AtomicU64,
+}
+
+impl Hub {
+    /// A hub that knows every membership of the database.
+    pub fn new(
+        memberships: impl IntoIterator<Item = (RoomId, UserId)>,
+        typing_timeout: Duration,
+    ) -> Arc<Hub> {
+        let mut state = State::default();
+        for (room_id, user_id) in memberships {
+            state.add_member(room_id, user_id);
+        }
+        Arc::new(Hub {
+            state: RwLock::new(state),
+            typing_timeout,
+            generations: AtomicU64::new(1),
+        })
+    }
+
+    // A panic while the lock is held cannot leave the maps inconsistent in a way that matters
+    // more than taking the whole server down, so poisoned locks are used as they are.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Start routing frames to a new connection. Tells the user's contacts they came online
+    /// unless they already were (another device, or a reconnect within the grace period).
+    pub fn register(&self, conn_id: ConnId, handle: ConnHandle, user: &UserRef) {
+        let generation = self.next_generation();
+        let mut state = self.write();
+        state.conns.insert(conn_id, handle);
+        let came_online = !state.users.contains_key(&user.id);
+        let entry = state.users.entry(user.id).or_insert_with(|| UserEntry {
+            username: user.username.clone(),
+            conns: Vec::new(),
+            presence_generation: generation,
+        });
+        entry.conns.push(conn_id);
+        entry.presence_generation = generation;
+        if came_online {
+            state.broadcast_presence(&PresenceInfo {
+                user: user.clone(),
+                online: true,
+                last_seen: None,
+            });
+        }
+    }
+
+    /// Stop routing to a connection and end the typing indicators it owned. Returns the
+    /// presence generation to pass to [`Hub::expire_presence`] after the grace period if this
+    /// was the user's last connection.
+    pub fn unregister(&self, conn_id: ConnId) -> Option<u64> {
+        let generation = self.next_generation();
+        let mut state = self.write();
+        let handle = state.conns.remove(&conn_id)?;
+        let user_id = handle.user_id;
+        let stale: Vec<RoomId> = state
+            .typing
+            .iter()
+            .filter(|(&(_, uid), t)| uid == user_id && t.conn == conn_id)
+            .map(|(&(room, _), _)| room)
+            .collect();
+        let username = state
+            .users
+            .get(&user_id)
+            .map(|u| u.username.clone())
+            .unwrap_or_default();
+        for room_id in stale {
+            state.typing.remove(&(room_id, user_id));
+            let user = UserRef {
+                id: user_id,
+                username: username.clone(),
+            };
+            let frame = typing_frame(room_id, user, false);
+            state.deliver_to_room(room_id, &frame, Some(user_id));
+        }
+        let entry = state.users.get_mut(&user_id)?;
+        entry.conns.retain(|&c| c != conn_id);
+        if entry.conns.is_empty() {
+            entry.presence_generation = generation;
+            Some(generation)
+        } else {
+            None
+        }
+    }
+
+    /// After the grace period: if the user has not come back, they are offline now. Returns the
+    /// user id when they went offline (so the caller can record last-seen).
+    pub fn expire_presence(
+        &self,
+        user_id: UserId,
+        generation: u64,
+        now: chat_protocol::Millis,
+    ) -> bool {
+        let mut state = self.write();
+        let gone = state
+            .users
+            .get(&user_id)
+            .is_some_and(|u| u.conns.is_empty() && u.presence_generation == generation);
+        if !gone {
+            return false;
+        }
+        if let Some(entry) = state.users.remove(&user_id) {
+            let user = UserRef {
+                id: user_id,
+                username: entry.username,
+            };
+            state.broadcast_presence(&PresenceInfo {
+                user,
+                online: false,
+                last_seen: Some(now),
+            });
+        }
+        true
+    }
+
+    pub fn is_online(&self, user_id: UserId) -> bool {
+        self.read().users.contains_key(&user_id)
+    }
+
+    /// Online users who share a room with `user_id`, for the welcome.
+    pub fn online_contacts(&self, user_id: UserId) -> Vec<PresenceInfo> {
+        let state = self.read();
+        let mut list: Vec<PresenceInfo> = state
+            .contacts(user_id)
+            .into_iter()
+            .filter_map(|id| {
+                let entry = state.users.get(&id)?;
+                Some(PresenceInfo {
+                    user: UserRef {
+                        id,
+                        username: entry.username.clone(),
+                    },
+                    online: true,
+                    last_seen: None,
+                })
+            })
+            .collect();
+        list.sort_by_key(|p| p.user.id);
+        list
+    }
+
+    /// Start or stop `user`'s typing indicator in a room (the caller checked membership).
+    /// Only changes are pushed; a start refreshes the expiry timer.
+    pub fn set_typing(
+        self: &Arc<Self>,
+        room_id: RoomId,
+        user: &UserRef,
+        conn_id: ConnId,
+        typing: bool,
+    ) {
+        let key = (room_id, user.id);
+        let mut state = self.write();
+        let changed = if typing {
+            let generation = self.next_generation();
+            let was = state.typing.insert(
+                key,
+                TypingEntry {
+                    conn: conn_id,
+                    generation,
+                },
+            );
+            let hub = Arc::clone(self);
+            let timeout = self.typing_timeout;
+            let user = user.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                hub.expire_typing(room_id, &user, generation);
+            });
+            was.is_none()
+        } else {
+            state.typing.remove(&key).is_some()
+        };
+        if changed {
+            state.deliver_to_room(
+                room_id,
+                &typing_frame(room_id, user.clone(), typing),
+                Some(user.id),
+            );
+        }
+    }
+
+    fn expire_typing(&self, room_id: RoomId, user: &UserRef, generation: u64) {
+        let mut state = self.write();
+        let key = (room_id, user.id);
+        if state
+            .typing
+            .get(&key)
+            .is_some_and(|t| t.generation == generation)
+        {
+            state.typing.remove(&key);
+            state.deliver_to_room(
+                room_id,
+                &typing_frame(room_id, user.clone(), false),
+                Some(user.id),
+            );
+        }
+    }
+
+    /// Close every connection authenticated with a revoked token.
+    pub fn close_token(&self, token_id: i64, code: u16, reason: &str) -> usize {
+        let state = self.read();
+        let mut closed = 0;
+        for handle in state.conns.values().filter(|h| h.token_id == token_id) {
+            handle.closer.close(code, reason);
+            closed += 1;
+        }
+        closed
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.read().conns.len()
+    }
+}
+
+fn typing_frame(room_id: RoomId, user: UserRef, typing: bool) -> Frame {
+    Frame::from(to_json(&ServerFrame::Typing(Typing {
+        room_id,
+        user,
+        typing,
+    })))
+}
+
+impl CommitListener for Hub {
+    /// Runs on the writer thread, in commit order: membership changes are applied exactly
+    /// between the events that caused them, so routing matches the database at every seq.
+    fn committed(&self, publications: Vec<Publication>) {
+        let mut state = self.write();
+        for publication in publications {
+            match publication {
+                Publication::RoomEvent {
+                    room_id,
+                    frame,
+                    joined,
+                    left,
+                } => {
+                    if let Some(user_id) = joined {
+                        state.add_member(room_id, user_id);
+                    }
+                    state.deliver_to_room(room_id, &Frame::from(frame), None);
+                    if let Some(user_id) = left {
+                        state.remove_member(room_id, user_id);
+                        // Someone who left cannot keep typing there.
+                        state.typing.remove(&(room_id, user_id));
+                    }
+                }
+                Publication::ToRoom { room_id, frame } => {
+                    state.deliver_to_room(room_id, &Frame::from(frame), None)
+                }
+                Publication::ToUser { user_id, frame } => {
+                    state.deliver_to_user(user_id, &Frame::from(frame))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(hub: &Hub, conn_id: ConnId, user: &UserRef) -> mpsc::Receiver<Frame> {
+        let (queue, rx) = mpsc::channel(16);
+        let handle = ConnHandle {
+            user_id: user.id,
+            token_id: conn_id as i64,
+            queue,
+            closer: Arc::default(),
+        };
+        hub.register(conn_id, handle, user);
+        rx
+    }
+
+    fn user(id: UserId, name: &str) -> UserRef {
+        UserRef {
+            id,
+            username: name.into(),
+        }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(f) = rx.try_recv() {
+            out.push(f.to_string());
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn typing_expires_after_the_timeout_unless_refreshed() {
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let (alice, bob) = (user(1, "alice"), user(2, "bob"));
+        let _a = connect(&hub, 1, &alice);
+        let mut b = connect(&hub, 2, &bob);
+        drain(&mut b);
+        hub.set_typing(1, &alice, 1, true);
+        assert_eq!(
+            drain(&mut b),
+            vec![
+                r#"{"type":"typing","room_id":1,"user":{"id":1,"username":"alice"},"typing":true}"#
+            ]
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        hub.set_typing(1, &alice, 1, true);
+        assert!(drain(&mut b).is_empty(), "a refresh is not pushed again");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(
+            drain(&mut b).is_empty(),
+            "the refresh extended the indicator"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            drain(&mut b),
+            vec![
+                r#"{"type":"typing","room_id":1,"user":{"id":1,"username":"alice"},"typing":false}"#
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn presence_reaches_only_users_who_share_a_room() {
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let mut b = connect(&hub, 2, &user(2, "bob"));
+        let mut c = connect(&hub, 3, &user(3, "carol"));
+        let _a = connect(&hub, 1, &user(1, "alice"));
+        assert_eq!(drain(&mut b).len(), 1, "bob shares room 1 with alice");
+        assert!(drain(&mut c).is_empty(), "carol shares no room with alice");
+        let generation = hub.unregister(1).expect("alice's last connection");
+        assert!(hub.expire_presence(1, generation, 42));
+        let frames = drain(&mut b);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].contains(r#""online":false"#) && frames[0].contains(r#""last_seen":42"#));
+        assert!(drain(&mut c).is_empty());
+    }
+
+    #[tokio::test]
+    async fn reconnecting_within_the_grace_period_does_not_flap() {
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let mut b = connect(&hub, 2, &user(2, "bob"));
+        let _a = connect(&hub, 1, &user(1, "alice"));
+        drain(&mut b);
+        let generation = hub.unregister(1).expect("last connection");
+        let _a2 = connect(&hub, 3, &user(1, "alice"));
+        assert!(!hub.expire_presence(1, generation, 42), "alice came back");
+        assert!(drain(&mut b).is_empty(), "bob saw no offline/online flap");
+        assert!(hub.is_online(1));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_closes_that_connection_only() {
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let (queue, _slow_rx) = mpsc::channel(1);
+        let slow = ConnHandle {
+            user_id: 1,
+            token_id: 1,
+            queue,
+            closer: Arc::default(),
+        };
+        let slow_closer = slow.closer.clone();
+        hub.register(1, slow, &user(1, "alice"));
+        let mut b = connect(&hub, 2, &user(2, "bob"));
+        drain(&mut b);
+        for i in 0..3 {
+            let frame = format!(r#"{{"type":"event","n":{i}}}"#);
+            hub.committed(vec![Publication::RoomEvent {
+                room_id: 1,
+                frame,
+                joined: None,
+                left: None,
+            }]);
+        }
+        assert_eq!(
+            slow_closer.reason().map(|r| r.0),
+            Some(close_code::TOO_SLOW)
+        );
+        assert_eq!(drain(&mut b).len(), 3, "bob got every event");
+    }
+}

@@ -1,0 +1,15 @@
+//! The chat server as a library: the binary's `main` is a thin CLI over this, and the
+//! integration tests start real servers through it.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod hub;
+mod ratelimit;
+pub mod requests;
+pub mod server;
+mod session;
+pub mod store;
+
+pub use config::Config;
+pub use server::Server;

@@ -1,0 +1,267 @@
+//! `chat-server`: run the chat server, or administer its database.
+
+use anyhow::{bail, Context};
+use chat_server::config::Config;
+use chat_server::{admin, store, Server};
+use clap::{Args, Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+/// A self-hosted real-time chat server: WebSocket + JSON protocol, SQLite storage.
+///
+/// Without a subcommand it serves clients. The `user` and `token` subcommands administer the
+/// same database file, also while the server is running.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// SQLite database file; created (with its schema) if missing.
+    #[arg(long, env = "CHAT_DB", value_name = "PATH")]
+    db: PathBuf,
+
+    /// Address to listen on [default: 127.0.0.1:7800, or `listen` from the config file].
+    /// Use 0.0.0.0:7800 to accept connections from other machines.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+
+    /// TOML config file; its [server] table overrides the defaults (see config.example.toml).
+    #[arg(long, env = "CHAT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve clients (the default).
+    Serve,
+    /// Create, list and reset the passwords of user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create, list and revoke access tokens (for bots and scripts).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. Asks for the password (or reads one line from stdin when piped).
+    Add {
+        username: String,
+        /// A bot account: no password; it authenticates with tokens from `token create`.
+        #[arg(long)]
+        bot: bool,
+    },
+    /// List every account.
+    List,
+    /// Set a new password; every token of the user is revoked, so all devices log in again.
+    Passwd { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (it is shown only once).
+    Create(TokenCreate),
+    /// List tokens (never the tokens themselves: only their ids and labels).
+    List {
+        /// Only this user's tokens.
+        username: Option<String>,
+    },
+    /// Revoke a token; a running server closes its connections within a second.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Args)]
+struct TokenCreate {
+    username: String,
+    /// What the token is for, shown by `token list`.
+    #[arg(long, default_value = "cli")]
+    label: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        None | Some(Command::Serve) => serve(&cli.db, cli.listen, cli.config.as_deref()),
+        Some(Command::User(cmd)) => user(&cli.db, cmd),
+        Some(Command::Token(cmd)) => token(&cli.db, cmd),
+    }
+}
+
+fn serve(db: &Path, listen: Option<SocketAddr>, config_path: Option<&Path>) -> anyhow::Result<()> {
+    let mut config = match config_path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(addr) = listen {
+        config.listen = addr;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another server running?)",
+                    config.listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let server = Server::open(config, db)
+            .with_context(|| format!("cannot open database {}", db.display()))?;
+        tracing::info!(
+            "chat-server listening on ws://{addr} with database {}",
+            db.display()
+        );
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            chat_server::server::shutdown_signal().await;
+            trigger.cancel();
+        });
+        server.run(listener, shutdown).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn open(db: &Path) -> anyhow::Result<rusqlite::Connection> {
+    store::open_write_connection(db, store::Durability::Full)
+        .with_context(|| format!("cannot open database {}", db.display()))
+}
+
+/// Ask for a password on the terminal (twice), or read one line from piped stdin.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt)?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn say(line: impl std::fmt::Display) -> anyhow::Result<()> {
+    writeln!(std::io::stdout(), "{line}")?;
+    Ok(())
+}
+
+fn when(ms: Option<i64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) => format!("{}s ago", (store::now_ms() - ms).max(0) / 1000),
+    }
+}
+
+fn user(db: &Path, cmd: UserCommand) -> anyhow::Result<()> {
+    let conn = open(db)?;
+    match cmd {
+        UserCommand::Add { username, bot } => {
+            let password = if bot {
+                None
+            } else {
+                Some(read_password(&format!("password for {username}: "))?)
+            };
+            let user = admin::create_user(&conn, &username, password.as_deref())?;
+            let kind = if bot { "bot account" } else { "user" };
+            say(format!("created {kind} {} (id {})", user.username, user.id))?;
+            if bot {
+                say(format!(
+                    "create its token with: chat-server --db {} token create {}",
+                    db.display(),
+                    user.username
+                ))?;
+            }
+        }
+        UserCommand::List => {
+            say(format!(
+                "{:>5}  {:<32} {:<5} {:<14} last seen",
+                "id", "username", "kind", "created"
+            ))?;
+            for u in admin::list_users(&conn)? {
+                let kind = if u.bot { "bot" } else { "user" };
+                say(format!(
+                    "{:>5}  {:<32} {:<5} {:<14} {}",
+                    u.id,
+                    u.username,
+                    kind,
+                    when(Some(u.created_at)),
+                    when(u.last_seen)
+                ))?;
+            }
+        }
+        UserCommand::Passwd { username } => {
+            let password = read_password(&format!("new password for {username}: "))?;
+            let revoked = admin::reset_password(&conn, &username, &password)?;
+            say(format!(
+                "password of {username} changed; {revoked} token(s) revoked"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+fn token(db: &Path, cmd: TokenCommand) -> anyhow::Result<()> {
+    let conn = open(db)?;
+    match cmd {
+        TokenCommand::Create(TokenCreate { username, label }) => {
+            let (id, token) = admin::create_token(&conn, &username, &label)?;
+            say(&token)?;
+            eprintln_note(&format!(
+                "token {id} for {username} ({label}); it is shown only this once"
+            ));
+        }
+        TokenCommand::List { username } => {
+            say(format!(
+                "{:>5}  {:<32} {:<24} {:<14} revoked",
+                "id", "username", "label", "created"
+            ))?;
+            for t in admin::list_tokens(&conn, username.as_deref())? {
+                say(format!(
+                    "{:>5}  {:<32} {:<24} {:<14} {}",
+                    t.id,
+                    t.username,
+                    t.label,
+                    when(Some(t.created_at)),
+                    when(t.revoked_at)
+                ))?;
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            admin::revoke_token(&conn, id)?;
+            say(format!("token {id} revoked"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Notes go to stderr so that `token create` prints only the token on stdout (scriptable).
+fn eprintln_note(note: &str) {
+    let _ = writeln!(std::io::stderr(), "{note}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+        assert_eq!(chat_server::config::DEFAULT_LISTEN, "127.0.0.1:7800");
+    }
+}

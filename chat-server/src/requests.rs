@@ -1,0 +1,413 @@
+//! Turns one request frame into its one response.
+//!
+//! [`dispatch`] validates synchronously and queues any write job right away, then returns a
+//! future for the response. Sessions run those futures concurrently but answer in request
+//! order, and because jobs are queued at dispatch, a connection's writes commit in the order
+//! it sent them (the offline queue of a client relies on that).
+
+use crate::hub::{ConnId, Hub};
+use crate::store::{ops, queries, Store, StoreError};
+use chat_protocol::{
+    to_json, Channels, ClientFrame, ErrorCode, ErrorFrame, Member, Members, MessageSent,
+    OkResponse, Pong, RequestId, RoomResponse, RoomSummary, Rooms, ServerFrame, UserRef,
+};
+use chat_protocol::{Limits, RoomId};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A response on its way: resolves to the serialised frame.
+pub type Reply = Pin<Box<dyn Future<Output = String> + Send>>;
+
+/// What a request handler needs to know about its connection.
+pub struct RequestCtx {
+    pub store: Arc<Store>,
+    pub hub: Arc<Hub>,
+    pub limits: Limits,
+    pub me: UserRef,
+    pub conn_id: ConnId,
+}
+
+pub fn error_frame(
+    request_id: Option<RequestId>,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> String {
+    to_json(&ServerFrame::Error(ErrorFrame {
+        request_id,
+        code,
+        message: message.into(),
+    }))
+}
+
+fn ready(frame: String) -> Reply {
+    Box::pin(std::future::ready(frame))
+}
+
+fn refuse(request_id: RequestId, code: ErrorCode, message: impl Into<String>) -> Reply {
+    ready(error_frame(Some(request_id), code, message))
+}
+
+fn store_error(request_id: RequestId, e: &StoreError) -> String {
+    let (code, message) = e.to_client();
+    error_frame(Some(request_id), code, message)
+}
+
+/// Await a write job and turn its result into a frame.
+fn answer<R: Send + 'static>(
+    request_id: RequestId,
+    job: oneshot::Receiver<Result<R, StoreError>>,
+    ok: impl FnOnce(R) -> ServerFrame + Send + 'static,
+) -> Reply {
+    Box::pin(async move {
+        match job.await.unwrap_or(Err(StoreError::WriterGone)) {
+            Ok(value) => to_json(&ok(value)),
+            Err(e) => store_error(request_id, &e),
+        }
+    })
+}
+
+fn ok(request_id: RequestId) -> impl FnOnce(()) -> ServerFrame {
+    move |()| ServerFrame::Ok(OkResponse { request_id })
+}
+
+fn room(request_id: RequestId) -> impl FnOnce(RoomSummary) -> ServerFrame {
+    move |room| ServerFrame::Room(RoomResponse { request_id, room })
+}
+
+/// Check a title or topic: trimmed, within `max` characters, non-empty if `required`.
+fn check_text(
+    what: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, (ErrorCode, String)> {
+    let value = value.trim();
+    if required && value.is_empty() {
+        return Err((ErrorCode::BadRequest, format!("the {what} cannot be empty")));
+    }
+    let chars = value.chars().count();
+    if chars > max {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("the {what} has {chars} characters; the limit is {max}"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn check_username_arg(username: &str) -> Result<(), (ErrorCode, String)> {
+    if username.trim().is_empty() {
+        return Err((ErrorCode::BadRequest, "a username is required".into()));
+    }
+    Ok(())
+}
+
+/// Most client ids accepted; long enough for any UUID with a prefix.
+const MAX_CLIENT_ID_CHARS: usize = 64;
+
+pub fn dispatch(ctx: &RequestCtx, frame: ClientFrame) -> Reply {
+    let request_id = frame.request_id().unwrap_or(0);
+    match handle(ctx, frame) {
+        Ok(reply) => reply,
+        Err((code, message)) => refuse(request_id, code, message),
+    }
+}
+
+fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, String)> {
+    let writer = &ctx.store.writer;
+    let me = ctx.me.clone();
+    Ok(match frame {
+        ClientFrame::Hello(_) => {
+            return Err((
+                ErrorCode::BadRequest,
+                "already authenticated; hello is only the first frame".into(),
+            ))
+        }
+        ClientFrame::Ping(p) => ready(to_json(&ServerFrame::Pong(Pong {
+            request_id: p.request_id,
+        }))),
+        ClientFrame::SendMessage(m) => {
+            let rid = m.request_id;
+            if m.text.trim().is_empty() {
+                return Err((ErrorCode::BadRequest, "the message text is empty".into()));
+            }
+            let chars = m.text.chars().count();
+            if chars > ctx.limits.max_message_chars {
+                let max = ctx.limits.max_message_chars;
+                return Err((
+                    ErrorCode::TooLarge,
+                    format!("the message has {chars} characters; the limit is {max}"),
+                ));
+            }
+            let cid_chars = m.client_id.chars().count();
+            if cid_chars == 0 || cid_chars > MAX_CLIENT_ID_CHARS {
+                return Err((
+                    ErrorCode::BadRequest,
+                    format!("client_id must be 1 to {MAX_CLIENT_ID_CHARS} characters"),
+                ));
+            }
+            let sender = me.clone();
+            let room_id = m.room_id;
+            let job =
+                writer.submit(move |w| ops::send_message(w, &sender, room_id, m.client_id, m.text));
+            let hub = ctx.hub.clone();
+            let conn_id = ctx.conn_id;
+            Box::pin(async move {
+                match job.await.unwrap_or(Err(StoreError::WriterGone)) {
+                    Ok(ack) => {
+                        // Sending ends the sender's typing indicator.
+                        hub.set_typing(room_id, &me, conn_id, false);
+                        to_json(&ServerFrame::MessageSent(MessageSent {
+                            request_id: rid,
+                            room_id: ack.room_id,
+                            client_id: ack.client_id,
+                            message_id: ack.message_id,
+                            seq: ack.seq,
+                            ts: ack.ts,
+                        }))
+                    }
+                    Err(e) => store_error(rid, &e),
+                }
+            })
+        }
+        ClientFrame::GetHistory(h) => {
+            let rid = h.request_id;
+            let page = match (h.before, h.after) {
+                (Some(_), Some(_)) => {
+                    return Err((
+                        ErrorCode::BadRequest,
+                        "give before or after, not both".into(),
+                    ))
+                }
+                (_, Some(after)) if after < 0 => {
+                    return Err((ErrorCode::BadRequest, "after must be 0 or more".into()))
+                }
+                (_, Some(after)) => queries::Page::After(after),
+                (Some(before), None) => queries::Page::Before(before),
+                (None, None) => queries::Page::Before(i64::MAX),
+            };
+            let limit = h.limit.unwrap_or(50).clamp(1, ctx.limits.max_history_page);
+            let store = ctx.store.clone();
+            let room_id = h.room_id;
+            Box::pin(async move {
+                match store
+                    .read(move |c| queries::history(c, me.id, room_id, page, limit))
+                    .await
+                {
+                    Ok((events, more)) => history_frame(rid, room_id, &events, more),
+                    Err(e) => store_error(rid, &e),
+                }
+            })
+        }
+        ClientFrame::ListRooms(r) => {
+            let store = ctx.store.clone();
+            Box::pin(async move {
+                match store.read(move |c| queries::room_summaries(c, me.id)).await {
+                    Ok(rooms) => to_json(&ServerFrame::Rooms(Rooms {
+                        request_id: r.request_id,
+                        rooms,
+                    })),
+                    Err(e) => store_error(r.request_id, &e),
+                }
+            })
+        }
+        ClientFrame::ListChannels(r) => {
+            let store = ctx.store.clone();
+            Box::pin(async move {
+                match store.read(move |c| queries::channels(c, me.id)).await {
+                    Ok(channels) => to_json(&ServerFrame::Channels(Channels {
+                        request_id: r.request_id,
+                        channels,
+                    })),
+                    Err(e) => store_error(r.request_id, &e),
+                }
+            })
+        }
+        ClientFrame::CreateRoom(r) => {
+            let title = check_text("room title", &r.title, ctx.limits.max_title_chars, true)?;
+            let topic = check_text("topic", &r.topic, ctx.limits.max_topic_chars, false)?;
+            if r.members.len() > 1000 {
+                return Err((
+                    ErrorCode::TooLarge,
+                    "at most 1000 initial members; add the rest later".into(),
+                ));
+            }
+            let job =
+                writer.submit(move |w| ops::create_room(w, &me, r.kind, title, topic, r.members));
+            answer(r.request_id, job, room(r.request_id))
+        }
+        ClientFrame::OpenDirect(r) => {
+            check_username_arg(&r.username)?;
+            let job = writer.submit(move |w| ops::open_direct(w, &me, &r.username));
+            answer(r.request_id, job, room(r.request_id))
+        }
+        ClientFrame::JoinRoom(r) => {
+            let job = writer.submit(move |w| ops::join_room(w, &me, r.room_id));
+            answer(r.request_id, job, room(r.request_id))
+        }
+        ClientFrame::LeaveRoom(r) => {
+            let job = writer.submit(move |w| ops::leave_room(w, &me, r.room_id));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::AddMember(r) => {
+            check_username_arg(&r.username)?;
+            let job = writer.submit(move |w| ops::add_member(w, &me, r.room_id, &r.username));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::RemoveMember(r) => {
+            check_username_arg(&r.username)?;
+            let job = writer.submit(move |w| ops::remove_member(w, &me, r.room_id, &r.username));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::SetRole(r) => {
+            check_username_arg(&r.username)?;
+            let job = writer.submit(move |w| ops::set_role(w, &me, r.room_id, &r.username, r.role));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::RenameRoom(r) => {
+            let title = check_text("room title", &r.title, ctx.limits.max_title_chars, true)?;
+            let job = writer.submit(move |w| ops::rename_room(w, &me, r.room_id, title));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::SetTopic(r) => {
+            let topic = check_text("topic", &r.topic, ctx.limits.max_topic_chars, false)?;
+            let job = writer.submit(move |w| ops::set_topic(w, &me, r.room_id, topic));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::ListMembers(r) => {
+            let store = ctx.store.clone();
+            let hub = ctx.hub.clone();
+            let room_id = r.room_id;
+            Box::pin(async move {
+                match store
+                    .read(move |c| queries::members(c, room_id, me.id))
+                    .await
+                {
+                    Ok(rows) => {
+                        let members = rows
+                            .into_iter()
+                            .map(|(user, role, delivered_seq, read_seq)| Member {
+                                online: hub.is_online(user.id),
+                                user,
+                                role,
+                                delivered_seq,
+                                read_seq,
+                            })
+                            .collect();
+                        to_json(&ServerFrame::Members(Members {
+                            request_id: r.request_id,
+                            room_id,
+                            members,
+                        }))
+                    }
+                    Err(e) => store_error(r.request_id, &e),
+                }
+            })
+        }
+        ClientFrame::SetReceipt(r) => {
+            if r.delivered_seq.is_some_and(|s| s < 0) || r.read_seq.is_some_and(|s| s < 0) {
+                return Err((
+                    ErrorCode::BadRequest,
+                    "receipt seqs must be 0 or more".into(),
+                ));
+            }
+            if r.delivered_seq.is_none() && r.read_seq.is_none() {
+                return Err((
+                    ErrorCode::BadRequest,
+                    "give delivered_seq, read_seq or both".into(),
+                ));
+            }
+            let job = writer
+                .submit(move |w| ops::set_receipt(w, &me, r.room_id, r.delivered_seq, r.read_seq));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::SetTyping(r) => {
+            let store = ctx.store.clone();
+            let hub = ctx.hub.clone();
+            let conn_id = ctx.conn_id;
+            let room_id: RoomId = r.room_id;
+            Box::pin(async move {
+                let user_id = me.id;
+                match store
+                    .read(move |c| queries::check_can_post(c, room_id, user_id))
+                    .await
+                {
+                    Ok(_) => {
+                        hub.set_typing(room_id, &me, conn_id, r.typing);
+                        to_json(&ServerFrame::Ok(OkResponse {
+                            request_id: r.request_id,
+                        }))
+                    }
+                    Err(e) => store_error(r.request_id, &e),
+                }
+            })
+        }
+    })
+}
+
+/// The history response, built around the stored event JSON so events are not re-encoded.
+/// Equivalent to serialising [`chat_protocol::History`]; a test checks that.
+pub fn history_frame(
+    request_id: RequestId,
+    room_id: RoomId,
+    events: &[String],
+    more: bool,
+) -> String {
+    let size: usize = events.iter().map(|e| e.len() + 1).sum();
+    let mut out = String::with_capacity(size + 96);
+    out.push_str(&format!(
+        r#"{{"type":"history","request_id":{request_id},"room_id":{room_id},"events":["#
+    ));
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(event);
+    }
+    out.push_str(&format!(r#"],"more":{more}}}"#));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_protocol::{EventContent, History, RoomEvent};
+
+    #[test]
+    fn history_frame_matches_the_typed_encoding() {
+        let event = RoomEvent {
+            room_id: 7,
+            seq: 3,
+            ts: 1_700_000_000_000,
+            sender: UserRef {
+                id: 1,
+                username: "alice".into(),
+            },
+            content: EventContent::Message {
+                message_id: 9,
+                client_id: "c1".into(),
+                text: "hi \"there\"".into(),
+            },
+        };
+        let stored = vec![serde_json::to_string(&event).unwrap(); 2];
+        let raw = history_frame(5, 7, &stored, true);
+        let typed = ServerFrame::History(History {
+            request_id: 5,
+            room_id: 7,
+            events: vec![event.clone(), event],
+            more: true,
+        });
+        assert_eq!(raw, to_json(&typed));
+        assert_eq!(
+            history_frame(1, 2, &[], false),
+            to_json(&ServerFrame::History(History {
+                request_id: 1,
+                room_id: 2,
+                events: vec![],
+                more: false
+            }))
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The server: opens the store, builds the hub, accepts connections, polls for revoked tokens,
+//! and shuts down gracefully (stop accepting, close every connection with 1001, wait for them).
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::store::{self, queries, ReadPool, Store, StoreError, Writer};
+use chat_protocol::{close_code, Limits};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What every session shares.
+pub struct Shared {
+    pub config: Config,
+    pub limits: Limits,
+    pub store: Arc<Store>,
+    pub hub: Arc<Hub>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A server ready to run on a listener.
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Open (or create) the database at `db_path`, migrate it, and load the routing table.
+    pub fn open(config: Config, db_path: &Path) -> Result<Server, StoreError> {
+        let write_conn = store::open_write_connection(db_path, config.durability)?;
+        let memberships = queries::all_memberships(&write_conn)?;
+        let hub = Hub::new(memberships, Duration::from_millis(config.typing_timeout_ms));
+        let writer = Writer::spawn(write_conn, hub.clone()).map_err(|e| {
+            StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
+        })?;
+        let reads = ReadPool::new(db_path, config.read_connections);
+        let store = Arc::new(Store::new(writer, reads));
+        let limits = config.limits();
+        Ok(Server {
+            shared: Arc::new(Shared {
+                config,
+                limits,
+                store,
+                hub,
+                next_conn: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    pub fn hub(&self) -> Arc<Hub> {
+        self.shared.hub.clone()
+    }
+
+    /// Accept connections until `shutdown` is cancelled, then close them all and return.
+    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
+        let shared = self.shared;
+        let mut sessions = JoinSet::new();
+        let poller = tokio::spawn(poll_revocations(shared.clone(), shutdown.clone()));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        sessions.spawn(crate::session::serve(stream, shared.clone(), shutdown.clone()));
+                    }
+                    Err(e) => {
+                        // Typically EMFILE: back off briefly instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                // Reap finished sessions so the set does not grow with every connection ever made.
+                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            }
+        }
+        drop(listener);
+        tracing::info!(connections = shared.hub.connection_count(), "shutting down");
+        let grace = Duration::from_millis(shared.config.shutdown_grace_ms);
+        let drained = tokio::time::timeout(grace, async {
+            while sessions.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("some connections did not close within {grace:?}; dropping them");
+            sessions.abort_all();
+        }
+        poller.abort();
+    }
+}
+
+/// The admin CLI revokes tokens in the database; close the live connections of each one.
+async fn poll_revocations(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut last = match shared.store.read(queries::last_revocation).await {
+        Ok(seq) => seq,
+        Err(e) => {
+            tracing::error!(
+                "cannot read revocations; revoked tokens will not close connections: {e}"
+            );
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(shared.config.revocation_poll_ms));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let after = last;
+        match shared
+            .store
+            .read(move |c| queries::revocations_after(c, after))
+            .await
+        {
+            Ok(revoked) => {
+                for (seq, token_id) in revoked {
+                    last = seq;
+                    let closed = shared.hub.close_token(
+                        token_id,
+                        close_code::TOKEN_REVOKED,
+                        "token revoked",
+                    );
+                    tracing::info!(token_id, closed, "token revoked");
+                }
+            }
+            Err(e) => tracing::warn!("polling revocations failed: {e}"),
+        }
+    }
+}
+
+/// Resolve when the process gets Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

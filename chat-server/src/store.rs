@@ -1,0 +1,197 @@
+//! Persistence: SQLite behind a narrow interface.
+//!
+//! Writes go to the single writer thread ([`Writer`]) as jobs that commit in groups; reads
+//! run on a small pool of read-only connections on the blocking thread pool. WAL mode lets
+//! reads proceed while the writer commits. Sessions never see SQL: they call [`ops`] jobs
+//! and [`queries`] through [`Store`].
+
+pub mod ops;
+pub mod queries;
+pub mod schema;
+mod writer;
+
+pub use writer::{CommitListener, WriteCtx, Writer};
+
+use chat_protocol::{ErrorCode, Millis, RoomId, UserId};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Why a store call failed. `Refused` is the client's fault and becomes an error frame as is;
+/// the rest are the server's and are reported as `internal`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{1}")]
+    Refused(ErrorCode, String),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("encoding an event: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("a database read was cancelled")]
+    ReadCancelled,
+}
+
+impl StoreError {
+    pub fn refused(code: ErrorCode, message: impl Into<String>) -> StoreError {
+        StoreError::Refused(code, message.into())
+    }
+
+    /// The error code and message for an error frame. Server faults hide their details from
+    /// clients; they are logged instead.
+    pub fn to_client(&self) -> (ErrorCode, String) {
+        match self {
+            StoreError::Refused(code, message) => (*code, message.clone()),
+            other => {
+                tracing::error!("store error: {other}");
+                (
+                    ErrorCode::Internal,
+                    "internal server error; try again".to_string(),
+                )
+            }
+        }
+    }
+}
+
+/// Something to push to clients once the write that caused it has committed. Frames are
+/// serialised by the writer once; the fan-out sends the same bytes to every recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Publication {
+    /// A room timeline event for every member. `joined` becomes a member before delivery;
+    /// `left` stops being one after it, so both hear about their own change.
+    RoomEvent {
+        room_id: RoomId,
+        frame: String,
+        joined: Option<UserId>,
+        left: Option<UserId>,
+    },
+    /// A frame for every member's connections (receipts).
+    ToRoom { room_id: RoomId, frame: String },
+    /// A frame for all connections of one user (room added/removed, unread counts).
+    ToUser { user_id: UserId, frame: String },
+}
+
+/// How hard SQLite works to make each commit survive a power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// fsync the WAL on every commit (group commit amortises it). Survives power loss.
+    #[default]
+    Full,
+    /// fsync at checkpoints only. Survives a crash of the server, not of the machine.
+    Normal,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// Open (creating if missing) and migrate the database; returns the connection for the
+/// writer thread. Also used by the admin CLI.
+pub fn open_write_connection(
+    path: &Path,
+    durability: Durability,
+) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Read-only connections handed out to blocking tasks, at most `max` at once.
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl ReadPool {
+    pub fn new(path: &Path, max: usize) -> ReadPool {
+        ReadPool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(max.max(1)),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
+}
+
+/// The store as sessions see it: a writer for jobs and a pool for reads.
+pub struct Store {
+    pub writer: Writer,
+    reads: Arc<ReadPool>,
+}
+
+impl Store {
+    pub fn new(writer: Writer, reads: ReadPool) -> Store {
+        Store {
+            writer,
+            reads: Arc::new(reads),
+        }
+    }
+
+    /// Run a read on a pooled connection on the blocking pool.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let pool = self.reads.clone();
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::ReadCancelled)?;
+        let pool2 = pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool2.take()?;
+            let result = f(&conn);
+            pool2.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::ReadCancelled)?
+    }
+}

@@ -1,0 +1,368 @@
+//! Read queries. Each takes a plain connection, so write jobs can use them inside their
+//! transaction and sessions through the read pool.
+
+use super::StoreError;
+use chat_protocol::{
+    ChannelInfo, ErrorCode, Role, RoomId, RoomKind, RoomSummary, Seq, UserId, UserRef,
+};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A room's own row.
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: RoomId,
+    pub kind: RoomKind,
+    pub title: String,
+    pub topic: String,
+    pub last_seq: Seq,
+}
+
+fn kind_from_sql(s: String) -> rusqlite::Result<RoomKind> {
+    RoomKind::parse(&s)
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(0, s, rusqlite::types::Type::Text))
+}
+
+fn role_from_sql(s: String) -> rusqlite::Result<Role> {
+    Role::parse(&s)
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(0, s, rusqlite::types::Type::Text))
+}
+
+pub fn room(conn: &Connection, room_id: RoomId) -> Result<Option<RoomRow>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, kind, title, topic, last_seq FROM rooms WHERE id = ?1")?;
+    Ok(stmt
+        .query_row([room_id], |r| {
+            Ok(RoomRow {
+                id: r.get(0)?,
+                kind: kind_from_sql(r.get(1)?)?,
+                title: r.get(2)?,
+                topic: r.get(3)?,
+                last_seq: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn role_of(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+) -> Result<Option<Role>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT role FROM members WHERE room_id = ?1 AND user_id = ?2")?;
+    let role: Option<String> = stmt
+        .query_row([room_id, user_id], |r| r.get(0))
+        .optional()?;
+    Ok(role.map(role_from_sql).transpose()?)
+}
+
+/// The room and the caller's role, if the caller is a member. Private rooms the caller is not
+/// in are reported as missing, so their existence does not leak.
+pub fn member_room(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+) -> Result<(RoomRow, Role), StoreError> {
+    let not_found =
+        || StoreError::refused(ErrorCode::NotFound, format!("no room with id {room_id}"));
+    let room = room(conn, room_id)?.ok_or_else(not_found)?;
+    match role_of(conn, room_id, user_id)? {
+        Some(role) => Ok((room, role)),
+        None if room.kind.is_public() => Err(StoreError::refused(
+            ErrorCode::Forbidden,
+            format!("you are not a member of \"{}\"; join it first", room.title),
+        )),
+        None => Err(not_found()),
+    }
+}
+
+pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<UserRef>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, username FROM users WHERE username = ?1")?;
+    Ok(stmt
+        .query_row([username], |r| {
+            Ok(UserRef {
+                id: r.get(0)?,
+                username: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn user_by_name_or_refuse(conn: &Connection, username: &str) -> Result<UserRef, StoreError> {
+    user_by_name(conn, username)?.ok_or_else(|| {
+        StoreError::refused(ErrorCode::NotFound, format!("no user named \"{username}\""))
+    })
+}
+
+/// A user and their password hash (None for token-only accounts), for a password login.
+pub fn login_record(
+    conn: &Connection,
+    username: &str,
+) -> Result<Option<(UserRef, Option<String>)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, username, password_hash FROM users WHERE username = ?1")?;
+    Ok(stmt
+        .query_row([username], |r| {
+            Ok((
+                UserRef {
+                    id: r.get(0)?,
+                    username: r.get(1)?,
+                },
+                r.get(2)?,
+            ))
+        })
+        .optional()?)
+}
+
+/// The user and token id of a live (unrevoked) token, by the token's hash.
+pub fn token_owner(
+    conn: &Connection,
+    token_hash: &[u8],
+) -> Result<Option<(UserRef, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.username, t.id FROM tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = ?1 AND t.revoked_at IS NULL",
+    )?;
+    Ok(stmt
+        .query_row([token_hash], |r| {
+            Ok((
+                UserRef {
+                    id: r.get(0)?,
+                    username: r.get(1)?,
+                },
+                r.get(2)?,
+            ))
+        })
+        .optional()?)
+}
+
+const SUMMARY_SELECT: &str = "
+    SELECT r.id, r.kind, r.title, r.topic, m.role, r.last_seq, m.read_seq,
+           (SELECT count(*) FROM members c WHERE c.room_id = r.id),
+           (SELECT count(*) FROM messages g
+             WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.sender_id <> m.user_id)
+    FROM members m JOIN rooms r ON r.id = m.room_id";
+
+fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomSummary> {
+    Ok(RoomSummary {
+        id: r.get(0)?,
+        kind: kind_from_sql(r.get(1)?)?,
+        title: r.get(2)?,
+        topic: r.get(3)?,
+        role: role_from_sql(r.get(4)?)?,
+        last_seq: r.get(5)?,
+        read_seq: r.get(6)?,
+        member_count: r.get(7)?,
+        unread: r.get(8)?,
+        peer: None,
+    })
+}
+
+/// Direct rooms are titled after the other person, whoever looks at them.
+fn fill_direct_peer(
+    conn: &Connection,
+    summary: &mut RoomSummary,
+    user_id: UserId,
+) -> Result<(), StoreError> {
+    if summary.kind != RoomKind::Direct {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ?1 AND m.user_id <> ?2",
+    )?;
+    let peer = stmt
+        .query_row([summary.id, user_id], |r| {
+            Ok(UserRef {
+                id: r.get(0)?,
+                username: r.get(1)?,
+            })
+        })
+        .optional()?;
+    if let Some(peer) = peer {
+        summary.title = peer.username.clone();
+        summary.peer = Some(peer);
+    }
+    Ok(())
+}
+
+/// Every room of a user, with unread counts, oldest room first.
+pub fn room_summaries(conn: &Connection, user_id: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SUMMARY_SELECT} WHERE m.user_id = ?1 ORDER BY r.id"
+    ))?;
+    let mut rooms = stmt
+        .query_map([user_id], summary_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    for room in &mut rooms {
+        fill_direct_peer(conn, room, user_id)?;
+    }
+    Ok(rooms)
+}
+
+pub fn room_summary(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+) -> Result<Option<RoomSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SUMMARY_SELECT} WHERE m.user_id = ?1 AND m.room_id = ?2"
+    ))?;
+    let summary = stmt
+        .query_row([user_id, room_id], summary_from_row)
+        .optional()?;
+    match summary {
+        Some(mut s) => {
+            fill_direct_peer(conn, &mut s, user_id)?;
+            Ok(Some(s))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Unread messages of a member: messages from others after their read receipt.
+pub fn unread_count(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+    read_seq: Seq,
+) -> Result<u32, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(*) FROM messages WHERE room_id = ?1 AND seq > ?2 AND sender_id <> ?3",
+    )?;
+    Ok(stmt.query_row(params![room_id, read_seq, user_id], |r| r.get(0))?)
+}
+
+/// The public room directory, busiest first.
+pub fn channels(conn: &Connection, user_id: UserId) -> Result<Vec<ChannelInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.kind, r.title, r.topic,
+                (SELECT count(*) FROM members c WHERE c.room_id = r.id) AS n,
+                EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = ?1)
+         FROM rooms r WHERE r.kind IN ('channel', 'announcement')
+         ORDER BY n DESC, r.id",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(ChannelInfo {
+            id: r.get(0)?,
+            kind: kind_from_sql(r.get(1)?)?,
+            title: r.get(2)?,
+            topic: r.get(3)?,
+            member_count: r.get(4)?,
+            joined: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A member row: who, role, receipts.
+pub type MemberRow = (UserRef, Role, Seq, Seq);
+
+/// Members of a room the caller belongs to.
+pub fn members(
+    conn: &Connection,
+    room_id: RoomId,
+    caller: UserId,
+) -> Result<Vec<MemberRow>, StoreError> {
+    member_room(conn, room_id, caller)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.username, m.role, m.delivered_seq, m.read_seq
+         FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 ORDER BY u.username",
+    )?;
+    let rows = stmt.query_map([room_id], |r| {
+        Ok((
+            UserRef {
+                id: r.get(0)?,
+                username: r.get(1)?,
+            },
+            role_from_sql(r.get(2)?)?,
+            r.get(3)?,
+            r.get(4)?,
+        ))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Where a history page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// Events with seq greater than this, oldest first.
+    After(Seq),
+    /// The newest events with seq less than this.
+    Before(Seq),
+}
+
+/// A page of stored event JSON in ascending seq order, and whether more remain beyond it.
+pub fn history(
+    conn: &Connection,
+    caller: UserId,
+    room_id: RoomId,
+    page: Page,
+    limit: u32,
+) -> Result<(Vec<String>, bool), StoreError> {
+    member_room(conn, room_id, caller)?;
+    let fetch = i64::from(limit) + 1;
+    let mut events: Vec<String> = match page {
+        Page::After(after) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT json FROM events WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![room_id, after, fetch], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        }
+        Page::Before(before) => {
+            let mut stmt = conn.prepare_cached(
+                "SELECT json FROM events WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![room_id, before, fetch], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        }
+    };
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    if let Page::Before(_) = page {
+        events.reverse();
+    }
+    Ok((events, more))
+}
+
+/// Whether the caller may show a typing indicator in the room: members, and in announcement
+/// rooms only those who may post.
+pub fn check_can_post(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+) -> Result<RoomRow, StoreError> {
+    let (room, role) = member_room(conn, room_id, user_id)?;
+    if room.kind == RoomKind::Announcement && !role.can_manage() {
+        return Err(StoreError::refused(
+            ErrorCode::Forbidden,
+            "only the owner and admins can post in an announcement room",
+        ));
+    }
+    Ok(room)
+}
+
+/// Token revocations logged after `after`: (log seq, token id).
+pub fn revocations_after(conn: &Connection, after: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, token_id FROM revocations WHERE seq > ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The newest revocation log seq (0 if none): where polling starts.
+pub fn last_revocation(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(seq), 0) FROM revocations", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Every (room, member) pair, to build the in-memory routing table at start-up.
+pub fn all_memberships(conn: &Connection) -> Result<Vec<(RoomId, UserId)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT room_id, user_id FROM members")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,154 @@
+//! The one writer thread: owns the write connection and commits waiting jobs in groups.
+//!
+//! It blocks for the first job, takes every other job already waiting (up to a batch cap),
+//! runs each inside its own savepoint of one transaction, commits once, hands the batch's
+//! publications to the listener in commit order, and only then answers each job. A job that
+//! fails rolls back its savepoint alone; the rest of the batch still commits.
+
+use super::{Publication, StoreError};
+use chat_protocol::Millis;
+use rusqlite::Connection;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// What a write job sees: the connection inside the open transaction, the clock of the batch,
+/// and where to put what must be pushed to clients once the batch commits.
+pub struct WriteCtx<'a> {
+    pub conn: &'a Connection,
+    pub now: Millis,
+    pub publications: &'a mut Vec<Publication>,
+}
+
+/// Receives each committed batch's publications, in commit order, before any job is answered.
+pub trait CommitListener: Send + Sync + 'static {
+    fn committed(&self, publications: Vec<Publication>);
+}
+
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> Reply + Send>;
+
+/// Most jobs in one transaction: bounds the latency the first job of a batch can see.
+const MAX_BATCH: usize = 1024;
+
+/// A handle to submit jobs to the writer thread. Cloning is cheap.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Start the writer thread on `conn`.
+    pub fn spawn(
+        conn: Connection,
+        listener: std::sync::Arc<dyn CommitListener>,
+    ) -> std::io::Result<Writer> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("chat-db-writer".into())
+            .spawn(move || run(conn, rx, listener.as_ref()))?;
+        Ok(Writer { jobs })
+    }
+
+    /// Queue `job` now (so jobs from one connection commit in the order they were submitted)
+    /// and return a receiver for its result, which arrives after its batch committed.
+    pub fn submit<R, F>(&self, job: F) -> oneshot::Receiver<Result<R, StoreError>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let boxed: Job = Box::new(move |ctx: &mut WriteCtx<'_>| {
+            let outcome = run_in_savepoint(ctx, job);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = tx.send(committed.and(outcome));
+            }) as Reply
+        });
+        // If the thread is gone the receiver sees a closed channel: reported as WriterGone.
+        let _ = self.jobs.send(boxed);
+        rx
+    }
+
+    /// Submit and wait.
+    pub async fn write<R, F>(&self, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.submit(job)
+            .await
+            .unwrap_or(Err(StoreError::WriterGone))
+    }
+}
+
+fn run_in_savepoint<R>(
+    ctx: &mut WriteCtx<'_>,
+    job: impl FnOnce(&mut WriteCtx<'_>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let published_before = ctx.publications.len();
+    ctx.conn.execute_batch("SAVEPOINT job")?;
+    match job(ctx) {
+        Ok(value) => {
+            ctx.conn.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(e) => {
+            ctx.publications.truncate(published_before);
+            ctx.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, listener: &dyn CommitListener) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = batch.len();
+        let mut publications = Vec::new();
+        let mut replies: Vec<Reply> = Vec::with_capacity(size);
+        let committed = (|| -> Result<(), StoreError> {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let mut ctx = WriteCtx {
+                conn: &conn,
+                now: super::now_ms(),
+                publications: &mut publications,
+            };
+            for job in batch.drain(..) {
+                replies.push(job(&mut ctx));
+            }
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        })();
+        // Jobs not run because BEGIN failed are dropped; their callers see WriterGone-like
+        // closed channels only if the thread dies, so answer them explicitly here.
+        for job in batch.drain(..) {
+            drop(job);
+        }
+        match committed {
+            Ok(()) => {
+                tracing::trace!(size, "committed batch");
+                if !publications.is_empty() {
+                    listener.committed(publications);
+                }
+                for reply in replies {
+                    reply(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!("batch of {size} writes failed to commit: {e}");
+                let _ = conn.execute_batch("ROLLBACK");
+                let message = e.to_string();
+                for reply in replies {
+                    reply(Err(StoreError::CommitFailed(message.clone())));
+                }
+            }
+        }
+    }
+    tracing::debug!("database writer stopped");
+}
