@@ -161,6 +161,22 @@ impl Client {
         self.events.recv().await
     }
 
+    /// A pushed frame that has already arrived, without waiting.
+    pub fn try_next_event(&mut self) -> Option<ServerFrame> {
+        self.events.try_recv().ok()
+    }
+
+    /// Everything that has arrived before the answer to a ping: frames the server queued for
+    /// this connection before the ping are all here once it returns.
+    pub async fn drain_events(&mut self) -> Result<Vec<ServerFrame>, ClientError> {
+        self.ping().await?;
+        let mut frames = Vec::new();
+        while let Some(frame) = self.try_next_event() {
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+
     /// The close code and reason, once the server has closed the connection.
     pub fn close_info(&self) -> Option<CloseInfo> {
         lock(&self.close_info).clone()

@@ -1,0 +1,12 @@
+//! Integration tests: real servers on 127.0.0.1:0 with temporary databases, spoken to over
+//! real WebSocket connections with the protocol crate's client.
+
+mod support;
+
+mod admin_cli;
+mod bad_input;
+mod messaging;
+mod persistence;
+mod presence_typing;
+mod receipts;
+mod rooms;

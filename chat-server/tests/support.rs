@@ -1,0 +1,128 @@
+//! Test harness: start, stop and restart servers; connect users; wait for events.
+
+use chat_protocol::client::Client;
+use chat_protocol::{Auth, EventContent, RoomEvent, ServerFrame};
+use chat_server::{Config, Server};
+use std::path::PathBuf;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Long enough for a loaded CI machine, short enough that a hang fails fast.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Settings for tests: fast presence and typing timers, no rate limit getting in the way of
+/// bulk sends (the rate-limit test sets its own).
+pub fn test_config() -> Config {
+    Config {
+        requests_per_second: 100_000,
+        request_burst: 100_000,
+        presence_grace_ms: 50,
+        typing_timeout_ms: 300,
+        revocation_poll_ms: 50,
+        ..Config::default()
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub db: PathBuf,
+    pub config: Config,
+    dir: TempDir,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(test_config()).await
+    }
+
+    pub async fn start_with(config: Config) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::start_in(dir, config).await
+    }
+
+    async fn start_in(dir: TempDir, config: Config) -> TestServer {
+        let db = dir.path().join("chat.sqlite");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("ws://{}", listener.local_addr().expect("addr"));
+        let server = Server::open(config.clone(), &db).expect("open server");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(listener, shutdown.clone()));
+        TestServer { url, db, config, dir, shutdown, task }
+    }
+
+    /// Shut down gracefully and start again on the same database (on a new port).
+    pub async fn restart(self) -> TestServer {
+        self.shutdown.cancel();
+        self.task.await.expect("server task");
+        TestServer::start_in(self.dir, self.config).await
+    }
+
+    pub async fn connect(&self, auth: Auth) -> Result<Client, chat_protocol::client::ClientError> {
+        Client::connect(&self.url, auth).await
+    }
+
+    /// Register `name` and return the connected client.
+    pub async fn register(&self, name: &str) -> Client {
+        let auth = Auth::Register { username: name.into(), password: PASSWORD.into() };
+        self.connect(auth).await.unwrap_or_else(|e| panic!("register {name}: {e}"))
+    }
+
+    /// Another device of an existing user (password login).
+    pub async fn login(&self, name: &str) -> Client {
+        let auth = Auth::Password { username: name.into(), password: PASSWORD.into() };
+        self.connect(auth).await.unwrap_or_else(|e| panic!("login {name}: {e}"))
+    }
+}
+
+/// Wait for the first pushed frame that `pick` accepts, skipping others.
+pub async fn wait_for<T>(client: &mut Client, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(frame) = client.next_event().await {
+            if let Some(value) = pick(frame) {
+                return Some(value);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(value)) => value,
+        Ok(None) => panic!("connection closed while waiting ({:?})", client.close_info()),
+        Err(_) => panic!("timed out waiting for an event"),
+    }
+}
+
+/// Wait for the next message event: (seq, sender, text).
+pub async fn next_message(client: &mut Client) -> (i64, String, String) {
+    wait_for(client, |f| match f {
+        ServerFrame::Event(RoomEvent { seq, sender, content: EventContent::Message { text, .. }, .. }) => {
+            Some((seq, sender.username, text))
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// Message texts among frames.
+pub fn texts(frames: &[ServerFrame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            ServerFrame::Event(RoomEvent { content: EventContent::Message { text, .. }, .. }) => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Wait until the connection is closed by the server; returns the close code, if any.
+pub async fn wait_closed(client: &mut Client) -> Option<u16> {
+    let closed = tokio::time::timeout(WAIT, async { while client.next_event().await.is_some() {} }).await;
+    assert!(closed.is_ok(), "the server did not close the connection");
+    client.close_info().map(|c| c.code)
+}
