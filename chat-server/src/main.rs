@@ -2,12 +2,11 @@
 
 use anyhow::{bail, Context};
 use chat_server::config::Config;
-use chat_server::{admin, store, Server};
+use chat_server::{admin, store};
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tokio_util::sync::CancellationToken;
 
 /// A self-hosted real-time chat server: WebSocket + JSON protocol, SQLite storage.
 ///
@@ -107,28 +106,16 @@ fn serve(db: &Path, listen: Option<SocketAddr>, config_path: Option<&Path>) -> a
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
+        let server = chat_server::server::spawn(config, db)
             .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (is another server running?)",
-                    config.listen
-                )
-            })?;
-        let addr = listener.local_addr()?;
-        let server = Server::open(config, db)
-            .with_context(|| format!("cannot open database {}", db.display()))?;
+            .with_context(|| format!("cannot start with database {}", db.display()))?;
         tracing::info!(
-            "chat-server listening on ws://{addr} with database {}",
+            "chat-server listening on {} with database {}",
+            server.url(),
             db.display()
         );
-        let shutdown = CancellationToken::new();
-        let trigger = shutdown.clone();
-        tokio::spawn(async move {
-            chat_server::server::shutdown_signal().await;
-            trigger.cancel();
-        });
-        server.run(listener, shutdown).await;
+        chat_server::server::shutdown_signal().await;
+        server.stop().await;
         tracing::info!("stopped");
         Ok(())
     })

@@ -158,3 +158,58 @@ pub async fn shutdown_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// A server running on a tokio task, as started by [`spawn`].
+pub struct RunningServer {
+    /// The address it listens on (useful with port 0).
+    pub addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// `ws://` URL of the server.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Shut down gracefully and wait until every connection is closed.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Bind `config.listen`, open the database and serve on a new task. Tests and bots use
+/// `127.0.0.1:0` to get a free port.
+pub async fn spawn(config: Config, db_path: &Path) -> Result<RunningServer, SpawnError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| SpawnError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SpawnError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let server = Server::open(config, db_path)?;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(server.run(listener, shutdown.clone()));
+    Ok(RunningServer {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("cannot listen on {addr} (is another server running there?): {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+}

@@ -15,9 +15,18 @@ fn admin(server: &TestServer, args: &[&str], stdin: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run chat-server");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "chat-server {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chat-server {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -25,31 +34,73 @@ fn admin(server: &TestServer, args: &[&str], stdin: &str) -> String {
 async fn a_bot_token_from_the_cli_works_until_revoked_and_revoking_closes_the_connection() {
     let server = TestServer::start().await;
     admin(&server, &["user", "add", "helper", "--bot"], "");
-    let token = admin(&server, &["token", "create", "helper", "--label", "test"], "").trim().to_string();
-    let mut bot = server.connect(Auth::Token { token: token.clone() }).await.expect("token login");
+    let token = admin(
+        &server,
+        &["token", "create", "helper", "--label", "test"],
+        "",
+    )
+    .trim()
+    .to_string();
+    let mut bot = server
+        .connect(Auth::Token {
+            token: token.clone(),
+        })
+        .await
+        .expect("token login");
     assert_eq!(bot.welcome().user.username, "helper");
     bot.ping().await.unwrap();
 
     let listing = admin(&server, &["token", "list", "helper"], "");
-    let id = listing.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect("a token row").to_string();
+    let id = listing
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a token row")
+        .to_string();
     admin(&server, &["token", "revoke", &id], "");
     assert_eq!(wait_closed(&mut bot).await, Some(close_code::TOKEN_REVOKED));
     let again = server.connect(Auth::Token { token }).await;
-    assert_eq!(again.err().and_then(|e| e.code()), Some(ErrorCode::Unauthorized));
+    assert_eq!(
+        again.err().and_then(|e| e.code()),
+        Some(ErrorCode::Unauthorized)
+    );
 }
 
 #[tokio::test]
 async fn users_made_by_the_cli_can_log_in_and_passwords_can_be_reset() {
     let server = TestServer::start().await;
     admin(&server, &["user", "add", "carol"], "first password\n");
-    let carol = server.connect(Auth::Password { username: "carol".into(), password: "first password".into() }).await;
+    let carol = server
+        .connect(Auth::Password {
+            username: "carol".into(),
+            password: "first password".into(),
+        })
+        .await;
     assert!(carol.is_ok());
     let listing = admin(&server, &["user", "list"], "");
     assert!(listing.contains("carol"), "{listing}");
     admin(&server, &["user", "passwd", "carol"], "second password\n");
-    let old = server.connect(Auth::Password { username: "carol".into(), password: "first password".into() }).await;
-    assert_eq!(old.err().and_then(|e| e.code()), Some(ErrorCode::Unauthorized));
+    let old = server
+        .connect(Auth::Password {
+            username: "carol".into(),
+            password: "first password".into(),
+        })
+        .await;
+    assert_eq!(
+        old.err().and_then(|e| e.code()),
+        Some(ErrorCode::Unauthorized)
+    );
     let mut carol = carol.unwrap();
-    assert_eq!(wait_closed(&mut carol).await, Some(close_code::TOKEN_REVOKED), "a reset signs out every device");
-    assert!(server.connect(Auth::Password { username: "carol".into(), password: "second password".into() }).await.is_ok());
+    assert_eq!(
+        wait_closed(&mut carol).await,
+        Some(close_code::TOKEN_REVOKED),
+        "a reset signs out every device"
+    );
+    assert!(server
+        .connect(Auth::Password {
+            username: "carol".into(),
+            password: "second password".into()
+        })
+        .await
+        .is_ok());
 }

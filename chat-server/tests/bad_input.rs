@@ -21,15 +21,29 @@ async fn malformed_frames_get_errors_and_the_connection_keeps_working() {
     assert_eq!((e.code, e.request_id), (ErrorCode::BadRequest, None));
     assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
 
-    alice.send_raw(r#"{"type":"teleport","request_id":77}"#).unwrap();
+    alice
+        .send_raw(r#"{"type":"teleport","request_id":77}"#)
+        .unwrap();
     let e = wait_for(&mut alice, error).await;
-    assert_eq!((e.code, e.request_id, e.message.as_str()), (ErrorCode::BadRequest, Some(77), "unknown frame type \"teleport\""));
+    assert_eq!(
+        (e.code, e.request_id, e.message.as_str()),
+        (
+            ErrorCode::BadRequest,
+            Some(77),
+            "unknown frame type \"teleport\""
+        )
+    );
 
-    alice.send_raw(r#"{"type":"send_message","request_id":78,"room_id":"lobby"}"#).unwrap();
+    alice
+        .send_raw(r#"{"type":"send_message","request_id":78,"room_id":"lobby"}"#)
+        .unwrap();
     let e = wait_for(&mut alice, error).await;
     assert_eq!((e.code, e.request_id), (ErrorCode::BadRequest, Some(78)));
 
-    let ack = alice.send_message(room.id, "still", "still works").await.unwrap();
+    let ack = alice
+        .send_message(room.id, "still", "still works")
+        .await
+        .unwrap();
     assert!(ack.seq > 0);
 }
 
@@ -37,25 +51,101 @@ async fn malformed_frames_get_errors_and_the_connection_keeps_working() {
 async fn invalid_requests_get_clear_errors() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
-    let room = alice.create_room(RoomKind::Group, "limits", &[]).await.unwrap();
+    let room = alice
+        .create_room(RoomKind::Group, "limits", &[])
+        .await
+        .unwrap();
     let limits = alice.welcome().limits.clone();
 
     let long = "x".repeat(limits.max_message_chars + 1);
-    assert_eq!(alice.send_message(room.id, "l1", long).await.unwrap_err().code(), Some(ErrorCode::TooLarge));
-    assert_eq!(alice.send_message(room.id, "l2", "  \n ").await.unwrap_err().code(), Some(ErrorCode::BadRequest));
-    assert_eq!(alice.send_message(room.id, "", "no id").await.unwrap_err().code(), Some(ErrorCode::BadRequest));
-    assert_eq!(alice.send_message(424242, "l3", "nowhere").await.unwrap_err().code(), Some(ErrorCode::NotFound));
+    assert_eq!(
+        alice
+            .send_message(room.id, "l1", long)
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::TooLarge)
+    );
+    assert_eq!(
+        alice
+            .send_message(room.id, "l2", "  \n ")
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        alice
+            .send_message(room.id, "", "no id")
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        alice
+            .send_message(424242, "l3", "nowhere")
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::NotFound)
+    );
     let title = "t".repeat(limits.max_title_chars + 1);
-    assert_eq!(alice.create_room(RoomKind::Group, title, &[]).await.unwrap_err().code(), Some(ErrorCode::TooLarge));
-    assert_eq!(alice.create_room(RoomKind::Group, "   ", &[]).await.unwrap_err().code(), Some(ErrorCode::BadRequest));
-    assert_eq!(alice.create_room(RoomKind::Direct, "dm", &[]).await.unwrap_err().code(), Some(ErrorCode::BadRequest));
-    assert_eq!(alice.create_room(RoomKind::Group, "g", &["nobody"]).await.unwrap_err().code(), Some(ErrorCode::NotFound));
-    assert_eq!(alice.open_direct("alice").await.unwrap_err().code(), Some(ErrorCode::BadRequest));
-    assert_eq!(alice.open_direct("ghost").await.unwrap_err().code(), Some(ErrorCode::NotFound));
-    assert_eq!(alice.set_receipt(room.id, None, Some(-1)).await.unwrap_err().code(), Some(ErrorCode::BadRequest));
+    assert_eq!(
+        alice
+            .create_room(RoomKind::Group, title, &[])
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::TooLarge)
+    );
+    assert_eq!(
+        alice
+            .create_room(RoomKind::Group, "   ", &[])
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        alice
+            .create_room(RoomKind::Direct, "dm", &[])
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        alice
+            .create_room(RoomKind::Group, "g", &["nobody"])
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::NotFound)
+    );
+    assert_eq!(
+        alice.open_direct("alice").await.unwrap_err().code(),
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        alice.open_direct("ghost").await.unwrap_err().code(),
+        Some(ErrorCode::NotFound)
+    );
+    assert_eq!(
+        alice
+            .set_receipt(room.id, None, Some(-1))
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::BadRequest)
+    );
 
     let failed = alice.history_after(room.id, 0, 100).await.unwrap();
-    assert_eq!(failed.events.len(), 2, "nothing was stored by the refused requests");
+    assert_eq!(
+        failed.events.len(),
+        2,
+        "nothing was stored by the refused requests"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +154,12 @@ async fn an_oversize_frame_closes_the_connection_and_spares_everyone_else() {
     let mut alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let max = alice.welcome().limits.max_frame_bytes;
-    alice.send_raw(format!(r#"{{"type":"ping","request_id":1,"pad":"{}"}}"#, "x".repeat(max))).unwrap();
+    alice
+        .send_raw(format!(
+            r#"{{"type":"ping","request_id":1,"pad":"{}"}}"#,
+            "x".repeat(max)
+        ))
+        .unwrap();
     assert_eq!(wait_closed(&mut alice).await, Some(close_code::TOO_BIG));
     bob.ping().await.unwrap();
 }
@@ -74,36 +169,103 @@ async fn a_binary_frame_closes_the_connection_with_unsupported_data() {
     let server = TestServer::start().await;
     let mut alice = server.register("alice").await;
     alice.send_binary(vec![1, 2, 3]).unwrap();
-    assert_eq!(wait_closed(&mut alice).await, Some(close_code::UNSUPPORTED_DATA));
+    assert_eq!(
+        wait_closed(&mut alice).await,
+        Some(close_code::UNSUPPORTED_DATA)
+    );
 }
 
 #[tokio::test]
 async fn too_many_requests_are_refused_and_the_connection_recovers() {
-    let config = chat_server::Config { requests_per_second: 5, request_burst: 5, ..test_config() };
+    let config = chat_server::Config {
+        requests_per_second: 5,
+        request_burst: 5,
+        ..test_config()
+    };
     let server = TestServer::start_with(config).await;
     let alice = server.register("alice").await;
     let results = futures_util::future::join_all((0..20).map(|_| alice.ping())).await;
-    let limited = results.iter().filter(|r| matches!(r, Err(e) if e.code() == Some(ErrorCode::RateLimited))).count();
-    assert!(limited >= 10, "most of a burst of 20 over a bucket of 5 is refused ({limited})");
-    assert!(results.iter().take(5).all(|r| r.is_ok()), "the burst itself is served");
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.code() == Some(ErrorCode::RateLimited)))
+        .count();
+    assert!(
+        limited >= 10,
+        "most of a burst of 20 over a bucket of 5 is refused ({limited})"
+    );
+    assert!(
+        results.iter().take(5).all(|r| r.is_ok()),
+        "the burst itself is served"
+    );
 }
 
 #[tokio::test]
 async fn bad_handshakes_are_refused() {
     let server = TestServer::start().await;
     drop(server.register("alice").await);
-    let wrong = server.connect(Auth::Password { username: "alice".into(), password: "wrong password".into() }).await;
-    assert_eq!(wrong.err().and_then(|e| e.code()), Some(ErrorCode::Unauthorized));
-    let unknown = server.connect(Auth::Password { username: "nobody".into(), password: PASSWORD.into() }).await;
-    assert_eq!(unknown.err().and_then(|e| e.code()), Some(ErrorCode::Unauthorized));
-    let forged = server.connect(Auth::Token { token: "chat_0000".into() }).await;
-    assert_eq!(forged.err().and_then(|e| e.code()), Some(ErrorCode::Unauthorized));
-    let taken = server.connect(Auth::Register { username: "ALICE".into(), password: PASSWORD.into() }).await;
-    assert_eq!(taken.err().and_then(|e| e.code()), Some(ErrorCode::Conflict));
-    let weak = server.connect(Auth::Register { username: "carol".into(), password: "short".into() }).await;
-    assert_eq!(weak.err().and_then(|e| e.code()), Some(ErrorCode::BadRequest));
+    let wrong = server
+        .connect(Auth::Password {
+            username: "alice".into(),
+            password: "wrong password".into(),
+        })
+        .await;
+    assert_eq!(
+        wrong.err().and_then(|e| e.code()),
+        Some(ErrorCode::Unauthorized)
+    );
+    let unknown = server
+        .connect(Auth::Password {
+            username: "nobody".into(),
+            password: PASSWORD.into(),
+        })
+        .await;
+    assert_eq!(
+        unknown.err().and_then(|e| e.code()),
+        Some(ErrorCode::Unauthorized)
+    );
+    let forged = server
+        .connect(Auth::Token {
+            token: "chat_0000".into(),
+        })
+        .await;
+    assert_eq!(
+        forged.err().and_then(|e| e.code()),
+        Some(ErrorCode::Unauthorized)
+    );
+    let taken = server
+        .connect(Auth::Register {
+            username: "ALICE".into(),
+            password: PASSWORD.into(),
+        })
+        .await;
+    assert_eq!(
+        taken.err().and_then(|e| e.code()),
+        Some(ErrorCode::Conflict)
+    );
+    let weak = server
+        .connect(Auth::Register {
+            username: "carol".into(),
+            password: "short".into(),
+        })
+        .await;
+    assert_eq!(
+        weak.err().and_then(|e| e.code()),
+        Some(ErrorCode::BadRequest)
+    );
 
-    let closed = TestServer::start_with(chat_server::Config { allow_registration: false, ..test_config() }).await;
-    let refused = closed.connect(Auth::Register { username: "dave".into(), password: PASSWORD.into() }).await;
-    assert_eq!(refused.err().and_then(|e| e.code()), Some(ErrorCode::Forbidden));
+    let closed = TestServer::start_with(chat_server::Config {
+        allow_registration: false,
+        ..test_config()
+    })
+    .await;
+    let refused = closed
+        .connect(Auth::Register {
+            username: "dave".into(),
+            password: PASSWORD.into(),
+        })
+        .await;
+    assert_eq!(
+        refused.err().and_then(|e| e.code()),
+        Some(ErrorCode::Forbidden)
+    );
 }

@@ -7,8 +7,15 @@ use chat_protocol::{EventContent, RoomKind};
 async fn a_restarted_server_still_has_every_acknowledged_message() {
     let server = TestServer::start().await;
     let alice = server.register("alice").await;
-    let token = alice.welcome().token.clone().expect("registration issues a token");
-    let room = alice.create_room(RoomKind::Channel, "lobby", &[]).await.unwrap();
+    let token = alice
+        .welcome()
+        .token
+        .clone()
+        .expect("registration issues a token");
+    let room = alice
+        .create_room(RoomKind::Channel, "lobby", &[])
+        .await
+        .unwrap();
     // Many sends in flight at once, so they commit in groups.
     let sends = (0..200).map(|i| alice.send_message(room.id, format!("p{i}"), format!("kept {i}")));
     let acks = futures_util::future::join_all(sends).await;
@@ -16,8 +23,17 @@ async fn a_restarted_server_still_has_every_acknowledged_message() {
     drop(alice);
 
     let server = server.restart().await;
-    let alice = server.connect(chat_protocol::Auth::Token { token }).await.expect("the token still works");
-    let summary = alice.welcome().rooms.iter().find(|r| r.id == room.id).cloned().unwrap();
+    let alice = server
+        .connect(chat_protocol::Auth::Token { token })
+        .await
+        .expect("the token still works");
+    let summary = alice
+        .welcome()
+        .rooms
+        .iter()
+        .find(|r| r.id == room.id)
+        .cloned()
+        .unwrap();
     let mut stored = Vec::new();
     let mut after = 0;
     loop {
@@ -34,10 +50,16 @@ async fn a_restarted_server_still_has_every_acknowledged_message() {
     }
     assert_eq!(stored.len(), 200);
     for seq in acked {
-        assert!(stored.iter().any(|(s, _)| *s == seq), "acknowledged seq {seq} survived");
+        assert!(
+            stored.iter().any(|(s, _)| *s == seq),
+            "acknowledged seq {seq} survived"
+        );
     }
     assert_eq!(summary.last_seq, after, "no seq was lost or skipped");
     // And the room keeps counting from where it was.
-    let next = alice.send_message(room.id, "after-restart", "still here").await.unwrap();
+    let next = alice
+        .send_message(room.id, "after-restart", "still here")
+        .await
+        .unwrap();
     assert_eq!(next.seq, after + 1);
 }

@@ -25,14 +25,21 @@ async fn typing_is_pushed_to_others_and_expires_on_its_own() {
 
 #[tokio::test]
 async fn sending_a_message_or_disconnecting_ends_typing() {
-    let server = TestServer::start_with(chat_server::Config { typing_timeout_ms: 60_000, ..test_config() }).await;
+    let server = TestServer::start_with(chat_server::Config {
+        typing_timeout_ms: 60_000,
+        ..test_config()
+    })
+    .await;
     let alice = server.register("alice").await;
     let mut bob = server.register("bob").await;
     let room = alice.open_direct("bob").await.unwrap();
 
     alice.set_typing(room.id, true).await.unwrap();
     assert_eq!(wait_for(&mut bob, typing).await, ("alice".into(), true));
-    alice.send_message(room.id, "t1", "done typing").await.unwrap();
+    alice
+        .send_message(room.id, "t1", "done typing")
+        .await
+        .unwrap();
     assert_eq!(wait_for(&mut bob, typing).await, ("alice".into(), false));
 
     alice.set_typing(room.id, true).await.unwrap();
@@ -55,24 +62,48 @@ async fn presence_goes_offline_after_the_last_connection_and_strangers_never_see
     let alice = server.register("alice").await;
     let mut bob = server.register("bob").await;
     let mut stranger = server.register("stranger").await;
-    alice.create_room(RoomKind::Group, "pair", &["bob"]).await.unwrap();
+    alice
+        .create_room(RoomKind::Group, "pair", &["bob"])
+        .await
+        .unwrap();
 
     let alice_phone = server.login("alice").await;
     alice.close();
     drop(alice);
     alice_phone.ping().await.unwrap();
-    assert!(bob.drain_events().await.unwrap().iter().all(|f| presence(f.clone()).is_none()),
-        "alice is still online on her phone");
+    assert!(
+        bob.drain_events()
+            .await
+            .unwrap()
+            .iter()
+            .all(|f| presence(f.clone()).is_none()),
+        "alice is still online on her phone"
+    );
 
     alice_phone.close();
     drop(alice_phone);
-    assert_eq!(wait_for(&mut bob, presence).await, ("alice".into(), false, true), "offline, with a last-seen time");
+    assert_eq!(
+        wait_for(&mut bob, presence).await,
+        ("alice".into(), false, true),
+        "offline, with a last-seen time"
+    );
 
     let alice = server.login("alice").await;
-    assert_eq!(wait_for(&mut bob, presence).await, ("alice".into(), true, false));
-    let names: Vec<String> = alice.welcome().presence.iter().map(|p| p.user.username.clone()).collect();
+    assert_eq!(
+        wait_for(&mut bob, presence).await,
+        ("alice".into(), true, false)
+    );
+    let names: Vec<String> = alice
+        .welcome()
+        .presence
+        .iter()
+        .map(|p| p.user.username.clone())
+        .collect();
     assert_eq!(names, ["bob"], "the welcome lists online contacts only");
 
     let heard = stranger.drain_events().await.unwrap();
-    assert!(heard.iter().all(|f| presence(f.clone()).is_none()), "a stranger saw no presence: {heard:?}");
+    assert!(
+        heard.iter().all(|f| presence(f.clone()).is_none()),
+        "a stranger saw no presence: {heard:?}"
+    );
 }

@@ -2,12 +2,11 @@
 
 use chat_protocol::client::Client;
 use chat_protocol::{Auth, EventContent, RoomEvent, ServerFrame};
-use chat_server::{Config, Server};
+use chat_server::server::{spawn, RunningServer};
+use chat_server::Config;
 use std::path::PathBuf;
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// Long enough for a loaded CI machine, short enough that a hang fails fast.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -32,8 +31,7 @@ pub struct TestServer {
     pub db: PathBuf,
     pub config: Config,
     dir: TempDir,
-    shutdown: CancellationToken,
-    task: JoinHandle<()>,
+    running: RunningServer,
 }
 
 impl TestServer {
@@ -48,18 +46,28 @@ impl TestServer {
 
     async fn start_in(dir: TempDir, config: Config) -> TestServer {
         let db = dir.path().join("chat.sqlite");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("ws://{}", listener.local_addr().expect("addr"));
-        let server = Server::open(config.clone(), &db).expect("open server");
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(server.run(listener, shutdown.clone()));
-        TestServer { url, db, config, dir, shutdown, task }
+        let listen = "127.0.0.1:0".parse().expect("loopback address");
+        let running = spawn(
+            Config {
+                listen,
+                ..config.clone()
+            },
+            &db,
+        )
+        .await
+        .expect("start server");
+        TestServer {
+            url: running.url(),
+            db,
+            config,
+            dir,
+            running,
+        }
     }
 
     /// Shut down gracefully and start again on the same database (on a new port).
     pub async fn restart(self) -> TestServer {
-        self.shutdown.cancel();
-        self.task.await.expect("server task");
+        self.running.stop().await;
         TestServer::start_in(self.dir, self.config).await
     }
 
@@ -69,14 +77,24 @@ impl TestServer {
 
     /// Register `name` and return the connected client.
     pub async fn register(&self, name: &str) -> Client {
-        let auth = Auth::Register { username: name.into(), password: PASSWORD.into() };
-        self.connect(auth).await.unwrap_or_else(|e| panic!("register {name}: {e}"))
+        let auth = Auth::Register {
+            username: name.into(),
+            password: PASSWORD.into(),
+        };
+        self.connect(auth)
+            .await
+            .unwrap_or_else(|e| panic!("register {name}: {e}"))
     }
 
     /// Another device of an existing user (password login).
     pub async fn login(&self, name: &str) -> Client {
-        let auth = Auth::Password { username: name.into(), password: PASSWORD.into() };
-        self.connect(auth).await.unwrap_or_else(|e| panic!("login {name}: {e}"))
+        let auth = Auth::Password {
+            username: name.into(),
+            password: PASSWORD.into(),
+        };
+        self.connect(auth)
+            .await
+            .unwrap_or_else(|e| panic!("login {name}: {e}"))
     }
 }
 
@@ -93,7 +111,10 @@ pub async fn wait_for<T>(client: &mut Client, mut pick: impl FnMut(ServerFrame) 
     .await;
     match found {
         Ok(Some(value)) => value,
-        Ok(None) => panic!("connection closed while waiting ({:?})", client.close_info()),
+        Ok(None) => panic!(
+            "connection closed while waiting ({:?})",
+            client.close_info()
+        ),
         Err(_) => panic!("timed out waiting for an event"),
     }
 }
@@ -101,9 +122,12 @@ pub async fn wait_for<T>(client: &mut Client, mut pick: impl FnMut(ServerFrame) 
 /// Wait for the next message event: (seq, sender, text).
 pub async fn next_message(client: &mut Client) -> (i64, String, String) {
     wait_for(client, |f| match f {
-        ServerFrame::Event(RoomEvent { seq, sender, content: EventContent::Message { text, .. }, .. }) => {
-            Some((seq, sender.username, text))
-        }
+        ServerFrame::Event(RoomEvent {
+            seq,
+            sender,
+            content: EventContent::Message { text, .. },
+            ..
+        }) => Some((seq, sender.username, text)),
         _ => None,
     })
     .await
@@ -114,7 +138,10 @@ pub fn texts(frames: &[ServerFrame]) -> Vec<String> {
     frames
         .iter()
         .filter_map(|f| match f {
-            ServerFrame::Event(RoomEvent { content: EventContent::Message { text, .. }, .. }) => Some(text.clone()),
+            ServerFrame::Event(RoomEvent {
+                content: EventContent::Message { text, .. },
+                ..
+            }) => Some(text.clone()),
             _ => None,
         })
         .collect()
@@ -122,7 +149,8 @@ pub fn texts(frames: &[ServerFrame]) -> Vec<String> {
 
 /// Wait until the connection is closed by the server; returns the close code, if any.
 pub async fn wait_closed(client: &mut Client) -> Option<u16> {
-    let closed = tokio::time::timeout(WAIT, async { while client.next_event().await.is_some() {} }).await;
+    let closed =
+        tokio::time::timeout(WAIT, async { while client.next_event().await.is_some() {} }).await;
     assert!(closed.is_ok(), "the server did not close the connection");
     client.close_info().map(|c| c.code)
 }

@@ -1,0 +1,111 @@
+//! Both example bots, run as real processes against a real server: a user DMs the bot and
+//! gets the answers.
+
+use chat_protocol::client::Client;
+use chat_protocol::{Auth, EventContent, ServerFrame};
+use chat_server::server::spawn;
+use chat_server::{admin, store, Config};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn next_reply(client: &mut Client, from: &str) -> String {
+    let wait = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match client.next_event().await.expect("connection open") {
+                ServerFrame::Event(e) if e.sender.username == from => {
+                    if let EventContent::Message { text, .. } = e.content {
+                        return text;
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    wait.await.expect("the bot answered in time")
+}
+
+/// Start a server, make a bot account, DM it, start `bot` with its token, and chat.
+async fn chat_with_bot(bot: &str, mut command: Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.sqlite");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    let server = spawn(config, &db).await.unwrap();
+    let conn = store::open_write_connection(&db, store::Durability::Normal).unwrap();
+    admin::create_user(&conn, bot, None).unwrap();
+    let (_, token) = admin::create_token(&conn, bot, "test").unwrap();
+
+    let auth = Auth::Register {
+        username: "human".into(),
+        password: "a long password".into(),
+    };
+    let mut human = Client::connect(&server.url(), auth).await.unwrap();
+    let room = human.open_direct(bot).await.unwrap();
+    let _bot = KillOnDrop(
+        command
+            .env("CHAT_URL", server.url())
+            .env("CHAT_TOKEN", token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The bot shares the DM, so its coming online is pushed to us: then it is listening.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), human.next_event()).await {
+            Ok(Some(ServerFrame::Presence(p))) if p.user.username == bot && p.online => break,
+            Ok(Some(_)) => {}
+            other => panic!("the bot did not come online: {other:?}"),
+        }
+    }
+    human.send_message(room.id, "1", "!ping").await.unwrap();
+    assert_eq!(next_reply(&mut human, bot).await, "pong");
+    human
+        .send_message(room.id, "2", "just chatting")
+        .await
+        .unwrap();
+    human
+        .send_message(room.id, "3", "!echo hello, bot ✓")
+        .await
+        .unwrap();
+    assert_eq!(
+        next_reply(&mut human, bot).await,
+        "hello, bot ✓",
+        "plain messages get no answer"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_rust_echo_bot_answers() {
+    chat_with_bot("rustbot", Command::new(env!("CARGO_BIN_EXE_echo-bot"))).await;
+}
+
+/// The test command (scripts/test.sh) installs `websockets` into a venv and points
+/// CHAT_PYTHON at it.
+#[tokio::test]
+async fn the_python_echo_bot_answers() {
+    let python = std::env::var("CHAT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../python/echo_bot.py");
+    let check = Command::new(&python)
+        .args(["-c", "import websockets"])
+        .status();
+    assert!(
+        check.is_ok_and(|s| s.success()),
+        "{python} cannot import websockets: run scripts/test.sh, or pip install -r examples/python/requirements.txt"
+    );
+    let mut command = Command::new(python);
+    command.arg(script);
+    chat_with_bot("pybot", command).await;
+}
