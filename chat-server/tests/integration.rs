@@ -1,5 +1,6 @@
 //! Integration tests: real servers on 127.0.0.1:0 with temporary databases, spoken to over
 //! real WebSocket connections with the protocol crate's client.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! Make it an account and a token, then run it (rooms add it like any user):
 //!   chat-server --db chat.sqlite user add echo --bot
 //!   CHAT_TOKEN=$(chat-server --db chat.sqlite token create echo) cargo run -p echo-bot
+#![allow(clippy::print_stdout)] // a command-line bot reports on stdout
 use anyhow::Context;
 use chat_protocol::client::Client;
 use chat_protocol::{Auth, EventContent, ServerFrame};

@@ -1,5 +1,6 @@
 //! Both example bots, run as real processes against a real server: a user DMs the bot and
 //! gets the answers.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use chat_protocol::client::Client;
 use chat_protocol::{Auth, EventContent, ServerFrame};
