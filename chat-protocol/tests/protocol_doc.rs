@@ -34,12 +34,18 @@ fn round_trip(json: &str) -> Result<String, String> {
         Ok(frame) => serde_json::to_value(frame),
         Err(client_err) => match serde_json::from_str::<ServerFrame>(json) {
             Ok(frame) => serde_json::to_value(frame),
-            Err(server_err) => return Err(format!("as client frame: {client_err}; as server frame: {server_err}")),
+            Err(server_err) => {
+                return Err(format!(
+                    "as client frame: {client_err}; as server frame: {server_err}"
+                ))
+            }
         },
     }
     .map_err(|e| e.to_string())?;
     if encoded != original {
-        return Err(format!("does not round-trip:\n  doc:  {original}\n  code: {encoded}"));
+        return Err(format!(
+            "does not round-trip:\n  doc:  {original}\n  code: {encoded}"
+        ));
     }
     Ok(original["type"].as_str().unwrap_or_default().to_string())
 }
@@ -47,23 +53,73 @@ fn round_trip(json: &str) -> Result<String, String> {
 #[test]
 fn every_example_round_trips_through_the_typed_frames() {
     let examples = examples();
-    assert!(examples.len() > 30, "found only {} examples", examples.len());
-    let failures: Vec<String> =
-        examples.iter().filter_map(|e| round_trip(e).err().map(|why| format!("{e}\n=> {why}"))).collect();
-    assert!(failures.is_empty(), "PROTOCOL.md examples that do not match the code:\n\n{}", failures.join("\n\n"));
+    assert!(
+        examples.len() > 30,
+        "found only {} examples",
+        examples.len()
+    );
+    let failures: Vec<String> = examples
+        .iter()
+        .filter_map(|e| round_trip(e).err().map(|why| format!("{e}\n=> {why}")))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "PROTOCOL.md examples that do not match the code:\n\n{}",
+        failures.join("\n\n")
+    );
 }
 
 #[test]
 fn every_frame_type_has_an_example() {
-    let documented: BTreeSet<String> = examples().iter().filter_map(|e| round_trip(e).ok()).collect();
+    let documented: BTreeSet<String> = examples()
+        .iter()
+        .filter_map(|e| round_trip(e).ok())
+        .collect();
     // Keep in step with ClientFrame and ServerFrame: a new frame needs a documented example.
     let all = [
-        "hello", "ping", "send_message", "get_history", "list_rooms", "list_channels", "create_room",
-        "open_direct", "join_room", "leave_room", "add_member", "remove_member", "set_role", "rename_room",
-        "set_topic", "list_members", "set_receipt", "set_typing", "welcome", "pong", "message_sent", "history",
-        "rooms", "channels", "room", "members", "ok", "error", "event", "receipt", "unread", "typing",
-        "presence", "room_added", "room_removed",
+        "hello",
+        "ping",
+        "send_message",
+        "get_history",
+        "list_rooms",
+        "list_channels",
+        "create_room",
+        "open_direct",
+        "join_room",
+        "leave_room",
+        "add_member",
+        "remove_member",
+        "set_role",
+        "rename_room",
+        "set_topic",
+        "list_members",
+        "set_receipt",
+        "set_typing",
+        "welcome",
+        "pong",
+        "message_sent",
+        "history",
+        "rooms",
+        "channels",
+        "room",
+        "members",
+        "ok",
+        "error",
+        "event",
+        "receipt",
+        "unread",
+        "typing",
+        "presence",
+        "room_added",
+        "room_removed",
     ];
-    let missing: Vec<&str> = all.iter().copied().filter(|t| !documented.contains(*t)).collect();
-    assert!(missing.is_empty(), "frame types without an example in PROTOCOL.md: {missing:?}");
+    let missing: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|t| !documented.contains(*t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "frame types without an example in PROTOCOL.md: {missing:?}"
+    );
 }
