@@ -10,4 +10,8 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt
 export CHAT_PYTHON="$PWD/.venv/bin/python"
 
-cargo test --workspace --all-features --locked "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-features --locked "$@" 2>&1 | tee "$log"
+# One total for the whole run (cargo prints a result line per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' "$log"
