@@ -83,7 +83,10 @@ impl Server {
             }
         }
         drop(listener);
-        tracing::info!(connections = shared.hub.connection_count(), "shutting down");
+        tracing::info!(
+            sessions = sessions.len(),
+            "shutting down: closing every connection"
+        );
         let grace = Duration::from_millis(shared.config.shutdown_grace_ms);
         let drained = tokio::time::timeout(grace, async {
             while sessions.join_next().await.is_some() {}

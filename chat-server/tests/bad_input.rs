@@ -203,53 +203,40 @@ async fn too_many_requests_are_refused_and_the_connection_recovers() {
 async fn bad_handshakes_are_refused() {
     let server = TestServer::start().await;
     drop(server.register("alice").await);
-    let wrong = server
-        .connect(Auth::Password {
-            username: "alice".into(),
-            password: "wrong password".into(),
-        })
-        .await;
+    let password = |username: &str, password: &str| Auth::Password {
+        username: username.into(),
+        password: password.into(),
+    };
+    let register = |username: &str, password: &str| Auth::Register {
+        username: username.into(),
+        password: password.into(),
+    };
     assert_eq!(
-        wrong.err().and_then(|e| e.code()),
+        refusal(&server, password("alice", "wrong password")).await,
         Some(ErrorCode::Unauthorized)
     );
-    let unknown = server
-        .connect(Auth::Password {
-            username: "nobody".into(),
-            password: PASSWORD.into(),
-        })
-        .await;
     assert_eq!(
-        unknown.err().and_then(|e| e.code()),
+        refusal(&server, password("nobody", PASSWORD)).await,
         Some(ErrorCode::Unauthorized)
     );
-    let forged = server
-        .connect(Auth::Token {
-            token: "chat_0000".into(),
-        })
-        .await;
+    let forged = Auth::Token {
+        token: "chat_0000".into(),
+    };
     assert_eq!(
-        forged.err().and_then(|e| e.code()),
+        refusal(&server, forged).await,
         Some(ErrorCode::Unauthorized)
     );
-    let taken = server
-        .connect(Auth::Register {
-            username: "ALICE".into(),
-            password: PASSWORD.into(),
-        })
-        .await;
     assert_eq!(
-        taken.err().and_then(|e| e.code()),
-        Some(ErrorCode::Conflict)
+        refusal(&server, register("ALICE", PASSWORD)).await,
+        Some(ErrorCode::Conflict),
+        "usernames ignore case"
     );
-    let weak = server
-        .connect(Auth::Register {
-            username: "carol".into(),
-            password: "short".into(),
-        })
-        .await;
     assert_eq!(
-        weak.err().and_then(|e| e.code()),
+        refusal(&server, register("carol", "short")).await,
+        Some(ErrorCode::BadRequest)
+    );
+    assert_eq!(
+        refusal(&server, register("bad name", PASSWORD)).await,
         Some(ErrorCode::BadRequest)
     );
 
@@ -258,14 +245,8 @@ async fn bad_handshakes_are_refused() {
         ..test_config()
     })
     .await;
-    let refused = closed
-        .connect(Auth::Register {
-            username: "dave".into(),
-            password: PASSWORD.into(),
-        })
-        .await;
     assert_eq!(
-        refused.err().and_then(|e| e.code()),
+        refusal(&closed, register("dave", PASSWORD)).await,
         Some(ErrorCode::Forbidden)
     );
 }

@@ -161,30 +161,10 @@ async fn a_client_that_was_away_for_500_messages_catches_up_exactly() {
     }
 
     let bob = server.login("bob").await;
-    let summary = bob
-        .welcome()
-        .rooms
-        .iter()
-        .find(|r| r.id == room.id)
-        .cloned()
-        .unwrap();
+    let summary = welcome_room(&bob, room.id);
     assert_eq!(summary.last_seq, last_seen + 500);
     assert_eq!(summary.unread, 500);
-    let mut caught_up = Vec::new();
-    let mut after = last_seen;
-    loop {
-        let page = bob.history_after(room.id, after, 100).await.unwrap();
-        assert!(page.events.len() <= 100, "pages are capped");
-        for event in &page.events {
-            if let EventContent::Message { text, .. } = &event.content {
-                caught_up.push((event.seq, text.clone()));
-            }
-            after = event.seq;
-        }
-        if !page.more {
-            break;
-        }
-    }
+    let (caught_up, _) = messages_after(&bob, room.id, last_seen).await;
     assert_eq!(
         caught_up, sent,
         "exactly the 500, in order, nothing missed or doubled"

@@ -1,7 +1,7 @@
 //! Durability: what was acknowledged survives a restart.
 
 use crate::support::*;
-use chat_protocol::{EventContent, RoomKind};
+use chat_protocol::{close_code, RoomKind};
 
 #[tokio::test]
 async fn a_restarted_server_still_has_every_acknowledged_message() {
@@ -20,34 +20,21 @@ async fn a_restarted_server_still_has_every_acknowledged_message() {
     let sends = (0..200).map(|i| alice.send_message(room.id, format!("p{i}"), format!("kept {i}")));
     let acks = futures_util::future::join_all(sends).await;
     let acked: Vec<i64> = acks.into_iter().map(|a| a.unwrap().seq).collect();
-    drop(alice);
+    let mut watcher = server.login("alice").await;
 
     let server = server.restart().await;
+    assert_eq!(
+        wait_closed(&mut watcher).await,
+        Some(close_code::GOING_AWAY),
+        "shutdown says goodbye with 1001"
+    );
+    drop(alice);
     let alice = server
         .connect(chat_protocol::Auth::Token { token })
         .await
         .expect("the token still works");
-    let summary = alice
-        .welcome()
-        .rooms
-        .iter()
-        .find(|r| r.id == room.id)
-        .cloned()
-        .unwrap();
-    let mut stored = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = alice.history_after(room.id, after, 100).await.unwrap();
-        for e in &page.events {
-            if let EventContent::Message { text, .. } = &e.content {
-                stored.push((e.seq, text.clone()));
-            }
-            after = e.seq;
-        }
-        if !page.more {
-            break;
-        }
-    }
+    let summary = welcome_room(&alice, room.id);
+    let (stored, after) = messages_after(&alice, room.id, 0).await;
     assert_eq!(stored.len(), 200);
     for seq in acked {
         assert!(

@@ -154,3 +154,44 @@ pub async fn wait_closed(client: &mut Client) -> Option<u16> {
     assert!(closed.is_ok(), "the server did not close the connection");
     client.close_info().map(|c| c.code)
 }
+
+/// Page through a room's history after `after` until `more` is false, checking the page cap.
+/// Returns (seq, text) of every message and the last seq seen.
+pub async fn messages_after(
+    client: &Client,
+    room_id: i64,
+    mut after: i64,
+) -> (Vec<(i64, String)>, i64) {
+    let mut messages = Vec::new();
+    loop {
+        let page = client
+            .history_after(room_id, after, 100)
+            .await
+            .expect("history page");
+        assert!(page.events.len() <= 100, "pages are capped");
+        for event in &page.events {
+            if let EventContent::Message { text, .. } = &event.content {
+                messages.push((event.seq, text.clone()));
+            }
+            after = event.seq;
+        }
+        if !page.more {
+            return (messages, after);
+        }
+    }
+}
+
+/// The error code a handshake with `auth` is refused with (None if it succeeds).
+pub async fn refusal(server: &TestServer, auth: Auth) -> Option<chat_protocol::ErrorCode> {
+    server.connect(auth).await.err().and_then(|e| e.code())
+}
+
+/// The room with `room_id` as the client's welcome described it.
+pub fn welcome_room(client: &Client, room_id: i64) -> chat_protocol::RoomSummary {
+    let rooms = &client.welcome().rooms;
+    rooms
+        .iter()
+        .find(|r| r.id == room_id)
+        .cloned()
+        .expect("the room is in the welcome")
+}
