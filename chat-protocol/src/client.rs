@@ -58,6 +58,7 @@ pub struct Client {
     next_request_id: AtomicU64,
     events: mpsc::Receiver<ServerFrame>,
     close_info: Arc<Mutex<Option<CloseInfo>>>,
+    missed_events: Arc<AtomicU64>,
     welcome: Welcome,
 }
 
@@ -92,17 +93,18 @@ impl Client {
             }
         };
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
-        // Bounded so that a consumer that stops reading events slows the socket reader down
-        // instead of growing memory without limit.
+        // Bounded so that a program that never reads events does not grow without limit.
         let (events_tx, events) = mpsc::channel(4096);
         let pending: Pending = Arc::default();
         let close_info_slot = Arc::new(Mutex::new(None));
+        let missed_events = Arc::new(AtomicU64::new(0));
         tokio::spawn(run_socket(
             ws,
             outgoing_rx,
             events_tx,
             pending.clone(),
             close_info_slot.clone(),
+            missed_events.clone(),
         ));
         Ok(Client {
             outgoing,
@@ -110,6 +112,7 @@ impl Client {
             next_request_id: AtomicU64::new(1),
             events,
             close_info: close_info_slot,
+            missed_events,
             welcome,
         })
     }
@@ -159,6 +162,13 @@ impl Client {
     /// `None` once the connection has closed and every queued frame was read.
     pub async fn next_event(&mut self) -> Option<ServerFrame> {
         self.events.recv().await
+    }
+
+    /// Pushed frames dropped because [`Client::next_event`] was not called often enough to keep
+    /// up (the queue holds 4096). When it grows, fetch each room's history after the last seq
+    /// you hold: the protocol lets you catch up exactly.
+    pub fn missed_events(&self) -> u64 {
+        self.missed_events.load(Ordering::Relaxed)
     }
 
     /// A pushed frame that has already arrived, without waiting.
@@ -382,6 +392,7 @@ async fn run_socket<S>(
     events: mpsc::Sender<ServerFrame>,
     pending: Pending,
     close_slot: Arc<Mutex<Option<CloseInfo>>>,
+    missed: Arc<AtomicU64>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -411,11 +422,12 @@ async fn run_socket<S>(
                     let waiter = frame.request_id().and_then(|id| lock(&pending).remove(&id));
                     match waiter {
                         Some(tx) => { let _ = tx.send(frame); }
-                        None => {
-                            if events.send(frame).await.is_err() {
-                                // Nobody reads events any more; keep serving responses.
-                            }
-                        }
+                        // Never wait for the event reader: responses must keep flowing even for
+                        // a program that only sends. Overflowing events are counted instead;
+                        // the reader catches up by seq (see `missed_events`).
+                        None => if let Err(mpsc::error::TrySendError::Full(_)) = events.try_send(frame) {
+                            missed.fetch_add(1, Ordering::Relaxed);
+                        },
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {

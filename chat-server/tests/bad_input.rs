@@ -250,3 +250,26 @@ async fn bad_handshakes_are_refused() {
         Some(ErrorCode::Forbidden)
     );
 }
+
+#[tokio::test]
+async fn a_connection_that_never_says_hello_is_closed_after_the_handshake_timeout() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let config = chat_server::Config {
+        handshake_timeout_ms: 200,
+        ..test_config()
+    };
+    let server = TestServer::start_with(config).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(frame) = message {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(closed, Some(close_code::POLICY_VIOLATION));
+}

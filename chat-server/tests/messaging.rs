@@ -229,3 +229,24 @@ async fn every_device_of_the_sender_hears_the_message() {
         .unwrap();
     assert_eq!(next_message(&mut alice_phone).await.2, "from the laptop");
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_events_still_gets_every_acknowledgement() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let room = alice
+        .create_room(RoomKind::Group, "loud", &[])
+        .await
+        .unwrap();
+    // More events than the client's event queue holds (4096), none of them read.
+    for chunk in 0..25 {
+        let sends = (0..200).map(|i| alice.send_message(room.id, format!("{chunk}-{i}"), "x"));
+        for ack in futures_util::future::join_all(sends).await {
+            ack.unwrap();
+        }
+    }
+    assert!(
+        alice.missed_events() > 0,
+        "the overflow is reported, so the reader can resume by seq"
+    );
+}
