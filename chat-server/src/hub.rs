@@ -323,6 +323,11 @@ impl Hub {
         typing: bool,
     ) {
         let key = (room_id, user.id);
+        // Every sent message stops its sender's indicator; most senders were not typing, and the
+        // write lock would contend with fan-out on every send.
+        if !typing && !self.read().typing.contains_key(&key) {
+            return;
+        }
         let mut state = self.write();
         let changed = if typing {
             let generation = self.next_generation();
@@ -379,10 +384,6 @@ impl Hub {
             closed += 1;
         }
         closed
-    }
-
-    pub fn connection_count(&self) -> usize {
-        self.read().conns.len()
     }
 }
 

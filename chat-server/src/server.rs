@@ -56,10 +56,6 @@ impl Server {
         })
     }
 
-    pub fn hub(&self) -> Arc<Hub> {
-        self.shared.hub.clone()
-    }
-
     /// Accept connections until `shutdown` is cancelled, then close them all and return.
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
         let shared = self.shared;
