@@ -59,9 +59,8 @@ async fn a_bot_token_from_the_cli_works_until_revoked_and_revoking_closes_the_co
         .to_string();
     admin(&server, &["token", "revoke", &id], "");
     assert_eq!(wait_closed(&mut bot).await, Some(close_code::TOKEN_REVOKED));
-    let again = server.connect(Auth::Token { token }).await;
     assert_eq!(
-        again.err().and_then(|e| e.code()),
+        refusal(&server, Auth::Token { token }).await,
         Some(ErrorCode::Unauthorized)
     );
 }
@@ -69,38 +68,29 @@ async fn a_bot_token_from_the_cli_works_until_revoked_and_revoking_closes_the_co
 #[tokio::test]
 async fn users_made_by_the_cli_can_log_in_and_passwords_can_be_reset() {
     let server = TestServer::start().await;
+    let carol_with = |password: &str| Auth::Password {
+        username: "carol".into(),
+        password: password.into(),
+    };
     admin(&server, &["user", "add", "carol"], "first password\n");
-    let carol = server
-        .connect(Auth::Password {
-            username: "carol".into(),
-            password: "first password".into(),
-        })
-        .await;
-    assert!(carol.is_ok());
+    let mut carol = server
+        .connect(carol_with("first password"))
+        .await
+        .expect("the new user logs in");
     let listing = admin(&server, &["user", "list"], "");
     assert!(listing.contains("carol"), "{listing}");
     admin(&server, &["user", "passwd", "carol"], "second password\n");
-    let old = server
-        .connect(Auth::Password {
-            username: "carol".into(),
-            password: "first password".into(),
-        })
-        .await;
     assert_eq!(
-        old.err().and_then(|e| e.code()),
+        refusal(&server, carol_with("first password")).await,
         Some(ErrorCode::Unauthorized)
     );
-    let mut carol = carol.unwrap();
     assert_eq!(
         wait_closed(&mut carol).await,
         Some(close_code::TOKEN_REVOKED),
         "a reset signs out every device"
     );
-    assert!(server
-        .connect(Auth::Password {
-            username: "carol".into(),
-            password: "second password".into()
-        })
-        .await
-        .is_ok());
+    assert!(
+        server.connect(carol_with("second password")).await.is_ok(),
+        "the new password works"
+    );
 }

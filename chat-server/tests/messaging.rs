@@ -1,7 +1,7 @@
 //! Sending, fan-out, idempotent retries, history and resume.
 
 use crate::support::*;
-use chat_protocol::{ErrorCode, EventContent, RoomKind, ServerFrame};
+use chat_protocol::{ErrorCode, EventContent, RoomKind};
 
 #[tokio::test]
 async fn two_users_in_a_direct_room_exchange_messages() {
@@ -214,11 +214,7 @@ async fn every_device_of_the_sender_hears_the_message() {
     let mut alice_phone = server.login("alice").await;
     let _bob = server.register("bob").await;
     let room = alice.open_direct("bob").await.unwrap();
-    let added = wait_for(&mut alice_phone, |f| match f {
-        ServerFrame::RoomAdded(r) => Some(r.room),
-        _ => None,
-    })
-    .await;
+    let added = wait_for(&mut alice_phone, room_added).await;
     assert_eq!(
         added.id, room.id,
         "the other device learns about the new room"

@@ -45,13 +45,9 @@ async fn receipts_move_unread_counts_for_every_device_of_the_reader() {
         "the phone follows the laptop"
     );
     assert_eq!(unread_of(bob_phone.list_rooms().await.unwrap()), 1);
-    let receipt = wait_for(&mut alice, |f| match f {
-        ServerFrame::Receipt(r) => Some(r),
-        _ => None,
-    })
-    .await;
+    let read = wait_for(&mut alice, receipt).await;
     assert_eq!(
-        (receipt.read_seq, receipt.delivered_seq),
+        (read.read_seq, read.delivered_seq),
         (seqs[1], seqs[1]),
         "alice sees bob read it; read implies delivered"
     );
@@ -71,11 +67,7 @@ async fn receipts_move_unread_counts_for_every_device_of_the_reader() {
         .set_receipt(room.id, Some(seqs[2]), None)
         .await
         .unwrap();
-    let delivered = wait_for(&mut alice, |f| match f {
-        ServerFrame::Receipt(r) => Some(r),
-        _ => None,
-    })
-    .await;
+    let delivered = wait_for(&mut alice, receipt).await;
     assert_eq!(
         (delivered.delivered_seq, delivered.read_seq),
         (seqs[2], seqs[1])

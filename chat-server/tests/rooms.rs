@@ -165,11 +165,7 @@ async fn membership_and_title_changes_are_timeline_events() {
         .await
         .unwrap();
     alice.add_member(room.id, "bob").await.unwrap();
-    let added = wait_for(&mut bob, |f| match f {
-        ServerFrame::RoomAdded(r) => Some(r.room),
-        _ => None,
-    })
-    .await;
+    let added = wait_for(&mut bob, room_added).await;
     assert_eq!(added.title, "team");
 
     alice

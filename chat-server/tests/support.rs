@@ -183,7 +183,7 @@ pub async fn messages_after(
 
 /// The error code a handshake with `auth` is refused with (None if it succeeds).
 pub async fn refusal(server: &TestServer, auth: Auth) -> Option<chat_protocol::ErrorCode> {
-    server.connect(auth).await.err().and_then(|e| e.code())
+    code(server.connect(auth).await)
 }
 
 /// The room with `room_id` as the client's welcome described it.
@@ -194,4 +194,27 @@ pub fn welcome_room(client: &Client, room_id: i64) -> chat_protocol::RoomSummary
         .find(|r| r.id == room_id)
         .cloned()
         .expect("the room is in the welcome")
+}
+
+/// The error code a request failed with (None if it succeeded).
+pub fn code<T>(
+    result: Result<T, chat_protocol::client::ClientError>,
+) -> Option<chat_protocol::ErrorCode> {
+    result.err().and_then(|e| e.code())
+}
+
+/// Picker for [`wait_for`]: the room of a `room_added`.
+pub fn room_added(frame: ServerFrame) -> Option<chat_protocol::RoomSummary> {
+    match frame {
+        ServerFrame::RoomAdded(r) => Some(r.room),
+        _ => None,
+    }
+}
+
+/// Picker for [`wait_for`]: a `receipt`.
+pub fn receipt(frame: ServerFrame) -> Option<chat_protocol::Receipt> {
+    match frame {
+        ServerFrame::Receipt(r) => Some(r),
+        _ => None,
+    }
 }
