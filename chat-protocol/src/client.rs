@@ -51,15 +51,30 @@ pub struct CloseInfo {
 
 type Pending = Arc<Mutex<HashMap<RequestId, oneshot::Sender<ServerFrame>>>>;
 
-/// A connected, authenticated client.
+/// A connected, authenticated client. It derefs to its [`ClientHandle`], which makes the
+/// requests; [`Client::split`] separates the two so one task can read events while others
+/// make requests.
 pub struct Client {
+    handle: ClientHandle,
+    events: mpsc::Receiver<ServerFrame>,
+    welcome: Welcome,
+}
+
+/// The request side of a connection: cheap to clone, usable from many tasks at once.
+#[derive(Clone)]
+pub struct ClientHandle {
     outgoing: mpsc::UnboundedSender<Message>,
     pending: Pending,
-    next_request_id: AtomicU64,
-    events: mpsc::Receiver<ServerFrame>,
+    next_request_id: Arc<AtomicU64>,
     close_info: Arc<Mutex<Option<CloseInfo>>>,
     missed_events: Arc<AtomicU64>,
-    welcome: Welcome,
+}
+
+impl std::ops::Deref for Client {
+    type Target = ClientHandle;
+    fn deref(&self) -> &ClientHandle {
+        &self.handle
+    }
 }
 
 impl Client {
@@ -107,12 +122,14 @@ impl Client {
             missed_events.clone(),
         ));
         Ok(Client {
-            outgoing,
-            pending,
-            next_request_id: AtomicU64::new(1),
+            handle: ClientHandle {
+                outgoing,
+                pending,
+                next_request_id: Arc::new(AtomicU64::new(1)),
+                close_info: close_info_slot,
+                missed_events,
+            },
             events,
-            close_info: close_info_slot,
-            missed_events,
             welcome,
         })
     }
@@ -122,6 +139,36 @@ impl Client {
         &self.welcome
     }
 
+    /// Separate the request handle from the pushed events, which then arrive on the receiver
+    /// (closed once the connection has closed and every queued frame was read).
+    pub fn split(self) -> (ClientHandle, mpsc::Receiver<ServerFrame>, Welcome) {
+        (self.handle, self.events, self.welcome)
+    }
+
+    /// The next pushed frame (events, receipts, typing, presence, unmatched errors);
+    /// `None` once the connection has closed and every queued frame was read.
+    pub async fn next_event(&mut self) -> Option<ServerFrame> {
+        self.events.recv().await
+    }
+
+    /// A pushed frame that has already arrived, without waiting.
+    pub fn try_next_event(&mut self) -> Option<ServerFrame> {
+        self.events.try_recv().ok()
+    }
+
+    /// Everything that has arrived before the answer to a ping: frames the server queued for
+    /// this connection before the ping are all here once it returns.
+    pub async fn drain_events(&mut self) -> Result<Vec<ServerFrame>, ClientError> {
+        self.ping().await?;
+        let mut frames = Vec::new();
+        while let Some(frame) = self.try_next_event() {
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+}
+
+impl ClientHandle {
     /// Send a request (its request id is assigned here) and wait for its response.
     /// An `error` response becomes [`ClientError::Server`].
     pub async fn request(&self, mut frame: ClientFrame) -> Result<ServerFrame, ClientError> {
@@ -158,33 +205,11 @@ impl Client {
             .map_err(|_| self.closed())
     }
 
-    /// The next pushed frame (events, receipts, typing, presence, unmatched errors);
-    /// `None` once the connection has closed and every queued frame was read.
-    pub async fn next_event(&mut self) -> Option<ServerFrame> {
-        self.events.recv().await
-    }
-
     /// Pushed frames dropped because [`Client::next_event`] was not called often enough to keep
     /// up (the queue holds 4096). When it grows, fetch each room's history after the last seq
     /// you hold: the protocol lets you catch up exactly.
     pub fn missed_events(&self) -> u64 {
         self.missed_events.load(Ordering::Relaxed)
-    }
-
-    /// A pushed frame that has already arrived, without waiting.
-    pub fn try_next_event(&mut self) -> Option<ServerFrame> {
-        self.events.try_recv().ok()
-    }
-
-    /// Everything that has arrived before the answer to a ping: frames the server queued for
-    /// this connection before the ping are all here once it returns.
-    pub async fn drain_events(&mut self) -> Result<Vec<ServerFrame>, ClientError> {
-        self.ping().await?;
-        let mut frames = Vec::new();
-        while let Some(frame) = self.try_next_event() {
-            frames.push(frame);
-        }
-        Ok(frames)
     }
 
     /// The close code and reason, once the server has closed the connection.

@@ -1,0 +1,321 @@
+//! The runtime: feeds terminal input, network messages and ticks into `update`, carries out the
+//! effects it returns, and redraws after each batch of messages (never in a busy loop).
+
+use crate::backoff::Rng;
+use crate::cache::{Cache, CacheWorker};
+use crate::config::Resolved;
+use crate::model::{DesktopNotify, Model, Room};
+use crate::msg::{CacheOp, Effect, Msg, RequestError};
+use crate::net::{Connection, Envelope};
+use crate::outbox::Outbox;
+use crate::session::{self, ProfilePaths, Session};
+use crate::terminal;
+use crate::timeline::Timeline;
+use crate::update::{start, update};
+use crate::view::view;
+use chat_protocol::{ClientFrame, RoomId, SetReceipt};
+use ratatui::crossterm::event::{self, Event};
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+use tokio::sync::mpsc::{self, UnboundedSender};
+
+pub struct Options {
+    pub paths: ProfilePaths,
+    pub config: Resolved,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn utc_offset_secs() -> i32 {
+    chrono::Local::now().offset().local_minus_utc()
+}
+
+/// Build the model from the cache and the saved login: this is what shows before any network.
+pub fn initial_model(options: &Options, cache: &Cache) -> anyhow::Result<Model> {
+    let config = &options.config;
+    let saved = session::load(&options.paths.session).filter(|s| {
+        s.server == config.server && config.user.as_ref().is_none_or(|u| *u == s.username)
+    });
+    let mut model = Model::new(
+        config.server.clone(),
+        config.user.clone(),
+        config.settings.clone(),
+        Rng::from_os(),
+    );
+    model.now = now_ms();
+    model.utc_offset_secs = utc_offset_secs();
+    if let Some(saved) = saved {
+        model.token = Some(saved.token);
+        model.login.username = saved.username;
+        let cached = cache.load()?;
+        model.me = cached.me;
+        for (summary, events) in cached.rooms {
+            let last = events.last().map_or(0, |e| e.seq);
+            let id = summary.id;
+            model
+                .rooms
+                .insert(id, Room::new(summary, Timeline::from_cache(events, last)));
+        }
+        model.outbox = Outbox::from_items(cached.outbox);
+    }
+    Ok(model)
+}
+
+struct Runtime {
+    msgs: UnboundedSender<Envelope>,
+    connection: Option<Connection>,
+    generation: u64,
+    cache: CacheWorker,
+    paths: ProfilePaths,
+    settings_bell: bool,
+    desktop: DesktopNotify,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    session::ensure_dir(&options.paths.dir)?;
+    let cache = Cache::open(&options.paths.cache)?;
+    let mut model = initial_model(&options, &cache)?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
+    let (cache_tx, mut cache_rx) = mpsc::unbounded_channel::<Msg>();
+    let worker = CacheWorker::spawn(cache, cache_tx);
+    let mut runtime = Runtime {
+        msgs: tx.clone(),
+        connection: None,
+        generation: 0,
+        cache: worker,
+        paths: options.paths.clone(),
+        settings_bell: model.settings.bell,
+        desktop: model.settings.desktop,
+    };
+
+    let (mut terminal, guard) = terminal::enter(options.config.mouse)?;
+    let size = terminal.size()?;
+    model.size = (size.width, size.height);
+    spawn_input(tx.clone());
+    spawn_ticks(tx.clone());
+
+    let effects = start(&mut model);
+    runtime.perform(&mut model, effects, &mut terminal);
+    terminal.draw(|f| view(&model, f))?;
+    while !model.quit {
+        let first = tokio::select! {
+            Some(envelope) = rx.recv() => envelope,
+            Some(msg) = cache_rx.recv() => (None, msg),
+            else => break,
+        };
+        let mut effects = Vec::new();
+        let mut batch = vec![first];
+        // Everything already waiting is handled before the next redraw.
+        while let Ok(next) = rx.try_recv() {
+            batch.push(next);
+            if batch.len() >= 512 {
+                break;
+            }
+        }
+        while let Ok(msg) = cache_rx.try_recv() {
+            batch.push((None, msg));
+        }
+        for (generation, msg) in batch {
+            if !runtime.accepts(generation) {
+                continue;
+            }
+            let ends_connection =
+                matches!(msg, Msg::ConnectFailed { .. } | Msg::Disconnected { .. });
+            model.now = now_ms();
+            effects.extend(update(&mut model, msg));
+            if ends_connection {
+                runtime.connection = None;
+            }
+        }
+        runtime.perform(&mut model, effects, &mut terminal);
+        if model.quit {
+            break;
+        }
+        terminal.draw(|f| view(&model, f))?;
+    }
+    drop(guard);
+    runtime.connection = None;
+    runtime.cache.finish();
+    Ok(())
+}
+
+impl Runtime {
+    /// Messages from a connection other than the current one are stale.
+    fn accepts(&self, generation: Option<u64>) -> bool {
+        match generation {
+            None => true,
+            Some(g) => self.connection.as_ref().is_some_and(|c| c.generation == g),
+        }
+    }
+
+    fn perform(&mut self, model: &mut Model, effects: Vec<Effect>, terminal: &mut terminal::Term) {
+        let mut cache_ops = Vec::new();
+        for effect in coalesce_receipts(effects) {
+            match effect {
+                Effect::Connect { url, auth } => {
+                    self.generation += 1;
+                    self.connection = Some(Connection::spawn(
+                        self.generation,
+                        url,
+                        auth,
+                        self.msgs.clone(),
+                    ));
+                }
+                Effect::Disconnect => self.connection = None,
+                Effect::Request { tag, frame } => match &self.connection {
+                    Some(connection) => connection.request(tag, frame),
+                    None => {
+                        let result = Err(RequestError {
+                            code: None,
+                            message: "not connected".into(),
+                        });
+                        let _ = self.msgs.send((None, Msg::Response { tag, result }));
+                    }
+                },
+                Effect::SaveSession {
+                    server,
+                    username,
+                    token,
+                } => {
+                    let session = Session {
+                        server,
+                        username,
+                        token,
+                    };
+                    if let Err(e) = session::save(&self.paths.session, &session) {
+                        tracing::error!("cannot save the login: {e}");
+                    }
+                }
+                Effect::ForgetSession => {
+                    if let Err(e) = session::forget(&self.paths.session) {
+                        tracing::error!("cannot remove the saved login: {e}");
+                    }
+                }
+                Effect::Cache(op) => cache_ops.push(op),
+                Effect::LoadOlder { room_id, before } => {
+                    // Writes queued so far go first, so the read sees them.
+                    self.cache.write(std::mem::take(&mut cache_ops));
+                    self.cache.load_older(room_id, before);
+                }
+                Effect::Notify { title, body } => self.notify(&title, &body),
+                Effect::Redraw => {
+                    let _ = terminal.clear();
+                }
+                Effect::Quit => model.quit = true,
+            }
+        }
+        if !cache_ops.is_empty() {
+            self.cache.write(merge_cache_ops(cache_ops));
+        }
+    }
+
+    fn notify(&self, title: &str, body: &str) {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_control() && *c != ';')
+                .take(200)
+                .collect()
+        };
+        let mut out = std::io::stdout();
+        if self.settings_bell {
+            let _ = out.write_all(b"\x07");
+        }
+        let sequence = match self.desktop {
+            DesktopNotify::Off => None,
+            DesktopNotify::Osc9 => Some(format!("\x1b]9;{}: {}\x07", clean(title), clean(body))),
+            DesktopNotify::Osc777 => Some(format!(
+                "\x1b]777;notify;{};{}\x07",
+                clean(title),
+                clean(body)
+            )),
+        };
+        if let Some(sequence) = sequence {
+            let _ = out.write_all(sequence.as_bytes());
+        }
+        let _ = out.flush();
+    }
+}
+
+/// One receipt per room per batch: a burst of messages moves the marks once, not per message.
+fn coalesce_receipts(effects: Vec<Effect>) -> Vec<Effect> {
+    let mut merged: HashMap<RoomId, SetReceipt> = HashMap::new();
+    let mut out = Vec::with_capacity(effects.len());
+    for effect in effects {
+        match effect {
+            Effect::Request {
+                frame: ClientFrame::SetReceipt(r),
+                ..
+            } => {
+                let entry = merged.entry(r.room_id).or_insert_with(|| r.clone());
+                entry.delivered_seq = entry.delivered_seq.max(r.delivered_seq);
+                entry.read_seq = entry.read_seq.max(r.read_seq);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut receipts: Vec<SetReceipt> = merged.into_values().collect();
+    receipts.sort_by_key(|r| r.room_id);
+    out.extend(receipts.into_iter().map(|r| Effect::Request {
+        tag: crate::msg::Tag::Quiet,
+        frame: ClientFrame::SetReceipt(r),
+    }));
+    out
+}
+
+/// Room summaries change with every event; only the last write of each room matters.
+fn merge_cache_ops(ops: Vec<CacheOp>) -> Vec<CacheOp> {
+    let last_room_write: HashMap<RoomId, usize> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match op {
+            CacheOp::Room { summary, .. } => Some((summary.id, i)),
+            _ => None,
+        })
+        .collect();
+    ops.into_iter()
+        .enumerate()
+        .filter(|(i, op)| match op {
+            CacheOp::Room { summary, .. } => last_room_write.get(&summary.id) == Some(i),
+            _ => true,
+        })
+        .map(|(_, op)| op)
+        .collect()
+}
+
+/// Terminal input on a thread of its own: it blocks in `read`, using no CPU while idle.
+fn spawn_input(tx: UnboundedSender<Envelope>) {
+    std::thread::spawn(move || loop {
+        let msg = match event::read() {
+            Ok(Event::Key(key)) => Msg::Key(key),
+            Ok(Event::Paste(text)) => Msg::Paste(text),
+            Ok(Event::Mouse(mouse)) => Msg::Mouse(mouse),
+            Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::error!("terminal input failed: {e}");
+                return;
+            }
+        };
+        if tx.send((None, msg)).is_err() {
+            return;
+        }
+    });
+}
+
+fn spawn_ticks(tx: UnboundedSender<Envelope>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if tx.send((None, Msg::Tick)).is_err() {
+                return;
+            }
+        }
+    });
+}

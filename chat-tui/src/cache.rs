@@ -1,0 +1,382 @@
+//! The local cache: rooms, recent events and the outbox, in SQLite in the profile folder.
+//!
+//! Start-up reads it so the last state shows at once, also with the server down. Writes come
+//! from `update` as [`CacheOp`]s and are applied on a thread of their own, many per
+//! transaction, so the UI never waits on the disk. The outbox lives here too: a message written
+//! offline survives quitting the client.
+
+use crate::msg::{CacheOp, Msg};
+use crate::outbox::{OutboxItem, OutboxState};
+use chat_protocol::{RoomEvent, RoomId, RoomSummary, Seq, UserRef};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Events per room read at start-up; older ones are read when the user scrolls up.
+pub const STARTUP_EVENTS: usize = 1000;
+/// Events per page read when scrolling up.
+pub const OLDER_PAGE: usize = 500;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rooms (
+    id INTEGER PRIMARY KEY,
+    summary TEXT NOT NULL,
+    synced_to INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    room_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id TEXT NOT NULL UNIQUE,
+    room_id INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cache contents: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What the cache held at start-up.
+#[derive(Debug, Default)]
+pub struct Cached {
+    pub me: Option<UserRef>,
+    /// Each room with its newest contiguous run of events.
+    pub rooms: Vec<(RoomSummary, Vec<RoomEvent>)>,
+    pub outbox: Vec<OutboxItem>,
+}
+
+pub struct Cache {
+    conn: Connection,
+}
+
+impl Cache {
+    pub fn open(path: &Path) -> Result<Cache, CacheError> {
+        let conn = Connection::open(path)?;
+        Cache::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Cache, CacheError> {
+        Cache::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Cache, CacheError> {
+        // WAL with NORMAL sync: a cache may lose its last writes in a power cut, never its
+        // consistency; the outbox write is also flushed before the client exits.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Cache { conn })
+    }
+
+    pub fn load(&self) -> Result<Cached, CacheError> {
+        let me = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'me'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()?;
+        let mut rooms = Vec::new();
+        let mut stmt = self.conn.prepare("SELECT summary, synced_to FROM rooms")?;
+        let rows: Vec<(String, Seq)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (summary, synced_to) in rows {
+            let summary: RoomSummary = serde_json::from_str(&summary)?;
+            let events = self.newest_run(summary.id, synced_to, STARTUP_EVENTS)?;
+            rooms.push((summary, events));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT client_id, room_id, text, created FROM outbox ORDER BY pos")?;
+        let outbox = stmt
+            .query_map([], |r| {
+                Ok(OutboxItem {
+                    client_id: r.get(0)?,
+                    room_id: r.get(1)?,
+                    text: r.get(2)?,
+                    created: r.get(3)?,
+                    state: OutboxState::Queued,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Cached { me, rooms, outbox })
+    }
+
+    /// The newest events at or below `upto`, cut to the run without holes that ends the newest.
+    fn newest_run(
+        &self,
+        room_id: RoomId,
+        upto: Seq,
+        limit: usize,
+    ) -> Result<Vec<RoomEvent>, CacheError> {
+        let mut events = self.older(room_id, upto + 1, limit)?;
+        let keep_from = events
+            .windows(2)
+            .rposition(|w| w[1].seq != w[0].seq + 1)
+            .map_or(0, |i| i + 1);
+        Ok(events.split_off(keep_from))
+    }
+
+    /// Up to `limit` events before `before`, oldest first.
+    pub fn older(
+        &self,
+        room_id: RoomId,
+        before: Seq,
+        limit: usize,
+    ) -> Result<Vec<RoomEvent>, CacheError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json FROM events WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let mut events = stmt
+            .query_map(params![room_id, before, limit as i64], |r| {
+                r.get::<_, String>(0)
+            })?
+            .map(|json| Ok(serde_json::from_str::<RoomEvent>(&json?)?))
+            .collect::<Result<Vec<_>, CacheError>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    /// Apply writes in one transaction.
+    pub fn apply(&mut self, ops: &[CacheOp]) -> Result<(), CacheError> {
+        let tx = self.conn.transaction()?;
+        for op in ops {
+            match op {
+                CacheOp::Me(user) => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('me', ?1)",
+                        [serde_json::to_string(user)?],
+                    )?;
+                }
+                CacheOp::Room { summary, synced_to } => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO rooms (id, summary, synced_to) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![
+                        summary.id,
+                        serde_json::to_string(summary)?,
+                        synced_to
+                    ])?;
+                }
+                CacheOp::RemoveRoom(id) => {
+                    tx.execute("DELETE FROM rooms WHERE id = ?1", [id])?;
+                    tx.execute("DELETE FROM events WHERE room_id = ?1", [id])?;
+                }
+                CacheOp::Events(events) => {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT OR IGNORE INTO events (room_id, seq, json) VALUES (?1, ?2, ?3)",
+                    )?;
+                    for e in events {
+                        stmt.execute(params![e.room_id, e.seq, serde_json::to_string(e)?])?;
+                    }
+                }
+                CacheOp::OutboxPut(item) => {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO outbox (client_id, room_id, text, created)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![item.client_id, item.room_id, item.text, item.created],
+                    )?;
+                }
+                CacheOp::OutboxRemove(client_id) => {
+                    tx.execute("DELETE FROM outbox WHERE client_id = ?1", [client_id])?;
+                }
+                CacheOp::Clear => {
+                    tx.execute_batch(
+                        "DELETE FROM meta; DELETE FROM rooms; DELETE FROM events; DELETE FROM outbox;",
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+enum Job {
+    Write(Vec<CacheOp>),
+    Older { room_id: RoomId, before: Seq },
+}
+
+/// The cache thread: writes in batches, answers reads with [`Msg::CachedOlder`].
+pub struct CacheWorker {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CacheWorker {
+    pub fn spawn(mut cache: Cache, msgs: UnboundedSender<Msg>) -> CacheWorker {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::spawn(move || {
+            while let Ok(job) = rx.recv() {
+                let mut writes = Vec::new();
+                let mut reads = Vec::new();
+                for job in std::iter::once(job).chain(rx.try_iter()) {
+                    match job {
+                        Job::Write(ops) => writes.extend(ops),
+                        Job::Older { room_id, before } => reads.push((room_id, before)),
+                    }
+                }
+                if !writes.is_empty() {
+                    if let Err(e) = cache.apply(&writes) {
+                        tracing::error!("cache write failed: {e}");
+                    }
+                }
+                for (room_id, before) in reads {
+                    let events = cache
+                        .older(room_id, before, OLDER_PAGE)
+                        .unwrap_or_else(|e| {
+                            tracing::error!("cache read failed: {e}");
+                            Vec::new()
+                        });
+                    let _ = msgs.send(Msg::CachedOlder {
+                        room_id,
+                        before,
+                        events,
+                    });
+                }
+            }
+        });
+        CacheWorker {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn write(&self, ops: Vec<CacheOp>) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Write(ops));
+        }
+    }
+
+    pub fn load_older(&self, room_id: RoomId, before: Seq) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Older { room_id, before });
+        }
+    }
+
+    /// Finish every queued write, then stop (called on exit so nothing typed is lost).
+    pub fn finish(mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chat_protocol::{EventContent, Role, RoomKind};
+
+    fn summary(id: RoomId) -> RoomSummary {
+        RoomSummary {
+            id,
+            kind: RoomKind::Channel,
+            title: "general".into(),
+            topic: String::new(),
+            role: Role::Member,
+            member_count: 2,
+            last_seq: 10,
+            read_seq: 3,
+            unread: 7,
+            peer: None,
+        }
+    }
+
+    fn event(room_id: RoomId, seq: Seq) -> RoomEvent {
+        RoomEvent {
+            room_id,
+            seq,
+            ts: seq,
+            sender: UserRef {
+                id: 1,
+                username: "a".into(),
+            },
+            content: EventContent::Message {
+                message_id: seq,
+                client_id: format!("c{seq}"),
+                text: format!("m{seq}"),
+            },
+        }
+    }
+
+    #[test]
+    fn rooms_events_and_outbox_come_back() {
+        let mut cache = Cache::in_memory().expect("open");
+        let item = OutboxItem {
+            client_id: "x".into(),
+            room_id: 1,
+            text: "offline hello".into(),
+            created: 5,
+            state: OutboxState::InFlight,
+        };
+        cache
+            .apply(&[
+                CacheOp::Room {
+                    summary: summary(1),
+                    synced_to: 10,
+                },
+                CacheOp::Events((1..=10).map(|s| event(1, s)).collect()),
+                CacheOp::OutboxPut(item.clone()),
+            ])
+            .expect("write");
+        let cached = cache.load().expect("load");
+        assert_eq!(cached.rooms.len(), 1);
+        assert_eq!(cached.rooms[0].1.len(), 10);
+        assert_eq!(cached.outbox.len(), 1);
+        assert_eq!(cached.outbox[0].text, "offline hello");
+        assert_eq!(
+            cached.outbox[0].state,
+            OutboxState::Queued,
+            "resent after a restart"
+        );
+        cache
+            .apply(&[CacheOp::OutboxRemove("x".into())])
+            .expect("remove");
+        assert!(cache.load().expect("load").outbox.is_empty());
+    }
+
+    #[test]
+    fn start_up_keeps_only_the_newest_run_without_holes() {
+        let mut cache = Cache::in_memory().expect("open");
+        let mut events: Vec<RoomEvent> = (1..=5).map(|s| event(1, s)).collect();
+        events.extend((8..=10).map(|s| event(1, s)));
+        cache
+            .apply(&[
+                CacheOp::Room {
+                    summary: summary(1),
+                    synced_to: 10,
+                },
+                CacheOp::Events(events),
+            ])
+            .expect("write");
+        let cached = cache.load().expect("load");
+        let seqs: Vec<Seq> = cached.rooms[0].1.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            [8, 9, 10],
+            "6 and 7 are missing, so 1..=5 is not trusted as near"
+        );
+        let older: Vec<Seq> = cache
+            .older(1, 8, 100)
+            .expect("older")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(older, [1, 2, 3, 4, 5]);
+    }
+}

@@ -1,0 +1,181 @@
+//! Slash commands: what the user can type, parsed into what the client should do.
+
+use chat_protocol::RoomKind;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Join a public channel by title (with or without `#`) or by id.
+    Join(String),
+    Create {
+        kind: RoomKind,
+        title: String,
+        members: Vec<String>,
+    },
+    Dm(String),
+    Leave,
+    Invite(String),
+    Kick(String),
+    Topic(String),
+    Rename(String),
+    Channels,
+    Reconnect,
+    Logout,
+    Help,
+    Quit,
+}
+
+/// Every command with its usage and a one-line description, for /help and completion.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "join",
+        "/join #channel",
+        "join a public channel (see /channels)",
+    ),
+    (
+        "create",
+        "/create channel|group|announcement TITLE [@user ...]",
+        "create a room, optionally with members",
+    ),
+    ("dm", "/dm USER", "open a direct conversation"),
+    ("leave", "/leave", "leave the current room"),
+    ("invite", "/invite USER", "add someone to the current room"),
+    ("kick", "/kick USER", "remove someone from the current room"),
+    ("topic", "/topic TEXT", "set the current room's topic"),
+    ("rename", "/rename TITLE", "rename the current room"),
+    (
+        "channels",
+        "/channels",
+        "browse the public channel directory",
+    ),
+    ("reconnect", "/reconnect", "connect again now"),
+    (
+        "logout",
+        "/logout",
+        "forget the saved login and show the login screen",
+    ),
+    ("help", "/help", "show keys and commands"),
+    ("quit", "/quit", "leave chat-tui (queued messages are kept)"),
+];
+
+/// Parse `/name args`. The error is a message for the user.
+pub fn parse(input: &str) -> Result<Command, String> {
+    let input = input.trim();
+    let body = input.strip_prefix('/').ok_or("commands start with /")?;
+    let (name, rest) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+    let rest = rest.trim();
+    let usage = |name: &str| {
+        COMMANDS
+            .iter()
+            .find(|c| c.0 == name)
+            .map_or(String::new(), |c| format!("usage: {}", c.1))
+    };
+    let one_name = |name: &str| -> Result<String, String> {
+        let arg = rest.trim_start_matches('@');
+        if arg.is_empty() || arg.contains(char::is_whitespace) {
+            Err(usage(name))
+        } else {
+            Ok(arg.to_string())
+        }
+    };
+    let text = |name: &str| -> Result<String, String> {
+        if rest.is_empty() {
+            Err(usage(name))
+        } else {
+            Ok(rest.to_string())
+        }
+    };
+    let no_args = |name: &str, cmd: Command| -> Result<Command, String> {
+        if rest.is_empty() {
+            Ok(cmd)
+        } else {
+            Err(format!("/{name} takes no arguments"))
+        }
+    };
+    match name.to_ascii_lowercase().as_str() {
+        "join" => {
+            let arg = rest.trim_start_matches('#');
+            if arg.is_empty() {
+                Err(usage("join"))
+            } else {
+                Ok(Command::Join(arg.to_string()))
+            }
+        }
+        "create" => parse_create(rest).ok_or_else(|| usage("create")),
+        "dm" | "msg" | "query" => one_name("dm").map(Command::Dm),
+        "leave" | "part" => no_args("leave", Command::Leave),
+        "invite" => one_name("invite").map(Command::Invite),
+        "kick" => one_name("kick").map(Command::Kick),
+        "topic" => text("topic").map(Command::Topic),
+        "rename" => text("rename").map(Command::Rename),
+        "channels" | "list" => no_args("channels", Command::Channels),
+        "reconnect" => no_args("reconnect", Command::Reconnect),
+        "logout" => no_args("logout", Command::Logout),
+        "help" => Ok(Command::Help),
+        "quit" | "exit" => Ok(Command::Quit),
+        "" => Err("type a command after /, or /help".into()),
+        other => Err(format!("unknown command /{other}; /help lists them")),
+    }
+}
+
+fn parse_create(rest: &str) -> Option<Command> {
+    let mut words = rest.split_whitespace();
+    let kind = match RoomKind::parse(&words.next()?.to_ascii_lowercase())? {
+        RoomKind::Direct => return None,
+        kind => kind,
+    };
+    let mut title = Vec::new();
+    let mut members = Vec::new();
+    for word in words {
+        match word.strip_prefix('@') {
+            Some(name) if !name.is_empty() => members.push(name.to_string()),
+            _ => title.push(word),
+        }
+    }
+    if title.is_empty() {
+        return None;
+    }
+    Some(Command::Create {
+        kind,
+        title: title.join(" ").trim_start_matches('#').to_string(),
+        members,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        assert_eq!(parse("/join #general"), Ok(Command::Join("general".into())));
+        assert_eq!(parse("/dm @bob"), Ok(Command::Dm("bob".into())));
+        assert_eq!(
+            parse("/create group Team Rocket @alice @bob"),
+            Ok(Command::Create {
+                kind: RoomKind::Group,
+                title: "Team Rocket".into(),
+                members: vec!["alice".into(), "bob".into()],
+            })
+        );
+        assert_eq!(
+            parse("/topic  ship it  "),
+            Ok(Command::Topic("ship it".into()))
+        );
+        assert_eq!(parse("/QUIT"), Ok(Command::Quit));
+    }
+
+    #[test]
+    fn bad_input_gets_a_message_not_a_crash() {
+        assert_eq!(
+            parse("/frobnicate"),
+            Err("unknown command /frobnicate; /help lists them".into())
+        );
+        assert!(parse("/dm").unwrap_err().starts_with("usage: /dm"));
+        assert!(parse("/dm two names").is_err());
+        assert!(parse("/create direct x").is_err());
+        assert!(parse("/create channel").is_err());
+        assert!(parse("/create @bob").is_err());
+        assert_eq!(parse("/leave now"), Err("/leave takes no arguments".into()));
+        assert!(parse("/").is_err());
+    }
+}

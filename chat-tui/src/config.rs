@@ -1,0 +1,167 @@
+//! Client settings: the `[client]` table of config.toml, and `[profiles.NAME]` tables that
+//! override it per profile. config.example.toml documents every one.
+
+use crate::model::{DesktopNotify, Settings};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:7800";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Server to connect to.
+    pub server: String,
+    /// Username to fill in on the login screen.
+    pub user: Option<String>,
+    /// Ring the terminal bell on a direct message or a mention.
+    pub bell: bool,
+    /// Desktop notification escape: "off", "osc9" or "osc777".
+    pub desktop_notifications: DesktopNotify,
+    /// Conversations listed first in the sidebar.
+    pub pinned: Vec<String>,
+    /// Capture the mouse for the wheel and clicks (hold Shift to select text in most terminals).
+    pub mouse: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> ClientConfig {
+        ClientConfig {
+            server: DEFAULT_SERVER.into(),
+            user: None,
+            bell: true,
+            desktop_notifications: DesktopNotify::Off,
+            pinned: Vec::new(),
+            mouse: true,
+        }
+    }
+}
+
+/// A profile: another server or another account, with its own login and cache.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileConfig {
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub pinned: Option<Vec<String>>,
+}
+
+/// The file; it may hold other tables (the server's `[server]`), which the client ignores.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    client: ClientConfig,
+    #[serde(default)]
+    profiles: HashMap<String, ProfileConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+}
+
+/// Settings for one profile, after the profile's table is applied.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub server: String,
+    pub user: Option<String>,
+    pub mouse: bool,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Default)]
+pub struct Config {
+    file: ConfigFile,
+}
+
+impl Config {
+    /// Read `path`; a missing file is fine unless it was asked for by name.
+    pub fn load(path: &Path, must_exist: bool) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(Config::default())
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        Config::parse(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
+        Ok(Config {
+            file: toml::from_str(text)?,
+        })
+    }
+
+    pub fn resolve(&self, profile: &str) -> Resolved {
+        let client = &self.file.client;
+        let overrides = self.file.profiles.get(profile).cloned().unwrap_or_default();
+        Resolved {
+            server: overrides.server.unwrap_or_else(|| client.server.clone()),
+            user: overrides.user.or_else(|| client.user.clone()),
+            mouse: client.mouse,
+            settings: Settings {
+                bell: client.bell,
+                desktop: client.desktop_notifications,
+                pinned: overrides.pinned.unwrap_or_else(|| client.pinned.clone()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_gives_the_defaults() {
+        let text = include_str!("../../config.example.toml");
+        let config = Config::parse(text).expect("config.example.toml parses");
+        let resolved = config.resolve("default");
+        let defaults = ClientConfig::default();
+        assert_eq!(resolved.server, defaults.server);
+        assert_eq!(resolved.user, defaults.user);
+        assert_eq!(resolved.settings.bell, defaults.bell);
+        assert_eq!(resolved.settings.desktop, defaults.desktop_notifications);
+        assert_eq!(resolved.mouse, defaults.mouse);
+        assert!(resolved.settings.pinned.is_empty());
+        let work = config.resolve("work");
+        assert_eq!(work.server, "wss://chat.example.com");
+        assert_eq!(work.user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn profiles_override_the_client_table() {
+        let config = Config::parse(
+            "[client]\nserver = \"ws://a\"\nbell = false\n[profiles.b]\nserver = \"ws://b\"\n",
+        )
+        .expect("parses");
+        assert_eq!(config.resolve("x").server, "ws://a");
+        assert_eq!(config.resolve("b").server, "ws://b");
+        assert!(!config.resolve("b").settings.bell);
+    }
+
+    #[test]
+    fn unknown_client_settings_are_an_error() {
+        assert!(Config::parse("[client]\nservr = \"ws://a\"").is_err());
+        assert!(Config::parse("[client]\ndesktop_notifications = \"loud\"").is_err());
+    }
+}

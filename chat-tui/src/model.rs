@@ -1,0 +1,386 @@
+//! Everything the client knows, in one value: `update` changes it, `view` draws it.
+
+use crate::backoff::Rng;
+use crate::editor::Editor;
+use crate::outbox::Outbox;
+use crate::timeline::Timeline;
+use chat_protocol::{
+    ChannelInfo, EventContent, Limits, Millis, RoomEvent, RoomId, RoomKind, RoomSummary, Seq,
+    UserId, UserRef,
+};
+use std::collections::{BTreeMap, HashMap};
+
+/// How to alert the user to a direct message or a mention in a room that is not in view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesktopNotify {
+    /// Only the terminal bell (if enabled).
+    #[default]
+    Off,
+    /// OSC 9 (iTerm2, Windows Terminal, WezTerm, kitty).
+    Osc9,
+    /// OSC 777 (rxvt-unicode, foot, Ghostty, VTE-based terminals).
+    Osc777,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bell: bool,
+    pub desktop: DesktopNotify,
+    /// Room titles (or a direct room's peer) listed first in the sidebar, in this order.
+    pub pinned: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            bell: true,
+            desktop: DesktopNotify::Off,
+            pinned: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Login,
+    Chat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginField {
+    Server,
+    Username,
+    Password,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginForm {
+    pub server: String,
+    pub username: String,
+    pub password: String,
+    pub focus: LoginField,
+    /// Create the account instead of logging in.
+    pub register: bool,
+    pub error: Option<String>,
+}
+
+/// The connection state machine. The status bar always shows which state it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// Not trying: nobody is logged in.
+    Offline,
+    Connecting {
+        attempt: u32,
+    },
+    Connected {
+        since: Millis,
+        rtt_ms: Option<u32>,
+    },
+    /// Lost or failed; the next attempt starts at `retry_at`.
+    Waiting {
+        attempt: u32,
+        retry_at: Millis,
+        reason: String,
+    },
+}
+
+/// Where the message pane is scrolled to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scroll {
+    /// Following the newest message.
+    #[default]
+    Bottom,
+    /// The event with `seq` is at the bottom edge, with `rows_below` of its rows hidden under it.
+    At { seq: Seq, rows_below: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Room {
+    pub summary: RoomSummary,
+    pub timeline: Timeline,
+    /// Delivered and read seq of each member, for the marks on my own messages.
+    pub receipts: HashMap<UserId, (Seq, Seq)>,
+    /// Member names, for @completion; filled when the room is first opened.
+    pub members: Vec<UserRef>,
+    pub members_loaded: bool,
+    /// Who is typing, and until when we believe it without hearing again.
+    pub typing: Vec<(UserRef, Millis)>,
+    /// A message mentioning me arrived since I last looked.
+    pub mention: bool,
+    pub scroll: Scroll,
+    /// Messages that arrived while scrolled up.
+    pub unseen_below: u32,
+    /// The "new messages" line goes above this seq (the first unread when the room was opened).
+    pub marker: Option<Seq>,
+    pub loading_older: bool,
+    pub fetching_after: bool,
+    pub read_sent: Seq,
+    pub delivered_sent: Seq,
+}
+
+impl Room {
+    pub fn new(summary: RoomSummary, timeline: Timeline) -> Room {
+        Room {
+            read_sent: summary.read_seq,
+            delivered_sent: 0,
+            summary,
+            timeline,
+            receipts: HashMap::new(),
+            members: Vec::new(),
+            members_loaded: false,
+            typing: Vec::new(),
+            mention: false,
+            scroll: Scroll::Bottom,
+            unseen_below: 0,
+            marker: None,
+            loading_older: false,
+            fetching_after: false,
+        }
+    }
+
+    pub fn id(&self) -> RoomId {
+        self.summary.id
+    }
+
+    /// How the room is named in the sidebar and header.
+    pub fn display_name(&self) -> String {
+        match self.summary.kind {
+            RoomKind::Direct => self
+                .summary
+                .peer
+                .as_ref()
+                .map_or_else(|| self.summary.title.clone(), |p| p.username.clone()),
+            RoomKind::Channel | RoomKind::Announcement => format!("#{}", self.summary.title),
+            RoomKind::Group => self.summary.title.clone(),
+        }
+    }
+
+    /// Server time of the newest event we hold, for ordering the sidebar.
+    pub fn last_activity(&self) -> Millis {
+        self.timeline.events().last().map_or(0, |e| e.ts)
+    }
+}
+
+/// A list overlay with a filter typed into it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Picker {
+    pub query: String,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    /// Ctrl-K: jump to a room by typing part of its name.
+    Switcher(Picker),
+    /// /channels: the public directory (`None` while loading).
+    Channels {
+        picker: Picker,
+        channels: Option<Vec<ChannelInfo>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    pub at: Millis,
+}
+
+/// Tab completion in progress: pressing Tab again cycles through `candidates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub start: usize,
+    pub candidates: Vec<String>,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Wall-clock time in ms, stamped by the runtime before each update.
+    pub now: Millis,
+    /// Local time zone offset for timestamps and day separators.
+    pub utc_offset_secs: i32,
+    pub settings: Settings,
+    pub server_url: String,
+    pub screen: Screen,
+    pub login: LoginForm,
+    pub me: Option<UserRef>,
+    pub token: Option<String>,
+    pub conn: Connection,
+    pub rooms: BTreeMap<RoomId, Room>,
+    pub selected: Option<RoomId>,
+    pub online: HashMap<UserId, bool>,
+    pub input: Editor,
+    pub completion: Option<Completion>,
+    pub outbox: Outbox,
+    pub overlay: Option<Overlay>,
+    pub notice: Option<Notice>,
+    pub rng: Rng,
+    /// Ctrl-C was pressed once with a draft in the input; a second press quits.
+    pub confirm_quit: bool,
+    pub quit: bool,
+    /// Terminal size in cells (columns, rows).
+    pub size: (u16, u16),
+    /// The room I last told the server I am typing in, and when.
+    pub typing_sent: Option<(RoomId, Millis)>,
+    /// The server's limits, from its welcome (checked before sending, for a clear message).
+    pub limits: Limits,
+    /// After a "slow down" answer, the outbox waits until then.
+    pub outbox_retry_at: Millis,
+    /// /logout was typed once while messages were still queued.
+    pub confirm_logout: bool,
+}
+
+impl Model {
+    pub fn new(
+        server_url: String,
+        username: Option<String>,
+        settings: Settings,
+        rng: Rng,
+    ) -> Model {
+        Model {
+            now: 0,
+            utc_offset_secs: 0,
+            settings,
+            login: LoginForm {
+                server: server_url.clone(),
+                focus: if username.is_some() {
+                    LoginField::Password
+                } else {
+                    LoginField::Username
+                },
+                username: username.unwrap_or_default(),
+                password: String::new(),
+                register: false,
+                error: None,
+            },
+            server_url,
+            screen: Screen::Login,
+            me: None,
+            token: None,
+            conn: Connection::Offline,
+            rooms: BTreeMap::new(),
+            selected: None,
+            online: HashMap::new(),
+            input: Editor::default(),
+            completion: None,
+            outbox: Outbox::default(),
+            overlay: None,
+            notice: None,
+            rng,
+            confirm_quit: false,
+            quit: false,
+            size: (80, 24),
+            typing_sent: None,
+            limits: Limits::default(),
+            outbox_retry_at: 0,
+            confirm_logout: false,
+        }
+    }
+
+    pub fn selected_room(&self) -> Option<&Room> {
+        self.selected.and_then(|id| self.rooms.get(&id))
+    }
+
+    /// Sidebar order: pinned rooms first (in the configured order), then the most recently
+    /// active, then by name.
+    pub fn room_order(&self) -> Vec<RoomId> {
+        let pin_rank = |room: &Room| {
+            let name = room.display_name();
+            let bare = name.trim_start_matches('#');
+            self.settings
+                .pinned
+                .iter()
+                .position(|p| p.trim_start_matches('#').eq_ignore_ascii_case(bare))
+        };
+        let mut rooms: Vec<&Room> = self.rooms.values().collect();
+        rooms.sort_by_cached_key(|r| {
+            (
+                pin_rank(r).unwrap_or(usize::MAX),
+                std::cmp::Reverse(r.last_activity()),
+                r.display_name().to_lowercase(),
+            )
+        });
+        rooms.into_iter().map(Room::id).collect()
+    }
+
+    pub fn is_me(&self, user: &UserRef) -> bool {
+        self.me.as_ref().is_some_and(|me| me.id == user.id)
+    }
+
+    /// Whether a room's newest messages are on screen right now.
+    pub fn is_watching(&self, room_id: RoomId) -> bool {
+        self.screen == Screen::Chat
+            && self.overlay.is_none()
+            && self.selected == Some(room_id)
+            && self
+                .rooms
+                .get(&room_id)
+                .is_some_and(|r| r.scroll == Scroll::Bottom)
+    }
+
+    /// Whether `text` mentions me as `@username` (case-insensitive, whole name).
+    pub fn mentions_me(&self, text: &str) -> bool {
+        let Some(me) = &self.me else { return false };
+        let needle = format!("@{}", me.username.to_lowercase());
+        let hay = text.to_lowercase();
+        hay.match_indices(&needle).any(|(i, _)| {
+            hay[i + needle.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        })
+    }
+}
+
+/// The outcome of my own message, shown next to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Pending,
+    Failed(String),
+    Sent,
+    /// Every other member's device has it.
+    Delivered,
+    /// Every other member has read it.
+    Read,
+}
+
+/// The delivery mark of my message `seq` in `room`, from the other members' receipts.
+pub fn delivery(room: &Room, me: UserId, seq: Seq) -> Delivery {
+    let others: Vec<&(Seq, Seq)> = room
+        .receipts
+        .iter()
+        .filter(|(id, _)| **id != me)
+        .map(|(_, r)| r)
+        .collect();
+    if others.is_empty() {
+        return Delivery::Sent;
+    }
+    if others.iter().all(|(_, read)| *read >= seq) {
+        Delivery::Read
+    } else if others.iter().all(|(delivered, _)| *delivered >= seq) {
+        Delivery::Delivered
+    } else {
+        Delivery::Sent
+    }
+}
+
+/// "alice is typing…", "alice and bob are typing…", "several people are typing…".
+pub fn typing_text(names: &[&str]) -> Option<String> {
+    match names {
+        [] => None,
+        [one] => Some(format!("{one} is typing…")),
+        [a, b] => Some(format!("{a} and {b} are typing…")),
+        _ => Some("several people are typing…".into()),
+    }
+}
+
+/// A room event's text for previews and notifications.
+pub fn message_text(event: &RoomEvent) -> Option<&str> {
+    match &event.content {
+        EventContent::Message { text, .. } => Some(text),
+        _ => None,
+    }
+}

@@ -1,0 +1,134 @@
+//! What flows into `update` (messages) and out of it (effects for the runtime to carry out).
+
+use crate::outbox::OutboxItem;
+use chat_protocol::{
+    Auth, ClientFrame, ErrorCode, RoomEvent, RoomId, RoomSummary, Seq, ServerFrame, UserRef,
+    Welcome,
+};
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+
+/// Everything that can happen to the client.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A bracketed paste: the whole block at once.
+    Paste(String),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// Once a second: countdowns, typing expiry, reconnect timing.
+    Tick,
+    Connected(Box<Welcome>),
+    /// A connection attempt failed; `auth` when the server refused the credentials.
+    ConnectFailed {
+        error: String,
+        auth: bool,
+    },
+    /// An established connection ended; `auth` when the token was revoked.
+    Disconnected {
+        reason: String,
+        auth: bool,
+    },
+    /// A pushed frame: event, receipt, typing, presence, room added or removed.
+    Server(ServerFrame),
+    /// The answer to an [`Effect::Request`].
+    Response {
+        tag: Tag,
+        result: Result<ServerFrame, RequestError>,
+    },
+    /// Round-trip time of the connection's last ping.
+    Rtt(u32),
+    /// Older events of a room found in the local cache (empty: ask the server).
+    CachedOlder {
+        room_id: RoomId,
+        before: Seq,
+        events: Vec<RoomEvent>,
+    },
+}
+
+/// Why a request got no result: a server refusal (with its code) or a lost connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub code: Option<ErrorCode>,
+    pub message: String,
+}
+
+/// What a request was for, so its answer can be put in the right place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tag {
+    Send {
+        client_id: String,
+    },
+    /// The newest page of a room we hold nothing of.
+    HistoryLatest {
+        room_id: RoomId,
+    },
+    /// Catching up after `synced_to`.
+    HistoryAfter {
+        room_id: RoomId,
+    },
+    /// Older events, for scrolling up.
+    HistoryBefore {
+        room_id: RoomId,
+    },
+    Members {
+        room_id: RoomId,
+    },
+    /// Receipts and typing: nothing to show unless they fail.
+    Quiet,
+    /// `/join NAME`: the directory, to find the room by name.
+    JoinByName(String),
+    /// The answer is a room to open (create, dm, join).
+    OpenRoom,
+    Channels,
+    /// A command whose success is reported as this text.
+    Action(String),
+}
+
+/// Side effects `update` asks for; the runtime performs them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Connect {
+        url: String,
+        auth: Auth,
+    },
+    Disconnect,
+    Request {
+        tag: Tag,
+        frame: ClientFrame,
+    },
+    SaveSession {
+        server: String,
+        username: String,
+        token: String,
+    },
+    ForgetSession,
+    Cache(CacheOp),
+    /// Look for events before `before` in the local cache; answered by [`Msg::CachedOlder`].
+    LoadOlder {
+        room_id: RoomId,
+        before: Seq,
+    },
+    Notify {
+        title: String,
+        body: String,
+    },
+    /// Repaint the whole screen (Ctrl-L).
+    Redraw,
+    Quit,
+}
+
+/// Writes to the local cache.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CacheOp {
+    Me(UserRef),
+    Room {
+        summary: RoomSummary,
+        synced_to: Seq,
+    },
+    RemoveRoom(RoomId),
+    Events(Vec<RoomEvent>),
+    OutboxPut(OutboxItem),
+    OutboxRemove(String),
+    /// Logged out: nothing of this account stays on disk.
+    Clear,
+}

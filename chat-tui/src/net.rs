@@ -1,0 +1,201 @@
+//! The network task: one per connection attempt. It connects, forwards pushed frames as
+//! [`Msg::Server`], carries out requests, pings for the round-trip time, and reports the end of
+//! the connection. All decisions (when to retry, what to resend) are `update`'s.
+
+use crate::msg::{Msg, RequestError, Tag};
+use chat_protocol::client::{Client, ClientError};
+use chat_protocol::{close_code, Auth, ClientFrame, ErrorCode};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::task::JoinSet;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(10);
+/// A connection that does not answer a ping within this long is taken for dead.
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Messages from a connection carry its generation, so those of an abandoned one are ignored.
+pub type Envelope = (Option<u64>, Msg);
+
+pub enum Command {
+    Request { tag: Tag, frame: ClientFrame },
+}
+
+/// Handle to a running connection task; dropping it ends the connection.
+pub struct Connection {
+    pub generation: u64,
+    commands: UnboundedSender<Command>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Connection {
+    pub fn spawn(
+        generation: u64,
+        url: String,
+        auth: Auth,
+        msgs: UnboundedSender<Envelope>,
+    ) -> Connection {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(generation, url, auth, msgs, rx));
+        Connection {
+            generation,
+            commands,
+            task,
+        }
+    }
+
+    pub fn request(&self, tag: Tag, frame: ClientFrame) {
+        let _ = self.commands.send(Command::Request { tag, frame });
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn request_error(e: &ClientError) -> RequestError {
+    match e {
+        ClientError::Server { code, message } => RequestError {
+            code: Some(*code),
+            message: message.clone(),
+        },
+        other => RequestError {
+            code: None,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Whether the server refused who we are (bad credentials, revoked token).
+fn is_auth_failure(e: &ClientError) -> bool {
+    match e {
+        ClientError::Server { code, .. } => *code == ErrorCode::Unauthorized,
+        ClientError::Closed(Some(info)) => {
+            info.code == close_code::UNAUTHORIZED || info.code == close_code::TOKEN_REVOKED
+        }
+        _ => false,
+    }
+}
+
+async fn run(
+    generation: u64,
+    url: String,
+    auth: Auth,
+    msgs: UnboundedSender<Envelope>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let send = |msg: Msg| {
+        let _ = msgs.send((Some(generation), msg));
+    };
+    let client = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&url, auth)).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(e)) => {
+            send(Msg::ConnectFailed {
+                auth: is_auth_failure(&e),
+                error: short_error(&e),
+            });
+            return;
+        }
+        Err(_) => {
+            send(Msg::ConnectFailed {
+                error: "timed out".into(),
+                auth: false,
+            });
+            return;
+        }
+    };
+    let (handle, mut events, welcome) = client.split();
+    send(Msg::Connected(Box::new(welcome)));
+    // Requests run concurrently; dropping the set (when this task ends) cancels them.
+    let mut requests = JoinSet::new();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let reason = loop {
+        tokio::select! {
+            frame = events.recv() => match frame {
+                Some(frame) => send(Msg::Server(frame)),
+                None => break handle.close_info().map_or_else(
+                    || ("connection lost".to_string(), false),
+                    |c| {
+                        let auth = c.code == close_code::UNAUTHORIZED
+                            || c.code == close_code::TOKEN_REVOKED;
+                        (close_reason(c.code, &c.reason), auth)
+                    },
+                ),
+            },
+            command = commands.recv() => match command {
+                Some(Command::Request { tag, frame }) => {
+                    let handle = handle.clone();
+                    let msgs = msgs.clone();
+                    requests.spawn(async move {
+                        let result = handle.request(frame).await.map_err(|e| request_error(&e));
+                        let _ = msgs.send((Some(generation), Msg::Response { tag, result }));
+                    });
+                }
+                None => {
+                    handle.close();
+                    return;
+                }
+            },
+            _ = ping.tick() => {
+                let handle = handle.clone();
+                let msgs = msgs.clone();
+                requests.spawn(async move {
+                    let started = Instant::now();
+                    match tokio::time::timeout(PING_TIMEOUT, handle.ping()).await {
+                        Ok(Ok(())) => {
+                            let ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+                            let _ = msgs.send((Some(generation), Msg::Rtt(ms)));
+                        }
+                        Ok(Err(_)) => {}
+                        Err(_) => {
+                            let _ = msgs.send((Some(generation), Msg::Disconnected {
+                                reason: "no answer from the server".into(),
+                                auth: false,
+                            }));
+                        }
+                    }
+                });
+            }
+            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+        }
+    };
+    send(Msg::Disconnected {
+        reason: reason.0,
+        auth: reason.1,
+    });
+}
+
+fn close_reason(code: u16, reason: &str) -> String {
+    let what = match code {
+        close_code::GOING_AWAY => "server restarting",
+        close_code::TOKEN_REVOKED => "token revoked",
+        close_code::UNAUTHORIZED => "not authorised",
+        close_code::TOO_SLOW => "connection too slow",
+        close_code::IDLE_TIMEOUT => "idle timeout",
+        _ => "closed by the server",
+    };
+    if reason.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {reason}")
+    }
+}
+
+/// A connection error in a few words for the status bar.
+fn short_error(e: &ClientError) -> String {
+    match e {
+        ClientError::Server { message, .. } => message.clone(),
+        ClientError::WebSocket(tokio_tungstenite_error) => {
+            let text = tokio_tungstenite_error.to_string();
+            if text.contains("Connection refused") {
+                "connection refused".into()
+            } else {
+                text
+            }
+        }
+        ClientError::Closed(Some(info)) => close_reason(info.code, &info.reason),
+        other => other.to_string(),
+    }
+}

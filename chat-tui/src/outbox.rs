@@ -1,0 +1,161 @@
+//! Messages the user wrote that the server has not acknowledged yet.
+//!
+//! Each has a client id chosen when it was written, so sending it again after a lost connection
+//! is safe: the server answers a retry with the original acknowledgement. One message is in
+//! flight at a time, which keeps them in the order they were written even when one is refused.
+
+use chat_protocol::{Millis, RoomId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub client_id: String,
+    pub room_id: RoomId,
+    pub text: String,
+    pub created: Millis,
+    pub state: OutboxState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Waiting for a connection or for the message before it.
+    Queued,
+    /// Sent; the acknowledgement has not come back yet.
+    InFlight,
+    /// Refused by the server, with its reason; never sent again.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    items: Vec<OutboxItem>,
+}
+
+impl Outbox {
+    pub fn from_items(items: Vec<OutboxItem>) -> Outbox {
+        Outbox { items }
+    }
+
+    pub fn items(&self) -> &[OutboxItem] {
+        &self.items
+    }
+
+    pub fn push(&mut self, item: OutboxItem) {
+        self.items.push(item);
+    }
+
+    /// The next message to send, now marked in flight; none while one is still in flight.
+    pub fn take_next(&mut self) -> Option<&OutboxItem> {
+        if self.items.iter().any(|i| i.state == OutboxState::InFlight) {
+            return None;
+        }
+        let item = self
+            .items
+            .iter_mut()
+            .find(|i| i.state == OutboxState::Queued)?;
+        item.state = OutboxState::InFlight;
+        Some(item)
+    }
+
+    /// The server stored it: it leaves the outbox.
+    pub fn remove(&mut self, client_id: &str) -> Option<OutboxItem> {
+        let i = self.items.iter().position(|i| i.client_id == client_id)?;
+        Some(self.items.remove(i))
+    }
+
+    pub fn fail(&mut self, client_id: &str, reason: String) {
+        if let Some(item) = self.items.iter_mut().find(|i| i.client_id == client_id) {
+            item.state = OutboxState::Failed(reason);
+        }
+    }
+
+    /// The connection dropped: whatever was in flight is sent again (with the same client id)
+    /// on the next connection.
+    pub fn requeue(&mut self) {
+        for item in &mut self.items {
+            if item.state == OutboxState::InFlight {
+                item.state = OutboxState::Queued;
+            }
+        }
+    }
+
+    /// Messages still to be delivered (queued or in flight).
+    pub fn waiting(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| !matches!(i.state, OutboxState::Failed(_)))
+            .count()
+    }
+
+    pub fn in_room(&self, room_id: RoomId) -> impl Iterator<Item = &OutboxItem> {
+        self.items.iter().filter(move |i| i.room_id == room_id)
+    }
+
+    /// Drop failed messages of a room (after the user has seen them).
+    pub fn forget_failed(&mut self, room_id: RoomId) {
+        self.items
+            .retain(|i| !(i.room_id == room_id && matches!(i.state, OutboxState::Failed(_))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, room_id: RoomId) -> OutboxItem {
+        OutboxItem {
+            client_id: id.into(),
+            room_id,
+            text: format!("text {id}"),
+            created: 0,
+            state: OutboxState::Queued,
+        }
+    }
+
+    #[test]
+    fn messages_go_out_one_at_a_time_in_order() {
+        let mut outbox = Outbox::default();
+        for id in ["a", "b", "c"] {
+            outbox.push(item(id, 1));
+        }
+        assert_eq!(
+            outbox.take_next().map(|i| i.client_id.clone()),
+            Some("a".into())
+        );
+        assert!(outbox.take_next().is_none(), "a is still in flight");
+        outbox.remove("a");
+        assert_eq!(
+            outbox.take_next().map(|i| i.client_id.clone()),
+            Some("b".into())
+        );
+        assert_eq!(outbox.waiting(), 2);
+    }
+
+    #[test]
+    fn a_lost_connection_resends_the_same_message_first() {
+        let mut outbox = Outbox::default();
+        outbox.push(item("a", 1));
+        outbox.push(item("b", 1));
+        outbox.take_next();
+        outbox.requeue();
+        assert_eq!(
+            outbox.take_next().map(|i| i.client_id.clone()),
+            Some("a".into())
+        );
+    }
+
+    #[test]
+    fn a_refused_message_does_not_block_the_rest() {
+        let mut outbox = Outbox::default();
+        outbox.push(item("a", 1));
+        outbox.push(item("b", 2));
+        outbox.take_next();
+        outbox.fail("a", "too large".into());
+        assert_eq!(
+            outbox.take_next().map(|i| i.client_id.clone()),
+            Some("b".into())
+        );
+        assert_eq!(outbox.waiting(), 1);
+        outbox.forget_failed(1);
+        assert_eq!(outbox.items().len(), 1);
+    }
+}

@@ -1,0 +1,386 @@
+//! The message pane's lines: how each event is drawn, how tall it is, and scrolling by rows.
+//!
+//! Both `view` (drawing) and `update` (scrolling) use these functions, so a scroll step of N rows
+//! moves exactly N rows of what is on screen. Work per frame is bounded by the pane height, not
+//! by the size of the room: scrolling is anchored on an event, never counted from the bottom.
+
+use crate::model::{delivery, Delivery, Model, Room, Scroll};
+use crate::outbox::{OutboxItem, OutboxState};
+use crate::wrap;
+use chat_protocol::{EventContent, Millis, RoomEvent, RoomKind};
+use chrono::{DateTime, FixedOffset};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+/// Consecutive messages of one sender closer than this share one name and time.
+const GROUP_MS: Millis = 5 * 60 * 1000;
+
+/// Column widths of the pane: `HH:MM  nick  text…`.
+#[derive(Debug, Clone, Copy)]
+pub struct Geometry {
+    pub width: usize,
+    pub nick_width: usize,
+}
+
+impl Geometry {
+    pub fn new(width: u16) -> Geometry {
+        let width = width as usize;
+        let nick_width = if width < 50 { 8 } else { 12 };
+        Geometry { width, nick_width }
+    }
+
+    /// Cells before the text: time (5), space, nick, two spaces.
+    fn prefix(&self) -> usize {
+        6 + self.nick_width + 2
+    }
+
+    fn text_width(&self) -> usize {
+        self.width.saturating_sub(self.prefix()).max(8)
+    }
+}
+
+pub fn local_time(ts: Millis, offset_secs: i32) -> Option<DateTime<FixedOffset>> {
+    let offset = FixedOffset::east_opt(offset_secs)?;
+    Some(DateTime::from_timestamp_millis(ts)?.with_timezone(&offset))
+}
+
+fn day_of(ts: Millis, offset_secs: i32) -> i64 {
+    (ts / 1000 + i64::from(offset_secs)).div_euclid(86_400)
+}
+
+fn dim() -> Style {
+    Style::default().fg(Color::DarkGray)
+}
+
+fn rule(label: &str, width: usize, style: Style) -> Line<'static> {
+    let label = format!(" {label} ");
+    let side = width.saturating_sub(wrap::width(&label)) / 2;
+    let right = width.saturating_sub(side + wrap::width(&label));
+    Line::from(vec![
+        Span::styled("─".repeat(side), dim()),
+        Span::styled(label, style),
+        Span::styled("─".repeat(right), dim()),
+    ])
+}
+
+/// A stable colour per user, so a name is easy to follow down the pane.
+pub fn user_color(user_id: i64) -> Color {
+    const COLORS: [Color; 6] = [
+        Color::Cyan,
+        Color::Green,
+        Color::Yellow,
+        Color::Magenta,
+        Color::Blue,
+        Color::LightRed,
+    ];
+    COLORS[user_id.rem_euclid(COLORS.len() as i64) as usize]
+}
+
+/// The rows event `i` of `room` takes, including a day separator and the "new" line above it.
+pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Line<'static>> {
+    let events = room.timeline.events();
+    let event = &events[i];
+    let prev = i.checked_sub(1).map(|p| &events[p]);
+    let offset = model.utc_offset_secs;
+    let mut lines = Vec::new();
+    let new_day = prev.is_none_or(|p| day_of(p.ts, offset) != day_of(event.ts, offset));
+    if new_day {
+        let label = local_time(event.ts, offset)
+            .map(|t| t.format("%A, %-d %B %Y").to_string())
+            .unwrap_or_default();
+        lines.push(rule(&label, g.width, dim()));
+    }
+    let marked = room.marker == Some(event.seq);
+    if marked {
+        lines.push(rule(
+            "new messages",
+            g.width,
+            Style::default().fg(Color::LightRed),
+        ));
+    }
+    let continues = !new_day
+        && !marked
+        && prev.is_some_and(|p| {
+            is_message(p)
+                && is_message(event)
+                && p.sender.id == event.sender.id
+                && event.ts - p.ts < GROUP_MS
+        });
+    let time = local_time(event.ts, offset)
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_default();
+    match &event.content {
+        EventContent::Message { text, .. } => {
+            let mine = model.is_me(&event.sender);
+            let mark = if mine {
+                model.me.as_ref().map(|me| delivery(room, me.id, event.seq))
+            } else {
+                None
+            };
+            let nick = (!continues).then(|| {
+                Span::styled(
+                    event.sender.username.clone(),
+                    Style::default()
+                        .fg(user_color(event.sender.id))
+                        .add_modifier(Modifier::BOLD),
+                )
+            });
+            let time = if continues { String::new() } else { time };
+            let style = if !mine && model.mentions_me(text) {
+                Style::default().fg(Color::Yellow)
+            } else {
+                Style::default()
+            };
+            lines.extend(body_lines(&time, nick, text, style, mark.as_ref(), g));
+        }
+        other => {
+            let text = describe(event, other, room.summary.kind);
+            let nick = Span::styled("—", dim());
+            lines.extend(body_lines(&time, Some(nick), &text, dim(), None, g));
+        }
+    }
+    lines
+}
+
+/// The rows of a message of mine that the server has not stored yet.
+pub fn pending_lines(model: &Model, item: &OutboxItem, g: Geometry) -> Vec<Line<'static>> {
+    let mark = match &item.state {
+        OutboxState::Failed(reason) => Delivery::Failed(reason.clone()),
+        _ => Delivery::Pending,
+    };
+    let time = local_time(item.created, model.utc_offset_secs)
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_default();
+    let (name, color) = model
+        .me
+        .as_ref()
+        .map_or(("me".to_string(), Color::Gray), |me| {
+            (me.username.clone(), user_color(me.id))
+        });
+    let nick = Span::styled(
+        name,
+        Style::default().fg(color).add_modifier(Modifier::BOLD),
+    );
+    body_lines(&time, Some(nick), &item.text, dim(), Some(&mark), g)
+}
+
+fn mark_span(mark: &Delivery) -> Span<'static> {
+    match mark {
+        Delivery::Pending => Span::styled("◷ sending", dim()),
+        Delivery::Failed(reason) => Span::styled(
+            format!("✗ not sent: {reason}"),
+            Style::default().fg(Color::Red),
+        ),
+        Delivery::Sent => Span::styled("✓", dim()),
+        Delivery::Delivered => Span::styled("✓✓", dim()),
+        Delivery::Read => Span::styled("✓✓ read", Style::default().fg(Color::Cyan)),
+    }
+}
+
+fn body_lines(
+    time: &str,
+    nick: Option<Span<'static>>,
+    text: &str,
+    style: Style,
+    mark: Option<&Delivery>,
+    g: Geometry,
+) -> Vec<Line<'static>> {
+    let text = wrap::sanitize(text);
+    let text_width = g.text_width();
+    let mut rows = wrap::wrap(&text, text_width);
+    let mark = mark.map(mark_span);
+    // The mark goes after the text on the last row when it fits, else on a row of its own.
+    let mark_on_own_row = mark.as_ref().is_some_and(|m| {
+        rows.last()
+            .is_some_and(|last| wrap::width(last) + 1 + m.width() > text_width)
+    });
+    if mark_on_own_row {
+        rows.push(String::new());
+    }
+    let last = rows.len() - 1;
+    rows.into_iter()
+        .enumerate()
+        .map(|(n, row)| {
+            let mut spans = Vec::with_capacity(5);
+            if n == 0 {
+                spans.push(Span::styled(format!("{time:>5} "), dim()));
+                match &nick {
+                    Some(nick) => {
+                        let name = wrap::truncate(&nick.content, g.nick_width);
+                        let pad = g.nick_width.saturating_sub(wrap::width(&name));
+                        spans.push(Span::raw(" ".repeat(pad)));
+                        spans.push(Span::styled(name, nick.style));
+                        spans.push(Span::raw("  "));
+                    }
+                    None => spans.push(Span::raw(" ".repeat(g.nick_width + 2))),
+                }
+            } else {
+                spans.push(Span::raw(" ".repeat(g.prefix())));
+            }
+            let empty_mark_row = n == last && mark_on_own_row;
+            if !empty_mark_row {
+                spans.push(Span::styled(row, style));
+            }
+            if n == last {
+                if let Some(mark) = &mark {
+                    if !empty_mark_row {
+                        spans.push(Span::raw(" "));
+                    }
+                    spans.push(mark.clone());
+                }
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn is_message(event: &RoomEvent) -> bool {
+    matches!(event.content, EventContent::Message { .. })
+}
+
+/// Membership, title and topic changes as a sentence.
+fn describe(event: &RoomEvent, content: &EventContent, kind: RoomKind) -> String {
+    let who = &event.sender.username;
+    match content {
+        EventContent::Message { text, .. } => text.clone(),
+        EventContent::RoomCreated { title, .. } => match kind {
+            RoomKind::Direct => format!("{who} started this conversation"),
+            _ => format!("{who} created {} {title}", kind.as_str()),
+        },
+        EventContent::MemberJoined { user, .. } => format!("{} joined", user.username),
+        EventContent::MemberLeft { user } => format!("{} left", user.username),
+        EventContent::MemberAdded { user, .. } => format!("{who} added {}", user.username),
+        EventContent::MemberRemoved { user } => format!("{who} removed {}", user.username),
+        EventContent::RoleChanged { user, role } => {
+            format!("{} is now {}", user.username, role.as_str())
+        }
+        EventContent::Renamed { title } => format!("{who} renamed the room to {title}"),
+        EventContent::TopicChanged { topic } if topic.is_empty() => {
+            format!("{who} cleared the topic")
+        }
+        EventContent::TopicChanged { topic } => format!("{who} set the topic: {topic}"),
+    }
+}
+
+fn height(model: &Model, room: &Room, i: usize, g: Geometry) -> usize {
+    event_lines(model, room, i, g).len()
+}
+
+/// Rows of my unsent messages under the newest event.
+pub fn pending_rows(model: &Model, room: &Room, g: Geometry) -> usize {
+    model
+        .outbox
+        .in_room(room.id())
+        .map(|item| pending_lines(model, item, g).len())
+        .sum()
+}
+
+/// Where the pane is after scrolling `rows` towards older messages.
+pub fn scrolled_up(model: &Model, room: &Room, rows: usize, g: Geometry, pane: usize) -> Scroll {
+    let events = room.timeline.events();
+    if events.is_empty() {
+        return Scroll::Bottom;
+    }
+    let (mut i, mut below) = match room.scroll {
+        Scroll::Bottom => (
+            events.len() - 1,
+            rows.saturating_sub(pending_rows(model, room, g)),
+        ),
+        Scroll::At { seq, rows_below } => (anchor_index(room, seq), rows_below + rows),
+    };
+    while i > 0 && below >= height(model, room, i, g) {
+        below -= height(model, room, i, g);
+        i -= 1;
+    }
+    // Never scroll past the top: at least a pane of content must remain above the bottom edge.
+    let mut above = 0;
+    for j in (0..=i).rev() {
+        above += height(model, room, j, g);
+        if above >= below + pane {
+            return Scroll::At {
+                seq: events[i].seq,
+                rows_below: below,
+            };
+        }
+    }
+    top_of(model, room, g, pane)
+}
+
+/// Where the pane is after scrolling `rows` towards newer messages.
+pub fn scrolled_down(model: &Model, room: &Room, rows: usize, g: Geometry) -> Scroll {
+    let Scroll::At { seq, rows_below } = room.scroll else {
+        return Scroll::Bottom;
+    };
+    let events = room.timeline.events();
+    let mut i = anchor_index(room, seq);
+    let mut below = rows_below as isize - rows as isize;
+    while below < 0 {
+        i += 1;
+        if i >= events.len() {
+            return Scroll::Bottom;
+        }
+        below += height(model, room, i, g) as isize;
+    }
+    Scroll::At {
+        seq: events[i].seq,
+        rows_below: below as usize,
+    }
+}
+
+/// The scroll position that shows the oldest loaded event at the top of the pane.
+fn top_of(model: &Model, room: &Room, g: Geometry, pane: usize) -> Scroll {
+    let events = room.timeline.events();
+    let mut total = 0;
+    for (i, event) in events.iter().enumerate() {
+        total += height(model, room, i, g);
+        if total >= pane {
+            if i + 1 == events.len() && total == pane {
+                return Scroll::Bottom;
+            }
+            return Scroll::At {
+                seq: event.seq,
+                rows_below: total - pane,
+            };
+        }
+    }
+    Scroll::Bottom
+}
+
+fn anchor_index(room: &Room, seq: chat_protocol::Seq) -> usize {
+    let len = room.timeline.len();
+    room.timeline
+        .position(seq)
+        .unwrap_or_else(|i| i.min(len.saturating_sub(1)))
+}
+
+/// The rows to draw, top to bottom, at most `pane` of them.
+pub fn visible_lines(model: &Model, room: &Room, g: Geometry, pane: usize) -> Vec<Line<'static>> {
+    let events = room.timeline.events();
+    let (end, skip_bottom) = match room.scroll {
+        Scroll::Bottom => (events.len(), 0),
+        Scroll::At { seq, rows_below } => (anchor_index(room, seq) + 1, rows_below),
+    };
+    let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut total = 0;
+    if room.scroll == Scroll::Bottom {
+        let pending: Vec<Line<'static>> = model
+            .outbox
+            .in_room(room.id())
+            .flat_map(|item| pending_lines(model, item, g))
+            .collect();
+        total += pending.len();
+        chunks.push(pending);
+    }
+    for i in (0..end.min(events.len())).rev() {
+        if total >= pane + skip_bottom {
+            break;
+        }
+        let lines = event_lines(model, room, i, g);
+        total += lines.len();
+        chunks.push(lines);
+    }
+    let mut lines: Vec<Line<'static>> = chunks.into_iter().rev().flatten().collect();
+    lines.truncate(lines.len().saturating_sub(skip_bottom));
+    let start = lines.len().saturating_sub(pane);
+    lines.split_off(start)
+}

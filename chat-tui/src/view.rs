@@ -1,0 +1,261 @@
+//! `view`: draws the model. It only reads; nothing here changes state or does I/O.
+
+mod login;
+mod overlay;
+mod sidebar;
+
+use crate::layout::{self, Areas, PROMPT};
+use crate::model::{typing_text, Connection, Model, Screen, Scroll};
+use crate::pane::{self, Geometry};
+use crate::wrap;
+use chat_protocol::RoomKind;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+pub fn view(model: &Model, frame: &mut Frame<'_>) {
+    match model.screen {
+        Screen::Login => login::draw(model, frame),
+        Screen::Chat => draw_chat(model, frame),
+    }
+    overlay::draw(model, frame);
+}
+
+fn dim() -> Style {
+    Style::default().fg(Color::DarkGray)
+}
+
+fn draw_chat(model: &Model, frame: &mut Frame<'_>) {
+    let areas = layout::areas(model);
+    sidebar::draw(model, frame, areas.sidebar);
+    if areas.sidebar.width > 0 {
+        let line_x = areas.sidebar.right();
+        let divider: Vec<Line<'_>> = (0..areas.sidebar.height)
+            .map(|_| Line::styled("│", dim()))
+            .collect();
+        frame.render_widget(
+            Paragraph::new(divider),
+            Rect::new(line_x, 0, 1, areas.sidebar.height),
+        );
+    }
+    draw_header(model, frame, areas.header);
+    draw_messages(model, frame, areas.messages);
+    draw_typing(model, frame, areas.typing);
+    draw_input(model, frame, &areas);
+    draw_status(model, frame, areas.status);
+}
+
+fn draw_header(model: &Model, frame: &mut Frame<'_>, area: Rect) {
+    let style = Style::default().bg(Color::DarkGray).fg(Color::White);
+    let Some(room) = model.selected_room() else {
+        let text = " no conversations yet: /join a channel, /dm someone or /create one";
+        frame.render_widget(Paragraph::new(text).style(style), area);
+        return;
+    };
+    let mut spans = vec![Span::styled(
+        format!(" {}", room.display_name()),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    if room.summary.kind == RoomKind::Direct {
+        let online = room
+            .summary
+            .peer
+            .as_ref()
+            .and_then(|p| model.online.get(&p.id))
+            .copied()
+            .unwrap_or(false);
+        spans.push(Span::raw(if online { " · online" } else { " · offline" }));
+    } else {
+        let count = room.summary.member_count;
+        spans.push(Span::raw(format!(
+            " · {count} member{}",
+            if count == 1 { "" } else { "s" }
+        )));
+        if room.summary.kind == RoomKind::Announcement {
+            spans.push(Span::raw(" · announcements"));
+        }
+    }
+    if !room.summary.topic.is_empty() {
+        spans.push(Span::raw(format!(
+            " — {}",
+            wrap::sanitize(&room.summary.topic)
+        )));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(style), area);
+}
+
+fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
+    let Some(room) = model.selected_room() else {
+        return;
+    };
+    let g = Geometry::new(area.width);
+    let pane_height = usize::from(area.height);
+    let mut lines = pane::visible_lines(model, room, g, pane_height);
+    if lines.is_empty() {
+        let text = if room.fetching_after || room.loading_older {
+            "loading…"
+        } else {
+            "no messages yet: say hello"
+        };
+        lines.push(Line::styled(format!("  {text}"), dim()));
+    }
+    // Short conversations sit at the bottom, next to the input.
+    let top_pad = pane_height.saturating_sub(lines.len());
+    let mut padded: Vec<Line<'_>> = vec![Line::raw(""); top_pad];
+    if top_pad > 0 && room.timeline.reached_start() && room.scroll == Scroll::Bottom {
+        // Nothing above: keep it that way.
+    } else if top_pad > 0 && room.loading_older {
+        padded[0] = Line::styled("  loading older messages…", dim());
+    }
+    padded.extend(lines);
+    frame.render_widget(Paragraph::new(padded), area);
+    if room.scroll != Scroll::Bottom && area.height > 0 {
+        let hint = if room.unseen_below > 0 {
+            format!(" ↓ {} new below · End to jump ", room.unseen_below)
+        } else {
+            " ↓ more below · End to jump ".to_string()
+        };
+        let width = (wrap::width(&hint) as u16).min(area.width);
+        let hint_area = Rect::new(area.right() - width, area.bottom() - 1, width, 1);
+        frame.render_widget(Clear, hint_area);
+        frame.render_widget(
+            Paragraph::new(hint).style(Style::default().bg(Color::Blue).fg(Color::White)),
+            hint_area,
+        );
+    }
+}
+
+fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
+    let line = if let Some(notice) = &model.notice {
+        let color = if notice.error {
+            Color::Red
+        } else {
+            Color::Green
+        };
+        Line::styled(format!(" {}", notice.text), Style::default().fg(color))
+    } else {
+        let names: Vec<&str> = model
+            .selected_room()
+            .map(|r| r.typing.iter().map(|(u, _)| u.username.as_str()).collect())
+            .unwrap_or_default();
+        match typing_text(&names) {
+            Some(text) => Line::styled(format!(" {text}"), dim().add_modifier(Modifier::ITALIC)),
+            None => Line::raw(""),
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_input(model: &Model, frame: &mut Frame<'_>, areas: &Areas) {
+    let area = areas.input;
+    let prompt_width = PROMPT.chars().count() as u16;
+    let text_width = area.width.saturating_sub(prompt_width);
+    let text = model.input.text();
+    if text.is_empty() {
+        let hint = match (&model.conn, model.selected_room()) {
+            (_, None) => "type /help for commands".to_string(),
+            (Connection::Connected { .. }, Some(room)) => {
+                format!(
+                    "message {} · Alt-Enter new line · F1 help",
+                    room.display_name()
+                )
+            }
+            (_, Some(_)) => "offline: messages wait here and go out on reconnect".to_string(),
+        };
+        let line = Line::from(vec![
+            Span::styled(PROMPT, Style::default().fg(Color::Cyan)),
+            Span::styled(hint, dim()),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        frame.set_cursor_position(Position::new(area.x + prompt_width, area.y));
+        return;
+    }
+    let rows = wrap::hard_wrap(text, text_width.into());
+    let cursor = model.input.cursor();
+    let cursor_row = rows.iter().rposition(|r| r.start <= cursor).unwrap_or(0);
+    let visible = usize::from(area.height).max(1);
+    let first = (cursor_row + 1).saturating_sub(visible);
+    let lines: Vec<Line<'_>> = rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .map(|(i, range)| {
+            let prompt = if i == 0 { PROMPT } else { "  " };
+            Line::from(vec![
+                Span::styled(prompt, Style::default().fg(Color::Cyan)),
+                Span::raw(wrap::sanitize(&text[range.clone()])),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+    let row = &rows[cursor_row];
+    let column = wrap::width(&text[row.start..cursor.min(row.end).max(row.start)]) as u16;
+    frame.set_cursor_position(Position::new(
+        area.x + prompt_width + column.min(text_width),
+        area.y + (cursor_row - first) as u16,
+    ));
+}
+
+/// The connection state in words, as the status bar shows it.
+pub fn connection_text(model: &Model) -> (String, Color) {
+    let queued = model.outbox.waiting();
+    let queued_text = if queued > 0 {
+        format!(" · {queued} queued")
+    } else {
+        String::new()
+    };
+    match &model.conn {
+        Connection::Connected { rtt_ms, .. } => {
+            let rtt = rtt_ms.map_or(String::new(), |ms| format!(" · {ms} ms"));
+            (format!("● connected{rtt}{queued_text}"), Color::Green)
+        }
+        Connection::Connecting { attempt } => {
+            let attempt = if *attempt > 0 {
+                format!(" (attempt {})", attempt + 1)
+            } else {
+                String::new()
+            };
+            (
+                format!("◌ connecting{attempt}…{queued_text}"),
+                Color::Yellow,
+            )
+        }
+        Connection::Waiting {
+            attempt,
+            retry_at,
+            reason,
+        } => {
+            let secs = ((retry_at - model.now).max(0) + 999) / 1000;
+            (
+                format!(
+                    "○ offline · reconnecting in {secs} s (attempt {}){queued_text} · {reason}",
+                    attempt + 1
+                ),
+                Color::Red,
+            )
+        }
+        Connection::Offline => (format!("○ offline{queued_text}"), Color::Red),
+    }
+}
+
+fn draw_status(model: &Model, frame: &mut Frame<'_>, area: Rect) {
+    let (state, color) = connection_text(model);
+    let who = model
+        .me
+        .as_ref()
+        .map_or(String::new(), |me| format!("{} @ ", me.username));
+    let right = format!("{who}{} · F1 help ", model.server_url);
+    let right_width = wrap::width(&right);
+    let left_room = usize::from(area.width).saturating_sub(right_width + 1);
+    let left = wrap::truncate(&format!(" {state}"), left_room);
+    let pad = usize::from(area.width).saturating_sub(wrap::width(&left) + right_width);
+    let line = Line::from(vec![
+        Span::styled(left, Style::default().fg(color)),
+        Span::raw(" ".repeat(pad)),
+        Span::styled(right, dim()),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+}

@@ -1,0 +1,178 @@
+//! Boxes drawn over the screen: help, the quick switcher, the channel directory.
+
+use crate::commands::COMMANDS;
+use crate::model::{Model, Overlay, Picker};
+use crate::update::{channel_matches, switcher_matches};
+use crate::wrap;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+/// Every key, as the help screen lists it.
+pub const KEYS: &[(&str, &str)] = &[
+    ("Enter", "send the message or run the /command"),
+    ("Alt-Enter, Shift-Enter, Ctrl-J", "new line in the message"),
+    ("Up, Down", "move in the input, then browse what you sent"),
+    ("Tab", "complete /commands, @names and #rooms (again: next)"),
+    (
+        "Ctrl-N, Ctrl-P, Alt-Down, Alt-Up",
+        "next, previous conversation",
+    ),
+    ("Ctrl-K", "jump to a conversation by name"),
+    ("PgUp, PgDn, mouse wheel", "scroll the messages"),
+    ("End (empty input), Esc", "back to the newest message"),
+    (
+        "Ctrl-A, Ctrl-E, Ctrl-U, Ctrl-W",
+        "start, end, clear line, delete word",
+    ),
+    ("Ctrl-L", "repaint the screen"),
+    ("? (empty input), F1", "this help"),
+    ("Ctrl-C", "quit (twice if a draft would be lost)"),
+];
+
+pub fn draw(model: &Model, frame: &mut Frame<'_>) {
+    match &model.overlay {
+        None => {}
+        Some(Overlay::Help) => draw_help(frame),
+        Some(Overlay::Switcher(picker)) => {
+            let rows: Vec<Line<'static>> = switcher_matches(model, &picker.query)
+                .into_iter()
+                .filter_map(|id| model.rooms.get(&id))
+                .map(|room| {
+                    let unread = if room.summary.unread > 0 {
+                        format!("  ({} unread)", room.summary.unread)
+                    } else {
+                        String::new()
+                    };
+                    Line::from(vec![
+                        Span::raw(room.display_name()),
+                        Span::styled(unread, Style::default().fg(Color::DarkGray)),
+                    ])
+                })
+                .collect();
+            draw_picker(frame, " Go to conversation ", picker, rows, "no match");
+        }
+        Some(Overlay::Channels { picker, channels }) => {
+            let (rows, empty) = match channels {
+                None => (Vec::new(), "loading the directory…"),
+                Some(channels) => {
+                    let rows = channel_matches(channels, &picker.query)
+                        .into_iter()
+                        .map(|c| {
+                            let joined = if c.joined { " · joined" } else { "" };
+                            let topic = if c.topic.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" — {}", wrap::sanitize(&c.topic))
+                            };
+                            Line::from(vec![
+                                Span::raw(format!("#{}", c.title)),
+                                Span::styled(
+                                    format!("  {} members{joined}{topic}", c.member_count),
+                                    Style::default().fg(Color::DarkGray),
+                                ),
+                            ])
+                        })
+                        .collect();
+                    (rows, "no public channels match")
+                }
+            };
+            draw_picker(
+                frame,
+                " Public channels · Enter joins ",
+                picker,
+                rows,
+                empty,
+            );
+        }
+    }
+}
+
+fn centered(frame: &Frame<'_>, width: u16, height: u16) -> Rect {
+    let area = frame.area();
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    )
+}
+
+fn draw_help(frame: &mut Frame<'_>) {
+    let key_style = Style::default().fg(Color::Cyan);
+    let heading = Style::default().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::styled("Keys", heading)];
+    for (keys, what) in KEYS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {keys:<34}"), key_style),
+            Span::raw(*what),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Commands", heading));
+    for (_, usage, what) in COMMANDS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {usage:<34}"), key_style),
+            Span::raw(*what),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "Marks on your messages: ◷ sending · ✓ sent · ✓✓ delivered · ✓✓ read · ✗ not sent",
+        Style::default().fg(Color::DarkGray),
+    ));
+    lines.push(Line::styled(
+        "Any key closes this help.",
+        Style::default().fg(Color::DarkGray),
+    ));
+    let rect = centered(frame, 96, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
+        rect,
+    );
+}
+
+fn draw_picker(
+    frame: &mut Frame<'_>,
+    title: &str,
+    picker: &Picker,
+    rows: Vec<Line<'static>>,
+    empty: &str,
+) {
+    let rect = centered(frame, 64, 16);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title.to_string());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("› ", Style::default().fg(Color::Cyan)),
+        Span::raw(picker.query.clone()),
+    ])];
+    let visible = usize::from(inner.height.saturating_sub(1));
+    let selected = picker.selected.min(rows.len().saturating_sub(1));
+    let first = (selected + 1).saturating_sub(visible);
+    if rows.is_empty() {
+        lines.push(Line::styled(
+            format!("  {empty}"),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    for (i, row) in rows.into_iter().enumerate().skip(first).take(visible) {
+        let mut row = row;
+        row.spans.insert(0, Span::raw("  "));
+        if i == selected {
+            row = row.style(Style::default().bg(Color::Blue).fg(Color::White));
+        }
+        lines.push(row);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+    let cursor_x = inner.x + 2 + wrap::width(&picker.query) as u16;
+    frame.set_cursor_position((cursor_x.min(inner.right().saturating_sub(1)), inner.y));
+}

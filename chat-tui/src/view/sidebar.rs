@@ -1,0 +1,77 @@
+//! The conversation list: unread counts, mentions, presence of direct peers.
+
+use crate::model::Model;
+use crate::wrap;
+use chat_protocol::RoomKind;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+pub fn draw(model: &Model, frame: &mut Frame<'_>, area: Rect) {
+    if area.width == 0 {
+        return;
+    }
+    let width = usize::from(area.width);
+    let mut lines = vec![Line::styled(
+        " Conversations",
+        Style::default()
+            .fg(Color::DarkGray)
+            .add_modifier(Modifier::BOLD),
+    )];
+    for id in model.room_order() {
+        let Some(room) = model.rooms.get(&id) else {
+            continue;
+        };
+        let selected = model.selected == Some(id);
+        let icon = match room.summary.kind {
+            RoomKind::Direct => {
+                let online = room
+                    .summary
+                    .peer
+                    .as_ref()
+                    .and_then(|p| model.online.get(&p.id))
+                    .copied()
+                    .unwrap_or(false);
+                if online {
+                    Span::styled("● ", Style::default().fg(Color::Green))
+                } else {
+                    Span::styled("○ ", Style::default().fg(Color::DarkGray))
+                }
+            }
+            _ => Span::raw("  "),
+        };
+        let unread = room.summary.unread;
+        let badge = match (room.mention, unread) {
+            (true, n) => format!(" @{n} "),
+            (false, 0) => String::new(),
+            (false, n) if n > 999 => " 999+ ".into(),
+            (false, n) => format!(" {n} "),
+        };
+        let name_room = width.saturating_sub(1 + 2 + wrap::width(&badge) + 1);
+        let name = wrap::truncate(&room.display_name(), name_room);
+        let pad = width.saturating_sub(1 + 2 + wrap::width(&name) + wrap::width(&badge));
+        let mut name_style = Style::default();
+        if unread > 0 {
+            name_style = name_style.add_modifier(Modifier::BOLD);
+        }
+        let badge_style = if room.mention {
+            Style::default().fg(Color::Black).bg(Color::Yellow)
+        } else {
+            Style::default().fg(Color::Black).bg(Color::Gray)
+        };
+        let mut line = Line::from(vec![
+            Span::raw(" "),
+            icon,
+            Span::styled(name, name_style),
+            Span::raw(" ".repeat(pad)),
+            Span::styled(badge, badge_style),
+        ]);
+        if selected {
+            line = line.style(Style::default().bg(Color::Blue).fg(Color::White));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
