@@ -1,0 +1,277 @@
+//! End to end: the real `chat-tui` binary in pseudo-terminals against a real server.
+//!
+//! Two people log in through the login screen and chat. The server goes away: the status bar
+//! says so, a message typed offline shows as pending, survives quitting the client, and arrives
+//! exactly once after the server comes back.
+#![allow(clippy::unwrap_used)]
+
+use chat_protocol::client::Client;
+use chat_protocol::{Auth, EventContent, RoomKind};
+use chat_server::config::Config;
+use chat_server::server::{spawn, RunningServer};
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery";
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
+/// One `chat-tui` process in a pseudo-terminal, with its screen parsed by vt100.
+struct Tui {
+    name: &'static str,
+    screen: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Tui {
+    fn start(name: &'static str, home: &Path, url: &str) -> Tui {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_chat-tui"));
+        cmd.args(["--server", url, "--user", name]);
+        cmd.env("XDG_DATA_HOME", home.join("data"));
+        cmd.env("XDG_CONFIG_HOME", home.join("config"));
+        cmd.env("HOME", home);
+        cmd.env("TERM", "xterm-256color");
+        cmd.cwd(home);
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (screen_in, raw_in) = (screen.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen_in.lock().unwrap().process(&buf[..n]);
+                raw_in.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Tui {
+            name,
+            screen,
+            raw,
+            writer,
+            child,
+            _master: pair.master,
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn keys(&mut self, bytes: &str) {
+        self.writer.write_all(bytes.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Type a line and press Enter (a short pause lets the client see the keys apart, as a
+    /// person's typing would).
+    fn line(&mut self, text: &str) {
+        self.keys(text);
+        std::thread::sleep(Duration::from_millis(50));
+        self.keys("\r");
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.contents();
+            if pred(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{}: timed out waiting for {what}; screen:\n{screen}",
+                    self.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(text, |s| s.contains(text))
+    }
+
+    /// Quit with Ctrl-C and check the terminal was given back (alternate screen left).
+    fn quit(mut self) {
+        self.keys("\x03");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not quit", self.name);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{} exited with {status:?}", self.name);
+        std::thread::sleep(Duration::from_millis(100));
+        let raw = self.raw.lock().unwrap();
+        let leave_alternate = b"\x1b[?1049l";
+        assert!(
+            raw.windows(leave_alternate.len())
+                .any(|w| w == leave_alternate),
+            "{} left the alternate screen on",
+            self.name
+        );
+    }
+}
+
+fn config(listen: SocketAddr) -> Config {
+    Config {
+        listen,
+        ..Config::default()
+    }
+}
+
+async fn start_server(db: &Path, listen: SocketAddr) -> RunningServer {
+    // The port may take a moment to be free again after a stop.
+    for _ in 0..50 {
+        if let Ok(server) = spawn(config(listen), db).await {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server did not start on {listen}");
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_chat_and_an_offline_message_arrives_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let addr = server.addr;
+    let url = server.url();
+    for name in ["alice", "bob"] {
+        let auth = Auth::Register {
+            username: name.into(),
+            password: PASSWORD.into(),
+        };
+        Client::connect(&url, auth).await.unwrap().close();
+    }
+    let homes = [dir.path().join("alice"), dir.path().join("bob")];
+    for home in &homes {
+        std::fs::create_dir_all(home).unwrap();
+    }
+
+    let (alice, bob) = tokio::task::spawn_blocking({
+        let (url, homes) = (url.clone(), homes.clone());
+        move || {
+            let mut alice = Tui::start("alice", &homes[0], &url);
+            let mut bob = Tui::start("bob", &homes[1], &url);
+            for tui in [&mut alice, &mut bob] {
+                tui.wait_text("log in");
+                // --user filled in the name; the cursor waits in the password field.
+                tui.line(PASSWORD);
+                tui.wait_text("● connected");
+            }
+            alice.line("/create channel general @bob");
+            alice.wait_text("alice created channel general");
+            bob.wait_text("#general");
+            alice.line("hello from alice");
+            bob.wait_text("hello from alice");
+            bob.line("hi alice, bob here");
+            alice.wait_text("hi alice, bob here");
+            // Bob has read it all, so alice's message shows as read.
+            alice.wait_text("hello from alice ✓✓ read");
+            (alice, bob)
+        }
+    })
+    .await
+    .unwrap();
+
+    server.stop().await;
+
+    let (alice, bob) = tokio::task::spawn_blocking(move || {
+        let mut alice = alice;
+        alice.wait_text("reconnecting in");
+        bob.wait_text("reconnecting in");
+        alice.line("typed while offline");
+        let screen = alice.wait_text("typed while offline ◷ sending");
+        assert!(screen.contains("1 queued"), "{screen}");
+        // Quitting does not lose it: the outbox is on disk.
+        alice.quit();
+        (Tui::start("alice", &homes[0], &url), bob)
+    })
+    .await
+    .unwrap();
+
+    let alice = tokio::task::spawn_blocking(move || {
+        // Started with the server down: the cache shows the conversation and the queue.
+        let screen = alice.wait_text("typed while offline ◷ sending");
+        assert!(screen.contains("hi alice, bob here"), "{screen}");
+        alice
+    })
+    .await
+    .unwrap();
+
+    let server = start_server(&db, addr).await;
+
+    let (alice, bob) = tokio::task::spawn_blocking(move || {
+        bob.wait_text("typed while offline");
+        alice.wait_for("the message to be sent", |s| {
+            s.contains("● connected") && !s.contains("◷ sending")
+        });
+        // Give a duplicate time to show up if there were going to be one.
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(count(&bob.contents(), "typed while offline"), 1);
+        assert_eq!(count(&alice.contents(), "typed while offline"), 1);
+        (alice, bob)
+    })
+    .await
+    .unwrap();
+
+    // The server agrees: stored exactly once.
+    let auth = Auth::Password {
+        username: "bob".into(),
+        password: PASSWORD.into(),
+    };
+    let checker = Client::connect(&server.url(), auth).await.unwrap();
+    let room = checker
+        .welcome()
+        .rooms
+        .iter()
+        .find(|r| r.kind == RoomKind::Channel)
+        .unwrap()
+        .id;
+    let history = checker.history_after(room, 0, 100).await.unwrap();
+    let offline: Vec<_> = history
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.content, EventContent::Message { text, .. } if text == "typed while offline")
+        })
+        .collect();
+    assert_eq!(offline.len(), 1);
+
+    tokio::task::spawn_blocking(move || {
+        alice.quit();
+        bob.quit();
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+}
