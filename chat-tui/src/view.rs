@@ -3,6 +3,8 @@
 mod login;
 mod overlay;
 mod sidebar;
+#[cfg(test)]
+mod tests;
 
 use crate::layout::{self, Areas, PROMPT};
 use crate::model::{typing_text, Connection, Model, Screen, Scroll};

@@ -1,0 +1,305 @@
+//! Keys, pastes and the mouse: what each does on each screen.
+
+use super::*;
+
+pub(crate) fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if key.kind == KeyEventKind::Release {
+        return;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        let draft = model.screen == Screen::Chat && !model.input.text().trim().is_empty();
+        if draft && !model.confirm_quit {
+            model.confirm_quit = true;
+            notice(
+                model,
+                "press Ctrl-C again to quit (the unsent draft will be lost)",
+                true,
+            );
+            return;
+        }
+        model.quit = true;
+        fx.push(Effect::Quit);
+        return;
+    }
+    if model.confirm_quit {
+        model.confirm_quit = false;
+        model.notice = None;
+    }
+    if ctrl && key.code == KeyCode::Char('l') {
+        fx.push(Effect::Redraw);
+        return;
+    }
+    if key.code == KeyCode::F(1) {
+        model.overlay = match model.overlay {
+            Some(Overlay::Help) => None,
+            _ => Some(Overlay::Help),
+        };
+        return;
+    }
+    if model.overlay.is_some() {
+        on_overlay_key(model, key, fx);
+        return;
+    }
+    match model.screen {
+        Screen::Login => on_login_key(model, key, fx),
+        Screen::Chat => on_chat_key(model, key, fx),
+    }
+}
+
+pub(crate) fn on_login_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let form = &mut model.login;
+    let next = |f| match f {
+        LoginField::Server => LoginField::Username,
+        LoginField::Username => LoginField::Password,
+        LoginField::Password => LoginField::Server,
+    };
+    let prev = |f| match f {
+        LoginField::Server => LoginField::Password,
+        LoginField::Username => LoginField::Server,
+        LoginField::Password => LoginField::Username,
+    };
+    let field = match form.focus {
+        LoginField::Server => &mut form.server,
+        LoginField::Username => &mut form.username,
+        LoginField::Password => &mut form.password,
+    };
+    match key.code {
+        KeyCode::Char('r') if ctrl => form.register = !form.register,
+        KeyCode::Char('u') if ctrl => field.clear(),
+        KeyCode::Char(c) if !ctrl => field.push(c),
+        KeyCode::Backspace => {
+            field.pop();
+        }
+        KeyCode::Tab | KeyCode::Down => form.focus = next(form.focus),
+        KeyCode::BackTab | KeyCode::Up => form.focus = prev(form.focus),
+        KeyCode::Enter => {
+            if form.focus != LoginField::Password && form.password.is_empty() {
+                form.focus = next(form.focus);
+            } else {
+                submit_login(model, fx);
+            }
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn submit_login(model: &mut Model, fx: &mut Vec<Effect>) {
+    if matches!(model.conn, Connection::Connecting { .. }) {
+        return;
+    }
+    let form = &mut model.login;
+    let server = form.server.trim().to_string();
+    let username = form.username.trim().to_string();
+    let error = if !(server.starts_with("ws://") || server.starts_with("wss://")) {
+        Some("the server address starts with ws:// or wss://")
+    } else if username.is_empty() {
+        Some("enter a username")
+    } else if form.password.is_empty() {
+        Some("enter a password")
+    } else {
+        None
+    };
+    if let Some(error) = error {
+        form.error = Some(error.into());
+        return;
+    }
+    form.error = None;
+    let password = form.password.clone();
+    let auth = if form.register {
+        Auth::Register { username, password }
+    } else {
+        Auth::Password { username, password }
+    };
+    model.server_url = server.clone();
+    model.conn = Connection::Connecting { attempt: 0 };
+    fx.push(Effect::Connect { url: server, auth });
+}
+
+pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(overlay) = model.overlay.as_mut() else {
+        return;
+    };
+    let picker = match overlay {
+        Overlay::Help => {
+            // Any key closes help; `?` and Esc are the obvious ones.
+            model.overlay = None;
+            return;
+        }
+        Overlay::Switcher(p) => p,
+        Overlay::Channels { picker, .. } => picker,
+    };
+    match key.code {
+        KeyCode::Esc => model.overlay = None,
+        KeyCode::Up => picker.selected = picker.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Tab => picker.selected += 1,
+        KeyCode::Backspace => {
+            picker.query.pop();
+            picker.selected = 0;
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            picker.query.push(c);
+            picker.selected = 0;
+        }
+        KeyCode::Enter => choose_from_overlay(model, fx),
+        _ => {}
+    }
+}
+
+/// The rooms the quick switcher offers for `query`, best match first.
+pub fn switcher_matches(model: &Model, query: &str) -> Vec<RoomId> {
+    let mut scored: Vec<(i64, usize, RoomId)> = model
+        .room_order()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(rank, id)| {
+            let name = model.rooms.get(&id)?.display_name();
+            complete::fuzzy_score(query, &name).map(|score| (-score, rank, id))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// The directory entries the /channels overlay shows for `query`.
+pub fn channel_matches<'a>(channels: &'a [ChannelInfo], query: &str) -> Vec<&'a ChannelInfo> {
+    let mut scored: Vec<(i64, usize, &ChannelInfo)> = channels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| complete::fuzzy_score(query, &c.title).map(|s| (-s, i, c)))
+        .collect();
+    scored.sort_by_key(|(score, i, _)| (*score, *i));
+    scored.into_iter().map(|(_, _, c)| c).collect()
+}
+
+pub(crate) fn choose_from_overlay(model: &mut Model, fx: &mut Vec<Effect>) {
+    match model.overlay.take() {
+        Some(Overlay::Switcher(picker)) => {
+            let matches = switcher_matches(model, &picker.query);
+            if let Some(&id) = matches.get(picker.selected.min(matches.len().saturating_sub(1))) {
+                select_room(model, id, fx);
+            }
+        }
+        Some(Overlay::Channels {
+            picker,
+            channels: Some(channels),
+        }) => {
+            let matches = channel_matches(&channels, &picker.query);
+            let Some(channel) = matches
+                .get(picker.selected.min(matches.len().saturating_sub(1)))
+                .copied()
+            else {
+                return;
+            };
+            if channel.joined && model.rooms.contains_key(&channel.id) {
+                select_room(model, channel.id, fx);
+            } else if is_connected(model) {
+                let frame = ClientFrame::JoinRoom(JoinRoom {
+                    request_id: 0,
+                    room_id: channel.id,
+                });
+                request(fx, Tag::OpenRoom, frame);
+            } else {
+                notice(model, "not connected", true);
+            }
+        }
+        other => model.overlay = other,
+    }
+}
+
+pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    if key.code != KeyCode::Tab {
+        model.completion = None;
+    }
+    let pane_rows = usize::from(layout::areas(model).messages.height)
+        .saturating_sub(2)
+        .max(1);
+    let before = model.input.text().len();
+    match key.code {
+        KeyCode::Char('k') if ctrl => model.overlay = Some(Overlay::Switcher(Picker::default())),
+        KeyCode::Char('n') if ctrl => step_room(model, 1, fx),
+        KeyCode::Char('p') if ctrl => step_room(model, -1, fx),
+        KeyCode::Down if alt => step_room(model, 1, fx),
+        KeyCode::Up if alt => step_room(model, -1, fx),
+        KeyCode::Char('?') if model.input.is_empty() && !ctrl && !alt => {
+            model.overlay = Some(Overlay::Help);
+        }
+        KeyCode::PageUp => scroll_up(model, pane_rows, fx),
+        KeyCode::PageDown => scroll_down(model, pane_rows, fx),
+        KeyCode::End if model.input.is_empty() || ctrl => scroll_to_bottom(model, fx),
+        KeyCode::Esc => {
+            model.notice = None;
+            scroll_to_bottom(model, fx);
+        }
+        KeyCode::Enter if alt || shift => model.input.insert_char('\n'),
+        KeyCode::Char('j') if ctrl => model.input.insert_char('\n'),
+        KeyCode::Enter => submit(model, fx),
+        KeyCode::Tab => complete::complete(model),
+        KeyCode::Up if !model.input.up() => model.input.history_prev(),
+        KeyCode::Down if !model.input.down() => model.input.history_next(),
+        KeyCode::Left => model.input.left(),
+        KeyCode::Right => model.input.right(),
+        KeyCode::Home => model.input.home(),
+        KeyCode::Char('a') if ctrl => model.input.home(),
+        KeyCode::End => model.input.end(),
+        KeyCode::Char('e') if ctrl => model.input.end(),
+        KeyCode::Backspace => model.input.backspace(),
+        KeyCode::Delete => model.input.delete(),
+        KeyCode::Char('u') if ctrl => model.input.delete_to_line_start(),
+        KeyCode::Char('w') if ctrl => model.input.delete_word(),
+        KeyCode::Char(c) if !ctrl => model.input.insert_char(c),
+        _ => {}
+    }
+    if model.input.text().len() != before {
+        typing_changed(model, fx);
+    }
+}
+
+pub(crate) fn on_paste(model: &mut Model, text: &str, fx: &mut Vec<Effect>) {
+    match (&mut model.overlay, model.screen) {
+        (Some(Overlay::Switcher(p)), _) | (Some(Overlay::Channels { picker: p, .. }), _) => {
+            p.query.push_str(text.lines().next().unwrap_or_default());
+        }
+        (Some(Overlay::Help), _) => {}
+        (None, Screen::Login) => {
+            let form = &mut model.login;
+            let line = text.lines().next().unwrap_or_default();
+            match form.focus {
+                LoginField::Server => form.server.push_str(line),
+                LoginField::Username => form.username.push_str(line),
+                LoginField::Password => form.password.push_str(line),
+            }
+        }
+        (None, Screen::Chat) => {
+            // The whole block goes into the input, line breaks included: a paste never sends.
+            model.completion = None;
+            model.input.insert_str(text);
+            typing_changed(model, fx);
+        }
+    }
+}
+
+pub(crate) fn on_mouse(model: &mut Model, mouse: MouseEvent, fx: &mut Vec<Effect>) {
+    if model.screen != Screen::Chat || model.overlay.is_some() {
+        return;
+    }
+    match mouse.kind {
+        MouseEventKind::ScrollUp => scroll_up(model, WHEEL_ROWS, fx),
+        MouseEventKind::ScrollDown => scroll_down(model, WHEEL_ROWS, fx),
+        MouseEventKind::Down(MouseButton::Left) => {
+            let sidebar = layout::areas(model).sidebar;
+            // Row 0 of the sidebar is its heading; rooms follow one per row.
+            if mouse.column < sidebar.right() && mouse.row > sidebar.y {
+                let index = usize::from(mouse.row - sidebar.y - 1);
+                if let Some(&id) = model.room_order().get(index) {
+                    select_room(model, id, fx);
+                }
+            }
+        }
+        _ => {}
+    }
+}

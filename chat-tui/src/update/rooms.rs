@@ -1,0 +1,230 @@
+//! Rooms in view: selecting, scrolling, marking read, receipts and typing.
+
+use super::*;
+
+pub(crate) fn step_room(model: &mut Model, step: isize, fx: &mut Vec<Effect>) {
+    let order = model.room_order();
+    if order.is_empty() {
+        return;
+    }
+    let current = model
+        .selected
+        .and_then(|id| order.iter().position(|&r| r == id))
+        .unwrap_or(0) as isize;
+    let next = (current + step).rem_euclid(order.len() as isize) as usize;
+    select_room(model, order[next], fx);
+}
+
+pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
+    if !model.rooms.contains_key(&room_id) {
+        return;
+    }
+    if model.selected != Some(room_id) {
+        stop_typing(model, fx);
+        if let Some(old) = model.selected.and_then(|id| model.rooms.get_mut(&id)) {
+            old.marker = None;
+        }
+        if let Some(old) = model.selected {
+            model.outbox.forget_failed(old);
+        }
+        model.selected = Some(room_id);
+        model.completion = None;
+    }
+    let connected = is_connected(model);
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
+    room.mention = false;
+    room.marker = first_unread(room, model.me.as_ref().map(|m| m.id));
+    if connected && !room.members_loaded {
+        room.members_loaded = true;
+        let frame = ClientFrame::ListMembers(ListMembers {
+            request_id: 0,
+            room_id,
+        });
+        request(fx, Tag::Members { room_id }, frame);
+    }
+    mark_read(model, room_id, fx);
+}
+
+/// The first message from someone else after what I have read, for the "new messages" line.
+pub(crate) fn first_unread(room: &Room, me: Option<i64>) -> Option<chat_protocol::Seq> {
+    if room.summary.unread == 0 {
+        return None;
+    }
+    let events = room.timeline.events();
+    let start = room
+        .timeline
+        .position(room.summary.read_seq + 1)
+        .unwrap_or_else(|i| i);
+    events[start..]
+        .iter()
+        .find(|e| matches!(e.content, EventContent::Message { .. }) && Some(e.sender.id) != me)
+        .map(|e| e.seq)
+}
+
+pub(crate) fn geometry(model: &Model) -> (Geometry, usize) {
+    let area = layout::areas(model).messages;
+    (Geometry::new(area.width), usize::from(area.height))
+}
+
+pub(crate) fn scroll_up(model: &mut Model, rows: usize, fx: &mut Vec<Effect>) {
+    let Some(room) = model.selected_room() else {
+        return;
+    };
+    let (g, pane_height) = geometry(model);
+    let scroll = pane::scrolled_up(model, room, rows, g, pane_height);
+    let room_id = room.id();
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
+    room.scroll = scroll;
+    // Near the top of what is loaded: fetch older events before the user gets there.
+    let near_top = match scroll {
+        Scroll::Bottom => room.timeline.len() < 50,
+        Scroll::At { seq, .. } => room.timeline.position(seq).unwrap_or_else(|i| i) < 50,
+    };
+    load_older_if_needed(room, near_top, fx);
+}
+
+pub(crate) fn load_older_if_needed(room: &mut Room, near_top: bool, fx: &mut Vec<Effect>) {
+    if near_top && !room.loading_older && !room.timeline.reached_start() {
+        if let Some(first) = room.timeline.first_seq() {
+            room.loading_older = true;
+            fx.push(Effect::LoadOlder {
+                room_id: room.id(),
+                before: first,
+            });
+        }
+    }
+}
+
+pub(crate) fn scroll_down(model: &mut Model, rows: usize, fx: &mut Vec<Effect>) {
+    let Some(room) = model.selected_room() else {
+        return;
+    };
+    let (g, _) = geometry(model);
+    let scroll = pane::scrolled_down(model, room, rows, g);
+    let room_id = room.id();
+    if let Some(room) = model.rooms.get_mut(&room_id) {
+        room.scroll = scroll;
+        if scroll == Scroll::Bottom {
+            room.unseen_below = 0;
+        }
+    }
+    mark_read(model, room_id, fx);
+}
+
+pub(crate) fn scroll_to_bottom(model: &mut Model, fx: &mut Vec<Effect>) {
+    let Some(room_id) = model.selected else {
+        return;
+    };
+    if let Some(room) = model.rooms.get_mut(&room_id) {
+        room.scroll = Scroll::Bottom;
+        room.unseen_below = 0;
+    }
+    mark_read(model, room_id, fx);
+}
+
+/// Mark what the open room shows as read, and tell the server.
+pub(crate) fn mark_read(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
+    if model.screen != Screen::Chat || model.overlay.is_some() || model.selected != Some(room_id) {
+        return;
+    }
+    let me = model.me.as_ref().map(|m| m.id);
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
+    let shown = match room.scroll {
+        Scroll::Bottom => room.timeline.last_seq(),
+        Scroll::At { seq, .. } => seq,
+    };
+    if shown > room.summary.read_seq {
+        room.summary.read_seq = shown;
+        let at_end = room.scroll == Scroll::Bottom && shown >= room.summary.last_seq;
+        room.summary.unread = if at_end {
+            0
+        } else {
+            unread_after(room, me, shown)
+        };
+    }
+    if room.summary.unread == 0 {
+        room.mention = false;
+    }
+    flush_receipts(model, room_id, fx);
+}
+
+pub(crate) fn unread_after(room: &Room, me: Option<i64>, read_seq: chat_protocol::Seq) -> u32 {
+    let events = room.timeline.events();
+    let start = room.timeline.position(read_seq + 1).unwrap_or_else(|i| i);
+    events[start..]
+        .iter()
+        .filter(|e| matches!(e.content, EventContent::Message { .. }) && Some(e.sender.id) != me)
+        .count() as u32
+}
+
+/// Send this device's delivered and read marks for a room if they moved.
+pub(crate) fn flush_receipts(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
+    if !is_connected(model) {
+        return;
+    }
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
+    let delivered = room.timeline.synced_to().max(room.summary.read_seq);
+    let read = room.summary.read_seq;
+    let send_delivered = delivered > room.delivered_sent;
+    let send_read = read > room.read_sent;
+    if !(send_delivered || send_read) {
+        return;
+    }
+    room.delivered_sent = room.delivered_sent.max(delivered);
+    room.read_sent = room.read_sent.max(read);
+    let frame = ClientFrame::SetReceipt(SetReceipt {
+        request_id: 0,
+        room_id,
+        delivered_seq: send_delivered.then_some(delivered),
+        read_seq: send_read.then_some(read),
+    });
+    request(fx, Tag::Quiet, frame);
+}
+
+pub(crate) fn typing_changed(model: &mut Model, fx: &mut Vec<Effect>) {
+    let text = model.input.text();
+    let composing = !text.trim().is_empty() && !text.starts_with('/');
+    let Some(room_id) = model.selected else {
+        return;
+    };
+    if !composing {
+        stop_typing(model, fx);
+        return;
+    }
+    if !is_connected(model) {
+        return;
+    }
+    let fresh = model
+        .typing_sent
+        .is_some_and(|(r, at)| r == room_id && model.now - at < TYPING_REPEAT_MS);
+    if !fresh {
+        model.typing_sent = Some((room_id, model.now));
+        let frame = ClientFrame::SetTyping(SetTyping {
+            request_id: 0,
+            room_id,
+            typing: true,
+        });
+        request(fx, Tag::Quiet, frame);
+    }
+}
+
+pub(crate) fn stop_typing(model: &mut Model, fx: &mut Vec<Effect>) {
+    if let Some((room_id, _)) = model.typing_sent.take() {
+        if is_connected(model) {
+            let frame = ClientFrame::SetTyping(SetTyping {
+                request_id: 0,
+                room_id,
+                typing: false,
+            });
+            request(fx, Tag::Quiet, frame);
+        }
+    }
+}

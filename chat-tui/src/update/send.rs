@@ -1,0 +1,239 @@
+//! Sending messages through the outbox, and running /commands.
+
+use super::*;
+
+pub(crate) fn submit(model: &mut Model, fx: &mut Vec<Effect>) {
+    let text = model.input.text().trim_end().to_string();
+    if text.trim().is_empty() {
+        return;
+    }
+    if text.starts_with('/') && !text.starts_with("//") {
+        match commands::parse(&text) {
+            Ok(command) => {
+                model.input.take();
+                run_command(model, command, fx);
+            }
+            Err(message) => notice(model, message, true),
+        }
+        return;
+    }
+    // "//text" sends "/text".
+    let text = text
+        .strip_prefix('/')
+        .filter(|t| t.starts_with('/'))
+        .unwrap_or(&text);
+    let Some(room) = model.selected_room() else {
+        notice(model, "no room open: /join a channel or /dm someone", true);
+        return;
+    };
+    let chars = text.chars().count();
+    if chars > model.limits.max_message_chars {
+        let limit = model.limits.max_message_chars;
+        notice(
+            model,
+            format!("message is {chars} characters; the limit is {limit}"),
+            true,
+        );
+        return;
+    }
+    if room.summary.kind == RoomKind::Announcement && !room.summary.role.can_manage() {
+        notice(model, "only admins can post in an announcement room", true);
+        return;
+    }
+    let room_id = room.id();
+    let item = OutboxItem {
+        client_id: model.rng.client_id(),
+        room_id,
+        text: text.to_string(),
+        created: model.now,
+        state: OutboxState::Queued,
+    };
+    model.input.take();
+    stop_typing(model, fx);
+    fx.push(Effect::Cache(CacheOp::OutboxPut(item.clone())));
+    model.outbox.push(item);
+    if let Some(room) = model.rooms.get_mut(&room_id) {
+        room.scroll = Scroll::Bottom;
+        room.unseen_below = 0;
+    }
+    pump_outbox(model, fx);
+}
+
+/// Send the next queued message if the connection is up and nothing is in flight.
+pub(crate) fn pump_outbox(model: &mut Model, fx: &mut Vec<Effect>) {
+    if !is_connected(model) || model.now < model.outbox_retry_at {
+        return;
+    }
+    if let Some(item) = model.outbox.take_next() {
+        let frame = ClientFrame::SendMessage(SendMessage {
+            request_id: 0,
+            room_id: item.room_id,
+            client_id: item.client_id.clone(),
+            text: item.text.clone(),
+        });
+        let tag = Tag::Send {
+            client_id: item.client_id.clone(),
+        };
+        request(fx, tag, frame);
+    }
+}
+
+pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effect>) {
+    match command {
+        Command::Help => {
+            model.overlay = Some(Overlay::Help);
+            return;
+        }
+        Command::Quit => {
+            model.quit = true;
+            fx.push(Effect::Quit);
+            return;
+        }
+        Command::Reconnect => {
+            if is_connected(model) || matches!(model.conn, Connection::Connecting { .. }) {
+                fx.push(Effect::Disconnect);
+                connection_reset(model);
+            }
+            connect(model, 0, fx);
+            return;
+        }
+        Command::Logout => {
+            let waiting = model.outbox.waiting();
+            if waiting > 0 && !model.confirm_logout {
+                model.confirm_logout = true;
+                notice(
+                    model,
+                    format!("{waiting} message(s) not sent yet would be lost: /logout again to log out anyway"),
+                    true,
+                );
+                return;
+            }
+            logout(model, None, fx);
+            return;
+        }
+        _ => {}
+    }
+    if !is_connected(model) {
+        notice(model, "not connected: this command needs the server", true);
+        return;
+    }
+    let room = model.selected_room().map(|r| (r.id(), r.display_name()));
+    let need_room = || room.clone().ok_or("no room open");
+    let (tag, frame) = match command {
+        Command::Join(name) => match name.parse::<RoomId>() {
+            Ok(room_id) => (
+                Tag::OpenRoom,
+                ClientFrame::JoinRoom(JoinRoom {
+                    request_id: 0,
+                    room_id,
+                }),
+            ),
+            Err(_) => (
+                Tag::JoinByName(name),
+                ClientFrame::ListChannels(ListChannels { request_id: 0 }),
+            ),
+        },
+        Command::Create {
+            kind,
+            title,
+            members,
+        } => (
+            Tag::OpenRoom,
+            ClientFrame::CreateRoom(CreateRoom {
+                request_id: 0,
+                kind,
+                title,
+                topic: String::new(),
+                members,
+            }),
+        ),
+        Command::Dm(username) => (
+            Tag::OpenRoom,
+            ClientFrame::OpenDirect(OpenDirect {
+                request_id: 0,
+                username,
+            }),
+        ),
+        Command::Channels => {
+            model.overlay = Some(Overlay::Channels {
+                picker: Picker::default(),
+                channels: None,
+            });
+            (
+                Tag::Channels,
+                ClientFrame::ListChannels(ListChannels { request_id: 0 }),
+            )
+        }
+        room_command => {
+            let (room_id, name) = match need_room() {
+                Ok(r) => r,
+                Err(e) => {
+                    notice(model, e, true);
+                    return;
+                }
+            };
+            match room_command {
+                Command::Leave => (
+                    Tag::Action(format!("you left {name}")),
+                    ClientFrame::LeaveRoom(LeaveRoom {
+                        request_id: 0,
+                        room_id,
+                    }),
+                ),
+                Command::Invite(username) => (
+                    Tag::Action(format!("added {username} to {name}")),
+                    ClientFrame::AddMember(AddMember {
+                        request_id: 0,
+                        room_id,
+                        username,
+                    }),
+                ),
+                Command::Kick(username) => (
+                    Tag::Action(format!("removed {username} from {name}")),
+                    ClientFrame::RemoveMember(RemoveMember {
+                        request_id: 0,
+                        room_id,
+                        username,
+                    }),
+                ),
+                Command::Topic(topic) => (
+                    Tag::Action("topic set".into()),
+                    ClientFrame::SetTopic(SetTopic {
+                        request_id: 0,
+                        room_id,
+                        topic,
+                    }),
+                ),
+                Command::Rename(title) => (
+                    Tag::Action(format!("renamed to {title}")),
+                    ClientFrame::RenameRoom(RenameRoom {
+                        request_id: 0,
+                        room_id,
+                        title,
+                    }),
+                ),
+                _ => return,
+            }
+        }
+    };
+    request(fx, tag, frame);
+}
+
+pub(crate) fn logout(model: &mut Model, reason: Option<String>, fx: &mut Vec<Effect>) {
+    fx.push(Effect::Disconnect);
+    fx.push(Effect::ForgetSession);
+    fx.push(Effect::Cache(CacheOp::Clear));
+    connection_reset(model);
+    model.conn = Connection::Offline;
+    model.token = None;
+    model.me = None;
+    model.rooms.clear();
+    model.selected = None;
+    model.outbox = Default::default();
+    model.confirm_logout = false;
+    model.overlay = None;
+    model.screen = Screen::Login;
+    model.login.password.clear();
+    model.login.focus = LoginField::Password;
+    model.login.error = reason;
+}

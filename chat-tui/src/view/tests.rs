@@ -1,0 +1,224 @@
+//! The screen as a user sees it, drawn into ratatui's TestBackend. Times are UTC here
+//! (`utc_offset_secs` is 0 in the fixture), so the expected rows are fixed.
+
+use super::view;
+use crate::model::{Connection, Scroll};
+use crate::msg::Msg;
+use crate::update::tests::{connected_model, message, user, DIRECT, GENERAL};
+use crate::update::update;
+use chat_protocol::{Receipt, ServerFrame, Typing};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn render(model: &crate::model::Model) -> Vec<String> {
+    let (w, h) = model.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| view(model, f)).expect("draw");
+    let buffer = terminal.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            let mut row = String::new();
+            let mut skip = 0;
+            for x in 0..w {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let symbol = buffer[(x, y)].symbol();
+                skip = crate::wrap::width(symbol).saturating_sub(1);
+                row.push_str(symbol);
+            }
+            row.trim_end().to_string()
+        })
+        .collect()
+}
+
+fn find<'a>(rows: &'a [String], text: &str) -> &'a str {
+    rows.iter()
+        .find(|r| r.contains(text))
+        .unwrap_or_else(|| panic!("no row with {text:?}:\n{}", rows.join("\n")))
+}
+
+#[test]
+fn the_chat_screen_shows_rooms_messages_and_state() {
+    let mut model = connected_model();
+    model.conn = Connection::Connected {
+        since: model.now,
+        rtt_ms: Some(12),
+    };
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Event(message(
+            DIRECT,
+            1,
+            &user(2, "bob"),
+            "psst",
+        ))),
+    );
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Receipt(Receipt {
+            room_id: GENERAL,
+            user_id: 2,
+            delivered_seq: 3,
+            read_seq: 3,
+        })),
+    );
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Typing(Typing {
+            room_id: GENERAL,
+            user: user(2, "bob"),
+            typing: true,
+        })),
+    );
+    let rows = render(&model);
+    // Sidebar: the open room, and the direct room with bob online and one unread.
+    assert!(
+        rows[0].starts_with(" Conversations            │ #general"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[1].starts_with("   #general"), "{}", rows[1]);
+    assert!(rows[2].starts_with(" ● bob"), "{}", rows[2]);
+    assert!(
+        rows[2][..27].trim_end().ends_with("1 │") || rows[2].contains(" 1 "),
+        "{}",
+        rows[2]
+    );
+    // Header and messages: a day separator, then time, name, text; mine marked read.
+    assert!(rows[0].contains("#general · 2 members"), "{}", rows[0]);
+    assert!(find(&rows, "Tuesday, 14 November 2023").contains("───"));
+    assert!(find(&rows, "hi").contains("22:13          bob  hi"));
+    assert!(find(&rows, "hello bob").contains("22:13        alice  hello bob ✓✓ read"));
+    assert!(find(&rows, "bob is typing…").contains("│ bob is typing…"));
+    assert!(find(&rows, "● connected · 12 ms").contains("alice @ ws://127.0.0.1:7800"));
+}
+
+#[test]
+fn consecutive_messages_are_grouped_and_long_ones_wrap_by_cell_width() {
+    let mut model = connected_model();
+    model.size = (70, 20);
+    let bob = user(2, "bob");
+    let long =
+        "日本語のテキストはとても長いので折り返されます、そして絵文字も😀😀😀😀 入っています";
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Event(message(GENERAL, 4, &bob, long))),
+    );
+    let rows = render(&model);
+    let start = rows
+        .iter()
+        .position(|r| r.contains("日本語"))
+        .expect("message shown");
+    // The name is not repeated for bob's second message in a row; continuation rows are
+    // indented to the text column and no row is wider than the pane.
+    assert!(!rows[start].contains("bob"), "{}", rows[start]);
+    let text_column = rows[start].find('日').unwrap();
+    assert!(rows[start + 1].len() > text_column);
+    for row in &rows {
+        assert!(crate::wrap::width(row) <= 70, "{row}");
+    }
+}
+
+#[test]
+fn reconnecting_and_the_queue_show_in_the_status_bar() {
+    let mut model = connected_model();
+    model.size = (120, 30);
+    model.conn = Connection::Waiting {
+        attempt: 1,
+        retry_at: model.now + 2_500,
+        reason: "connection refused".into(),
+    };
+    crate::update::tests::type_text(&mut model, "later");
+    update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Enter,
+        )),
+    );
+    let rows = render(&model);
+    let status = rows.last().unwrap();
+    assert!(
+        status.contains(
+            "○ offline · reconnecting in 3 s (attempt 2) · 1 queued · connection refused"
+        ),
+        "{status}"
+    );
+    assert!(find(&rows, "later").contains("later ◷ sending"));
+    assert!(find(&rows, "offline: messages wait here").contains('›'));
+}
+
+#[test]
+fn scrolled_up_shows_how_much_is_below() {
+    let mut model = connected_model();
+    model.size = (80, 12);
+    let bob = user(2, "bob");
+    for seq in 4..40 {
+        update(
+            &mut model,
+            Msg::Server(ServerFrame::Event(message(
+                GENERAL,
+                seq,
+                &bob,
+                &format!("m{seq}"),
+            ))),
+        );
+    }
+    update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::PageUp,
+        )),
+    );
+    assert!(matches!(model.rooms[&GENERAL].scroll, Scroll::At { .. }));
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Event(message(GENERAL, 40, &bob, "m40"))),
+    );
+    let rows = render(&model);
+    assert!(find(&rows, "new below").contains("↓ 1 new below · End to jump"));
+    assert!(!rows.iter().any(|r| r.contains("m40")));
+}
+
+#[test]
+fn the_login_screen_masks_the_password_and_shows_errors() {
+    let mut model = crate::model::Model::new(
+        "ws://127.0.0.1:7800".into(),
+        Some("alice".into()),
+        Default::default(),
+        crate::backoff::Rng::new(1),
+    );
+    model.size = (80, 24);
+    crate::update::start(&mut model);
+    for c in "hunter2".chars() {
+        update(
+            &mut model,
+            Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+                ratatui::crossterm::event::KeyCode::Char(c),
+            )),
+        );
+    }
+    model.login.error = Some("cannot connect: connection refused".into());
+    let rows = render(&model);
+    assert!(find(&rows, "Username").contains("alice"));
+    assert!(find(&rows, "Password").contains("•••••••"));
+    assert!(!rows.iter().any(|r| r.contains("hunter2")));
+    assert!(find(&rows, "cannot connect").contains("connection refused"));
+    assert!(find(&rows, "Ctrl-R").contains("create an account"));
+}
+
+#[test]
+fn help_lists_every_command() {
+    let mut model = connected_model();
+    model.size = (110, 40);
+    model.overlay = Some(crate::model::Overlay::Help);
+    let rows = render(&model).join("\n");
+    for (name, _, _) in crate::commands::COMMANDS {
+        assert!(
+            rows.contains(&format!("/{name}")),
+            "/{name} missing from help"
+        );
+    }
+    assert!(rows.contains("Ctrl-K"));
+}
