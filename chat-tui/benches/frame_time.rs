@@ -2,7 +2,7 @@
 //! through it. Prints figures; asserts nothing about time.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use chat_protocol::{EventContent, RoomEvent, RoomKind, RoomSummary, Role, UserRef};
+use chat_protocol::{EventContent, Role, RoomEvent, RoomKind, RoomSummary, UserRef};
 use chat_tui::backoff::Rng;
 use chat_tui::model::{Connection, Model, Room, Screen, Settings};
 use chat_tui::msg::Msg;

@@ -163,6 +163,13 @@ pub(crate) fn upsert_room(model: &mut Model, mut summary: RoomSummary, fx: &mut 
     let me = model.me.as_ref().map(|m| m.id);
     match model.rooms.get_mut(&room_id) {
         Some(room) => {
+            // Answers and pushed frames travel separately and can arrive out of order: never
+            // let an older summary take back what a newer one said.
+            summary.last_seq = summary.last_seq.max(room.summary.last_seq);
+            if summary.peer.is_none() && room.summary.peer.is_some() {
+                summary.peer = room.summary.peer.clone();
+                summary.title = room.summary.title.clone();
+            }
             room.read_sent = summary.read_seq;
             if room.summary.read_seq > summary.read_seq {
                 // Read here while offline: keep it; the receipt goes out with the next flush.

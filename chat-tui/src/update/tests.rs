@@ -661,3 +661,34 @@ fn scrolling_up_far_enough_loads_older_events() {
     update(&mut model, key(KeyCode::End));
     assert_eq!(model.rooms[&GENERAL].scroll, Scroll::Bottom);
 }
+
+#[test]
+fn a_stale_room_summary_does_not_undo_a_newer_one() {
+    let mut model = connected_model();
+    let mut fresh = summary(20, RoomKind::Direct, "carol", 3);
+    fresh.peer = Some(user(3, "carol"));
+    let response = chat_protocol::RoomResponse {
+        request_id: 1,
+        room: fresh,
+    };
+    update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::OpenRoom,
+            result: Ok(ServerFrame::Room(response)),
+        },
+    );
+    // The room_added pushed while the room was being created arrives late, without the peer.
+    let mut stale = summary(20, RoomKind::Direct, "", 2);
+    stale.peer = None;
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::RoomAdded(chat_protocol::RoomAdded {
+            room: stale,
+        })),
+    );
+    let room = &model.rooms[&20];
+    assert_eq!(room.display_name(), "carol");
+    assert_eq!(room.summary.last_seq, 3);
+    assert_eq!(model.selected, Some(20), "the room asked for is open");
+}
