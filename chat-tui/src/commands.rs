@@ -33,8 +33,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "create",
-        "/create channel|group|announcement TITLE [@user ...]",
-        "create a room, optionally with members",
+        "/create KIND TITLE [@user…]",
+        "create a channel, group or announcement room",
     ),
     ("dm", "/dm USER", "open a direct conversation"),
     ("leave", "/leave", "leave the current room"),
