@@ -4,7 +4,7 @@
 use crate::backoff::Rng;
 use crate::cache::{Cache, CacheWorker};
 use crate::config::Resolved;
-use crate::model::{DesktopNotify, Model, Room};
+use crate::model::{DesktopNotify, Model, Room, Settings};
 use crate::msg::{CacheOp, Effect, Msg, RequestError};
 use crate::net::{Connection, Envelope};
 use crate::outbox::Outbox;
@@ -72,12 +72,9 @@ struct Runtime {
     generation: u64,
     cache: CacheWorker,
     paths: ProfilePaths,
-    settings_bell: bool,
-    desktop: DesktopNotify,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    session::ensure_dir(&options.paths.dir)?;
     let cache = Cache::open(&options.paths.cache)?;
     let mut model = initial_model(&options, &cache)?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
@@ -89,8 +86,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         generation: 0,
         cache: worker,
         paths: options.paths.clone(),
-        settings_bell: model.settings.bell,
-        desktop: model.settings.desktop,
     };
 
     let (mut terminal, guard) = terminal::enter(options.config.mouse)?;
@@ -202,7 +197,7 @@ impl Runtime {
                     self.cache.write(std::mem::take(&mut cache_ops));
                     self.cache.load_older(room_id, before);
                 }
-                Effect::Notify { title, body } => self.notify(&title, &body),
+                Effect::Notify { title, body } => notify(&model.settings, &title, &body),
                 Effect::Redraw => {
                     let _ = terminal.clear();
                 }
@@ -213,32 +208,33 @@ impl Runtime {
             self.cache.write(merge_cache_ops(cache_ops));
         }
     }
+}
 
-    fn notify(&self, title: &str, body: &str) {
-        let clean = |s: &str| -> String {
-            s.chars()
-                .filter(|c| !c.is_control() && *c != ';')
-                .take(200)
-                .collect()
-        };
-        let mut out = std::io::stdout();
-        if self.settings_bell {
-            let _ = out.write_all(b"\x07");
-        }
-        let sequence = match self.desktop {
-            DesktopNotify::Off => None,
-            DesktopNotify::Osc9 => Some(format!("\x1b]9;{}: {}\x07", clean(title), clean(body))),
-            DesktopNotify::Osc777 => Some(format!(
-                "\x1b]777;notify;{};{}\x07",
-                clean(title),
-                clean(body)
-            )),
-        };
-        if let Some(sequence) = sequence {
-            let _ = out.write_all(sequence.as_bytes());
-        }
-        let _ = out.flush();
+/// The bell and the desktop notification escape, as configured.
+fn notify(settings: &Settings, title: &str, body: &str) {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control() && *c != ';')
+            .take(200)
+            .collect()
+    };
+    let mut out = std::io::stdout();
+    if settings.bell {
+        let _ = out.write_all(b"\x07");
     }
+    let sequence = match settings.desktop {
+        DesktopNotify::Off => None,
+        DesktopNotify::Osc9 => Some(format!("\x1b]9;{}: {}\x07", clean(title), clean(body))),
+        DesktopNotify::Osc777 => Some(format!(
+            "\x1b]777;notify;{};{}\x07",
+            clean(title),
+            clean(body)
+        )),
+    };
+    if let Some(sequence) = sequence {
+        let _ = out.write_all(sequence.as_bytes());
+    }
+    let _ = out.flush();
 }
 
 /// One receipt per room per batch: a burst of messages moves the marks once, not per message.

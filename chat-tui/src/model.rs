@@ -306,6 +306,16 @@ impl Model {
         rooms.into_iter().map(Room::id).collect()
     }
 
+    /// Whether the other person of a direct room is online (false for other rooms).
+    pub fn peer_online(&self, room: &Room) -> bool {
+        room.summary
+            .peer
+            .as_ref()
+            .and_then(|p| self.online.get(&p.id))
+            .copied()
+            .unwrap_or(false)
+    }
+
     pub fn is_me(&self, user: &UserRef) -> bool {
         self.me.as_ref().is_some_and(|me| me.id == user.id)
     }

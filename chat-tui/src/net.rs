@@ -17,14 +17,10 @@ const PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages from a connection carry its generation, so those of an abandoned one are ignored.
 pub type Envelope = (Option<u64>, Msg);
 
-pub enum Command {
-    Request { tag: Tag, frame: ClientFrame },
-}
-
 /// Handle to a running connection task; dropping it ends the connection.
 pub struct Connection {
     pub generation: u64,
-    commands: UnboundedSender<Command>,
+    requests: UnboundedSender<(Tag, ClientFrame)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -35,17 +31,17 @@ impl Connection {
         auth: Auth,
         msgs: UnboundedSender<Envelope>,
     ) -> Connection {
-        let (commands, rx) = mpsc::unbounded_channel();
+        let (requests, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(generation, url, auth, msgs, rx));
         Connection {
             generation,
-            commands,
+            requests,
             task,
         }
     }
 
     pub fn request(&self, tag: Tag, frame: ClientFrame) {
-        let _ = self.commands.send(Command::Request { tag, frame });
+        let _ = self.requests.send((tag, frame));
     }
 }
 
@@ -84,7 +80,7 @@ async fn run(
     url: String,
     auth: Auth,
     msgs: UnboundedSender<Envelope>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut commands: mpsc::UnboundedReceiver<(Tag, ClientFrame)>,
 ) {
     let send = |msg: Msg| {
         let _ = msgs.send((Some(generation), msg));
@@ -125,7 +121,7 @@ async fn run(
                 ),
             },
             command = commands.recv() => match command {
-                Some(Command::Request { tag, frame }) => {
+                Some((tag, frame)) => {
                     let handle = handle.clone();
                     let msgs = msgs.clone();
                     requests.spawn(async move {
@@ -187,8 +183,8 @@ fn close_reason(code: u16, reason: &str) -> String {
 fn short_error(e: &ClientError) -> String {
     match e {
         ClientError::Server { message, .. } => message.clone(),
-        ClientError::WebSocket(tokio_tungstenite_error) => {
-            let text = tokio_tungstenite_error.to_string();
+        ClientError::WebSocket(e) => {
+            let text = e.to_string();
             if text.contains("Connection refused") {
                 "connection refused".into()
             } else {

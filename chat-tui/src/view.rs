@@ -61,14 +61,12 @@ fn draw_header(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         Style::default().add_modifier(Modifier::BOLD),
     )];
     if room.summary.kind == RoomKind::Direct {
-        let online = room
-            .summary
-            .peer
-            .as_ref()
-            .and_then(|p| model.online.get(&p.id))
-            .copied()
-            .unwrap_or(false);
-        spans.push(Span::raw(if online { " · online" } else { " · offline" }));
+        let presence = if model.peer_online(room) {
+            " · online"
+        } else {
+            " · offline"
+        };
+        spans.push(Span::raw(presence));
     } else {
         let count = room.summary.member_count;
         spans.push(Span::raw(format!(
@@ -106,9 +104,7 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     // Short conversations sit at the bottom, next to the input.
     let top_pad = pane_height.saturating_sub(lines.len());
     let mut padded: Vec<Line<'_>> = vec![Line::raw(""); top_pad];
-    if top_pad > 0 && room.timeline.reached_start() && room.scroll == Scroll::Bottom {
-        // Nothing above: keep it that way.
-    } else if top_pad > 0 && room.loading_older {
+    if top_pad > 0 && room.loading_older {
         padded[0] = Line::styled("  loading older messages…", dim());
     }
     padded.extend(lines);

@@ -91,11 +91,6 @@ pub(crate) fn on_tick(model: &mut Model, fx: &mut Vec<Effect>) {
 }
 
 pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Effect>) {
-    let previous_attempt = match model.conn {
-        Connection::Connecting { attempt } => attempt,
-        _ => 0,
-    };
-    let _ = previous_attempt;
     model.conn = Connection::Connected {
         since: model.now,
         rtt_ms: None,

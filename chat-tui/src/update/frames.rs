@@ -199,10 +199,6 @@ pub(crate) fn add_events(
     added
 }
 
-pub(crate) fn describe_error(e: &RequestError) -> String {
-    e.message.clone()
-}
-
 pub(crate) fn on_response(
     model: &mut Model,
     tag: Tag,
@@ -243,13 +239,9 @@ pub(crate) fn on_response(
                 model.outbox_retry_at = model.now + 2_000;
             }
             Some(_) => {
-                model.outbox.fail(&client_id, describe_error(&e));
+                model.outbox.fail(&client_id, e.message.clone());
                 fx.push(Effect::Cache(CacheOp::OutboxRemove(client_id)));
-                notice(
-                    model,
-                    format!("message not sent: {}", describe_error(&e)),
-                    true,
-                );
+                notice(model, format!("message not sent: {}", e.message), true);
                 pump_outbox(model, fx);
             }
         },
@@ -355,11 +347,11 @@ pub(crate) fn on_response(
         }
         (Tag::Channels, Err(e)) => {
             model.overlay = None;
-            notice(model, describe_error(&e), true);
+            notice(model, e.message, true);
         }
         (Tag::Action(text), Ok(_)) => notice(model, text, false),
         (Tag::Quiet, _) => {}
-        (_, Err(e)) => notice(model, describe_error(&e), true),
+        (_, Err(e)) => notice(model, e.message, true),
         (_, Ok(_)) => {}
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::backoff::{ceiling_ms, Rng};
-use crate::model::{Delivery, Settings};
+use crate::model::{delivery, Delivery, Settings};
 use chat_protocol::{Limits, MessageSent, PresenceInfo, Receipt, Role, RoomEvent, Typing, UserRef};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -411,8 +411,6 @@ fn receipts_turn_my_messages_delivered_then_read() {
     update(&mut model, receipt(3, 3));
     assert_eq!(delivery(&model.rooms[&GENERAL], me, 2), Delivery::Read);
 }
-
-use crate::model::delivery;
 
 #[test]
 fn typing_shows_and_expires() {

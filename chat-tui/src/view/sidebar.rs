@@ -26,20 +26,10 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         };
         let selected = model.selected == Some(id);
         let icon = match room.summary.kind {
-            RoomKind::Direct => {
-                let online = room
-                    .summary
-                    .peer
-                    .as_ref()
-                    .and_then(|p| model.online.get(&p.id))
-                    .copied()
-                    .unwrap_or(false);
-                if online {
-                    Span::styled("● ", Style::default().fg(Color::Green))
-                } else {
-                    Span::styled("○ ", Style::default().fg(Color::DarkGray))
-                }
+            RoomKind::Direct if model.peer_online(room) => {
+                Span::styled("● ", Style::default().fg(Color::Green))
             }
+            RoomKind::Direct => Span::styled("○ ", Style::default().fg(Color::DarkGray)),
             _ => Span::raw("  "),
         };
         let unread = room.summary.unread;
