@@ -7,6 +7,7 @@ pub mod config;
 pub mod hub;
 mod ratelimit;
 pub mod requests;
+pub mod seed;
 pub mod server;
 mod session;
 pub mod store;

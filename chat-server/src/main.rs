@@ -121,21 +121,8 @@ fn serve(db: &Path, listen: Option<SocketAddr>, config_path: Option<&Path>) -> a
     if let Some(addr) = listen {
         config.listen = addr;
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let server = chat_server::server::spawn(config, db)
-            .await
-            .with_context(|| format!("cannot start with database {}", db.display()))?;
-        tracing::info!(
-            "chat-server listening on {} with database {}",
-            server.url(),
-            db.display()
-        );
-        chat_server::server::shutdown_signal().await;
-        server.stop().await;
-        tracing::info!("stopped");
-        Ok(())
-    })
+    chat_server::server::run_until_signal(config, db)
+        .with_context(|| format!("cannot serve with database {}", db.display()))
 }
 
 fn open(db: &Path) -> anyhow::Result<rusqlite::Connection> {

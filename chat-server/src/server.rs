@@ -202,8 +202,38 @@ pub async fn spawn(config: Config, db_path: &Path) -> Result<RunningServer, Spaw
     })
 }
 
+/// Serve on a new runtime until Ctrl-C or SIGTERM, then shut down gracefully. What the
+/// `chat-server` binary runs (and `chat-bench` when it starts a server itself).
+pub fn run_until_signal(config: Config, db_path: &Path) -> Result<(), SpawnError> {
+    raise_fd_limit();
+    let runtime = tokio::runtime::Runtime::new().map_err(SpawnError::Runtime)?;
+    runtime.block_on(async move {
+        let server = spawn(config, db_path).await?;
+        tracing::info!(
+            "chat-server listening on {} with database {}",
+            server.url(),
+            db_path.display()
+        );
+        shutdown_signal().await;
+        server.stop().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Every connection is a file descriptor, and the usual soft limit (1024) would turn away the
+/// 1,021st client; take the hard limit the administrator allows.
+fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "file descriptor limit"),
+        Err(e) => tracing::warn!("cannot raise the file descriptor limit: {e}"),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("cannot listen on {addr} (is another server running there?): {source}")]
     Bind {
         addr: std::net::SocketAddr,

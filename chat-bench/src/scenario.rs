@@ -1,0 +1,59 @@
+//! The scenarios, one module each, and what they share: starting the server with a population.
+
+pub mod chat;
+pub mod fanout;
+pub mod history;
+pub mod idle;
+pub mod ingest;
+pub mod storm;
+
+use crate::stats::Report;
+use crate::target::{Kind, ProcSample, Target};
+use crate::world::{self, Layout, World};
+use crate::Bench;
+use std::path::PathBuf;
+
+/// A server of `kind` ready for `layout`: for chat-server, a database seeded with its users and
+/// rooms; the socket.io peer needs nothing, its clients join rooms by name.
+pub struct Started {
+    pub target: Target,
+    pub world: World,
+    pub db: Option<PathBuf>,
+}
+
+pub fn start(bench: &Bench, kind: Kind, layout: &Layout, name: &str) -> anyhow::Result<Started> {
+    match kind {
+        Kind::Chat => {
+            let db = bench.db_path(name);
+            let world = world::seed(&db, layout)?;
+            let target = bench.start_chat(&db)?;
+            Ok(Started {
+                target,
+                world,
+                db: Some(db),
+            })
+        }
+        Kind::SocketIo => Ok(Started {
+            target: bench.start_socketio()?,
+            world: world::unseeded(layout),
+            db: None,
+        }),
+    }
+}
+
+/// Server CPU spent between two samples per unit of work, in µs (None without /proc figures).
+pub fn cpu_us_per(
+    before: Option<ProcSample>,
+    after: Option<ProcSample>,
+    units: u64,
+) -> Option<f64> {
+    let (b, a) = (before?, after?);
+    (units > 0).then(|| (a.cpu_s - b.cpu_s) * 1e6 / units as f64)
+}
+
+/// Server memory now, when this tool started the server.
+pub fn add_rss(report: &mut Report, sample: Option<ProcSample>) {
+    if let Some(s) = sample {
+        report.metric("server RSS", s.rss_kib as f64 / 1024.0, "MiB");
+    }
+}
