@@ -36,10 +36,10 @@ pub struct Server {
 impl Server {
     /// Open (or create) the database at `db_path`, migrate it, and load the routing table.
     pub fn open(config: Config, db_path: &Path) -> Result<Server, StoreError> {
-        let write_conn = store::open_write_connection(db_path, config.durability)?;
+        let (write_conn, checkpointer) = store::open_server_writer(db_path, config.durability)?;
         let memberships = queries::all_memberships(&write_conn)?;
         let hub = Hub::new(memberships, Duration::from_millis(config.typing_timeout_ms));
-        let writer = Writer::spawn(write_conn, hub.clone()).map_err(|e| {
+        let writer = Writer::spawn(write_conn, hub.clone(), Some(checkpointer)).map_err(|e| {
             StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
         })?;
         let reads = ReadPool::new(db_path, config.read_connections);

@@ -139,8 +139,9 @@ pub fn token_owner(
 const SUMMARY_SELECT: &str = "
     SELECT r.id, r.kind, r.title, r.topic, m.role, r.last_seq, m.read_seq,
            (SELECT count(*) FROM members c WHERE c.room_id = r.id),
-           (SELECT count(*) FROM messages g
-             WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.sender_id <> m.user_id)
+           (SELECT count(*) FROM events g
+             WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.kind = 'message'
+               AND g.sender_id <> m.user_id)
     FROM members m JOIN rooms r ON r.id = m.room_id";
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomSummary> {
@@ -220,7 +221,8 @@ pub fn room_summary(
     }
 }
 
-/// Unread messages of a member: messages from others after their read receipt.
+/// Unread messages of a member: messages from others after their read receipt. Counted on
+/// the events table's (room_id, seq) key, so sends maintain no extra index for it.
 pub fn unread_count(
     conn: &Connection,
     room_id: RoomId,
@@ -228,7 +230,8 @@ pub fn unread_count(
     read_seq: Seq,
 ) -> Result<u32, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT count(*) FROM messages WHERE room_id = ?1 AND seq > ?2 AND sender_id <> ?3",
+        "SELECT count(*) FROM events
+         WHERE room_id = ?1 AND seq > ?2 AND kind = 'message' AND sender_id <> ?3",
     )?;
     Ok(stmt.query_row(params![room_id, read_seq, user_id], |r| r.get(0))?)
 }
