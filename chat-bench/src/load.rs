@@ -66,7 +66,7 @@ impl Shared {
 }
 
 /// The current sending plan: messages per second per sender, in `phase`, counted from
-/// `start_us`. A rate of 0 pauses; `stop` ends the connection.
+/// `start_us`. A rate of 0 pauses; `stop` ends every connection, senders or not.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plan {
     pub phase: usize,
@@ -84,9 +84,16 @@ impl Plan {
             stop: false,
         }
     }
+
+    pub fn stop() -> Plan {
+        Plan {
+            stop: true,
+            ..Plan::paused()
+        }
+    }
 }
 
-/// A sending member's part: which room, how big the messages are, where to hear the plan.
+/// A sending member's part: which room, how big the messages are.
 pub struct Sender {
     pub room: RoomId,
     /// Connected members of the room, the sender included: who should receive each message.
@@ -96,20 +103,29 @@ pub struct Sender {
     /// Where in each period this sender sends (0..1), so thousands of senders at 1 msg/s do
     /// not all send in the same millisecond.
     pub offset: f64,
-    pub plan: watch::Receiver<Plan>,
 }
 
-/// Read deliveries until told to stop; when `sender` is given, also send on its plan.
+/// Wait for the next plan. The future owns the receiver and lives across loop iterations:
+/// a fresh `changed()` future on every received frame registered and unregistered a waiter
+/// on a lock shared by every connection, which made the load generator its own bottleneck.
+async fn next_plan(mut plan: watch::Receiver<Plan>) -> (watch::Receiver<Plan>, Option<Plan>) {
+    let next = match plan.changed().await {
+        Ok(()) => Some(*plan.borrow_and_update()),
+        Err(_) => None,
+    };
+    (plan, next)
+}
+
+/// Read deliveries until the plan says stop; when `sender` is given, also send on the plan.
 pub async fn run_member(
     mut ws: Ws,
     shared: Arc<Shared>,
-    mut sender: Option<Sender>,
-    mut stop: watch::Receiver<bool>,
+    sender: Option<Sender>,
+    plans: watch::Receiver<Plan>,
 ) {
     let offset = sender.as_ref().map_or(0.0, |s| s.offset);
-    let mut plan = sender
-        .as_ref()
-        .map_or_else(Plan::paused, |s| *s.plan.borrow());
+    let mut plan = *plans.borrow();
+    let mut plan_change = Box::pin(next_plan(plans));
     // Messages of the current plan already sent; the schedule is begin + k / rate.
     let mut sent_in_plan: u64 = 0;
     let mut request_id: u64 = 0;
@@ -117,18 +133,14 @@ pub async fn run_member(
     let mut tick = ticker(&plan, begin);
     loop {
         tokio::select! {
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
+            (plans, next) = &mut plan_change => {
+                let Some(next) = next else { return };
+                plan_change = Box::pin(next_plan(plans));
+                if next.stop {
                     let _ = ws.close(None).await;
                     return;
                 }
-            }
-            changed = async { match sender.as_mut() { Some(s) => s.plan.changed().await, None => std::future::pending().await } } => {
-                if changed.is_err() { return; }
-                if let Some(s) = sender.as_ref() {
-                    plan = *s.plan.borrow();
-                }
-                if plan.stop { return; }
+                plan = next;
                 sent_in_plan = 0;
                 begin = schedule_start(&plan, offset);
                 tick = ticker(&plan, begin);

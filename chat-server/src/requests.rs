@@ -150,8 +150,9 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             }
             let sender = me.clone();
             let room_id = m.room_id;
-            let job =
-                writer.submit(move |w| ops::send_message(w, &sender, room_id, m.client_id, m.text));
+            let job = writer.submit_checked_first(move |w| {
+                ops::send_message(w, &sender, room_id, m.client_id, m.text)
+            });
             let hub = ctx.hub.clone();
             let conn_id = ctx.conn_id;
             Box::pin(async move {

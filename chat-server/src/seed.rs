@@ -41,6 +41,7 @@ impl Seeder {
             conn: &self.conn,
             now: self.now,
             publications: &mut self.scratch,
+            broken: false,
         };
         let result = f(&mut ctx);
         self.scratch.clear();

@@ -70,7 +70,6 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
         audience[room_of[*i]] += 1;
     }
     let (plan_tx, plan_rx) = watch::channel(Plan::paused());
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::with_capacity(connected);
     for (i, session) in sessions {
         let sender = Sender {
@@ -80,13 +79,12 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
             text_bytes: args.text_bytes,
             // Spread evenly over the second (a golden-ratio sequence never lines up).
             offset: (i as f64 * 0.618_033_988_75).fract(),
-            plan: plan_rx.clone(),
         };
         tasks.push(tokio::spawn(load::run_member(
             session,
             shared.clone(),
             Some(sender),
-            stop_rx.clone(),
+            plan_rx.clone(),
         )));
     }
 
@@ -117,7 +115,7 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
     let latency = shared.recorder.latency(MEASURED);
     let rss = target.sample();
     shared.finishing.store(true, Ordering::Relaxed);
-    let _ = stop_tx.send(true);
+    let _ = plan_tx.send(Plan::stop());
     for task in tasks {
         let _ = task.await;
     }

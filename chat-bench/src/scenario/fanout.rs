@@ -76,7 +76,6 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
 
     let room = started.world.room_ids[0];
     let (plan_tx, plan_rx) = watch::channel(Plan::paused());
-    let (stop_tx, stop_rx) = watch::channel(false);
     let senders = args.senders.clamp(1, connected.max(1));
     let mut tasks = Vec::with_capacity(connected);
     for (n, (i, session)) in sessions.into_iter().enumerate() {
@@ -86,13 +85,12 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
             id: i,
             text_bytes: args.text_bytes,
             offset: n as f64 / senders as f64,
-            plan: plan_rx.clone(),
         });
         tasks.push(tokio::spawn(load::run_member(
             session,
             shared.clone(),
             sender,
-            stop_rx.clone(),
+            plan_rx.clone(),
         )));
     }
     // Let the welcome traffic and presence settle before the first step.
@@ -148,7 +146,7 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
     }
     let rss = target.sample();
     shared.finishing.store(true, Ordering::Relaxed);
-    let _ = stop_tx.send(true);
+    let _ = plan_tx.send(Plan::stop());
     for task in tasks {
         let _ = task.await;
     }

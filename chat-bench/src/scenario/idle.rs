@@ -1,7 +1,7 @@
 //! idle: many authenticated connections, each in a room, doing nothing. Reports how fast they
 //! were opened and what each costs the server in memory.
 
-use crate::load::{self, Shared};
+use crate::load::{self, Plan, Shared};
 use crate::scenario::{self, add_rss};
 use crate::stats::Report;
 use crate::target::Kind;
@@ -58,16 +58,16 @@ async fn run_one(bench: &Bench, args: &IdleArgs, kind: Kind) -> anyhow::Result<R
     .await;
     let connect_secs = connect_start.elapsed().as_secs_f64();
     let connected = sessions.len();
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (plan_tx, plan_rx) = watch::channel(Plan::paused());
     let tasks: Vec<_> = sessions
         .into_iter()
-        .map(|(_, s)| tokio::spawn(load::run_member(s, shared.clone(), None, stop_rx.clone())))
+        .map(|(_, s)| tokio::spawn(load::run_member(s, shared.clone(), None, plan_rx.clone())))
         .collect();
     tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
     let held = target.sample();
     let dropped = shared.errors.closed.load(Ordering::Relaxed);
     shared.finishing.store(true, Ordering::Relaxed);
-    let _ = stop_tx.send(true);
+    let _ = plan_tx.send(Plan::stop());
     for task in tasks {
         let _ = task.await;
     }

@@ -155,6 +155,9 @@ fn remove_member_with_event(
 }
 
 /// Post a message, or return the original acknowledgement for a retried client id.
+///
+/// Runs without a savepoint ([`super::Writer::submit_checked_first`]): every refusal comes
+/// before the first write.
 pub fn send_message(
     ctx: &mut WriteCtx<'_>,
     sender: &UserRef,
