@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test on a fresh machine: installs what the tests need, then runs the whole suite.
 # The Python example bot's test needs the `websockets` package; it goes into ./.venv.
+# chat-bench's smoke test needs Node.js and the socket.io peer's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r examples/python/requirements.txt
 export CHAT_PYTHON="$PWD/.venv/bin/python"
+
+# chat-bench's smoke test compares against the socket.io peer, which is installed from npm.
+./bench/peers/socketio/install.sh
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -94,6 +94,9 @@ pub struct Common {
     /// Keep the database and server logs here instead of a temporary folder.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Run the scenario this many times and report the median of each figure.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub runs: u32,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -241,38 +244,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         config.listen = args.listen;
         return Ok(chat_server::server::run_until_signal(config, &args.db)?);
     }
+    let common = cli.scenario.common().clone();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let (common, reports) = match cli.scenario {
-            Scenario::Fanout(a) => {
-                let bench = Bench::new(a.common.clone())?;
-                (a.common.clone(), scenario::fanout::run(&bench, &a).await?)
+        let bench = Bench::new(common.clone())?;
+        let mut runs = Vec::with_capacity(common.runs as usize);
+        for run in 0..common.runs.max(1) {
+            if common.runs > 1 {
+                tracing::info!("run {} of {}", run + 1, common.runs);
             }
-            Scenario::Ingest(a) => {
-                let bench = Bench::new(a.common.clone())?;
-                (a.common.clone(), scenario::ingest::run(&bench, &a).await?)
-            }
-            Scenario::Chat(a) => {
-                let bench = Bench::new(a.common.clone())?;
-                (a.common.clone(), scenario::chat::run(&bench, &a).await?)
-            }
-            Scenario::Idle(a) => {
-                let bench = Bench::new(a.common.clone())?;
-                (a.common.clone(), scenario::idle::run(&bench, &a).await?)
-            }
-            Scenario::History(a) => {
-                let bench = Bench::new(a.common.clone())?;
-                (a.common.clone(), scenario::history::run(&bench, &a).await?)
-            }
-            Scenario::Storm(a) => {
-                let bench = Bench::new(a.common.clone())?;
-                (a.common.clone(), scenario::storm::run(&bench, &a).await?)
-            }
-            Scenario::Serve(_) => unreachable!("handled above"),
-        };
-        print(&common, &reports);
+            runs.push(run_once(&bench, &cli.scenario).await?);
+        }
+        print(&common, &stats::medians(runs));
         Ok(())
     })
+}
+
+async fn run_once(bench: &Bench, scenario: &Scenario) -> anyhow::Result<Vec<Report>> {
+    match scenario {
+        Scenario::Fanout(a) => scenario::fanout::run(bench, a).await,
+        Scenario::Ingest(a) => scenario::ingest::run(bench, a).await,
+        Scenario::Chat(a) => scenario::chat::run(bench, a).await,
+        Scenario::Idle(a) => scenario::idle::run(bench, a).await,
+        Scenario::History(a) => scenario::history::run(bench, a).await,
+        Scenario::Storm(a) => scenario::storm::run(bench, a).await,
+        Scenario::Serve(_) => bail!("serve is not a scenario"),
+    }
+}
+
+impl Scenario {
+    fn common(&self) -> &Common {
+        match self {
+            Scenario::Fanout(a) => &a.common,
+            Scenario::Ingest(a) => &a.common,
+            Scenario::Chat(a) => &a.common,
+            Scenario::Idle(a) => &a.common,
+            Scenario::History(a) => &a.common,
+            Scenario::Storm(a) => &a.common,
+            Scenario::Serve(_) => unreachable!("serve has no benchmark options"),
+        }
+    }
 }
 
 #[allow(clippy::print_stdout)] // the report is this program's output

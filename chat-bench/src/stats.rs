@@ -238,6 +238,44 @@ impl Report {
     }
 }
 
+/// One report per server from several runs of the same scenario: each figure is the median
+/// of the runs, errors are added up, and the per-step table is the one of the run whose
+/// headline figure (the first) was the median.
+pub fn medians(runs: Vec<Vec<Report>>) -> Vec<Report> {
+    let count = runs.len();
+    if count <= 1 {
+        return runs.into_iter().next().unwrap_or_default();
+    }
+    let servers = runs.iter().map(Vec::len).min().unwrap_or(0);
+    (0..servers)
+        .map(|i| {
+            let of_server: Vec<&Report> = runs.iter().map(|r| &r[i]).collect();
+            let headline = |r: &Report| r.results.first().map_or(0.0, |m| m.value);
+            let mut order: Vec<&Report> = of_server.clone();
+            order.sort_by(|a, b| headline(a).total_cmp(&headline(b)));
+            let mut merged = order[order.len() / 2].clone();
+            for metric in &mut merged.results {
+                let mut values: Vec<f64> = of_server
+                    .iter()
+                    .filter_map(|r| r.get(&metric.name))
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                metric.value = values[values.len() / 2];
+            }
+            merged.errors = of_server.iter().map(|r| r.errors).sum();
+            for r in &of_server {
+                for note in &r.notes {
+                    if !merged.notes.contains(note) {
+                        merged.notes.push(note.clone());
+                    }
+                }
+            }
+            merged.setting("runs", format!("{count} (medians)"));
+            merged
+        })
+        .collect()
+}
+
 /// Figures as people read them: thousands separated, two decimals below 100.
 pub fn number(v: f64) -> String {
     if !v.is_finite() {
@@ -308,6 +346,22 @@ mod tests {
         assert_eq!(number(12.345), "12.35");
         assert_eq!(number(100.0), "100");
         assert_eq!(number(-4200.0), "-4,200");
+    }
+
+    #[test]
+    fn medians_take_the_middle_run_of_each_figure() {
+        let run = |v: f64, errors: u64| {
+            let mut r = Report::new("x", "s");
+            r.metric("a", v, "/s");
+            r.metric("b", 10.0 - v, "ms");
+            r.errors = errors;
+            vec![r]
+        };
+        let merged = medians(vec![run(1.0, 0), run(5.0, 1), run(3.0, 0)]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].get("a"), Some(3.0));
+        assert_eq!(merged[0].get("b"), Some(7.0));
+        assert_eq!(merged[0].errors, 1);
     }
 
     #[test]
