@@ -100,6 +100,9 @@ pub struct Common {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 /// Where a run keeps its files, and what it needs to start servers.
@@ -255,7 +258,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             runs.push(run_once(&bench, &cli.scenario).await?);
         }
-        print(&common, &stats::medians(runs));
+        let reports = stats::medians(runs);
+        if let Some(path) = &common.json_out {
+            std::fs::write(path, format!("{:#}\n", json_of(&reports)))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        print(&common, &reports);
         Ok(())
     })
 }
@@ -286,16 +294,20 @@ impl Scenario {
     }
 }
 
+/// One report as an object; a side-by-side run as an array of two.
+fn json_of(reports: &[Report]) -> serde_json::Value {
+    let mut list: Vec<serde_json::Value> = reports.iter().map(Report::to_json).collect();
+    if list.len() == 1 {
+        list.remove(0)
+    } else {
+        serde_json::Value::Array(list)
+    }
+}
+
 #[allow(clippy::print_stdout)] // the report is this program's output
 fn print(common: &Common, reports: &[Report]) {
     if common.json {
-        let list: Vec<serde_json::Value> = reports.iter().map(Report::to_json).collect();
-        let value = if list.len() == 1 {
-            list.into_iter().next().unwrap_or_default()
-        } else {
-            serde_json::Value::Array(list)
-        };
-        println!("{value:#}");
+        println!("{:#}", json_of(reports));
         return;
     }
     for report in reports {

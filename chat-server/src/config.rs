@@ -27,6 +27,7 @@ pub struct Config {
     pub outbound_queue_frames: usize,
     pub typing_timeout_ms: u64,
     pub presence_grace_ms: u64,
+    pub presence_max_room_members: usize,
     pub handshake_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub ping_interval_ms: u64,
@@ -55,6 +56,7 @@ impl Default for Config {
             outbound_queue_frames: 4096,
             typing_timeout_ms: limits.typing_timeout_ms,
             presence_grace_ms: 3000,
+            presence_max_room_members: 100,
             handshake_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             ping_interval_ms: 20_000,
@@ -136,6 +138,12 @@ impl Config {
         if self.ping_interval_ms >= self.idle_timeout_ms {
             return Err(ConfigError::Invalid(
                 "ping_interval_ms must be shorter than idle_timeout_ms, or live clients time out"
+                    .into(),
+            ));
+        }
+        if self.presence_max_room_members < 2 {
+            return Err(ConfigError::Invalid(
+                "presence_max_room_members must be at least 2, so direct rooms share presence"
                     .into(),
             ));
         }

@@ -105,11 +105,19 @@ impl State {
         }
     }
 
-    /// Online users who share at least one room with `user_id`.
-    fn contacts(&self, user_id: UserId) -> HashSet<UserId> {
+    /// Online users who share at least one room of at most `max_room` members with `user_id`.
+    /// Big rooms carry no presence: in a channel of thousands, every login would otherwise
+    /// push a frame to every member (quadratic work as everyone connects).
+    fn contacts(&self, user_id: UserId, max_room: usize) -> HashSet<UserId> {
         let mut contacts = HashSet::new();
         for room in self.user_rooms.get(&user_id).into_iter().flatten() {
-            for &member in self.room_members.get(room).into_iter().flatten() {
+            let Some(members) = self.room_members.get(room) else {
+                continue;
+            };
+            if members.len() > max_room {
+                continue;
+            }
+            for &member in members {
                 if member != user_id && self.users.contains_key(&member) {
                     contacts.insert(member);
                 }
@@ -118,9 +126,9 @@ impl State {
         contacts
     }
 
-    fn broadcast_presence(&self, info: &PresenceInfo) {
+    fn broadcast_presence(&self, info: &PresenceInfo, max_room: usize) {
         let frame = Frame::from(to_json(&ServerFrame::Presence(info.clone())));
-        for contact in self.contacts(info.user.id) {
+        for contact in self.contacts(info.user.id, max_room) {
             self.deliver_to_user(contact, &frame);
         }
     }
@@ -162,6 +170,8 @@ fn push(handle: &ConnHandle, frame: &Frame) {
 pub struct Hub {
     state: RwLock<State>,
     typing_timeout: Duration,
+    /// Rooms larger than this do not share presence.
+    presence_max_room: usize,
     generations: AtomicU64,
 }
 
@@ -170,6 +180,7 @@ impl Hub {
     pub fn new(
         memberships: impl IntoIterator<Item = (RoomId, UserId)>,
         typing_timeout: Duration,
+        presence_max_room: usize,
     ) -> Arc<Hub> {
         let mut state = State::default();
         for (room_id, user_id) in memberships {
@@ -178,6 +189,7 @@ impl Hub {
         Arc::new(Hub {
             state: RwLock::new(state),
             typing_timeout,
+            presence_max_room,
             generations: AtomicU64::new(1),
         })
     }
@@ -211,11 +223,14 @@ impl Hub {
         entry.conns.push(conn_id);
         entry.presence_generation = generation;
         if came_online {
-            state.broadcast_presence(&PresenceInfo {
-                user: user.clone(),
-                online: true,
-                last_seen: None,
-            });
+            state.broadcast_presence(
+                &PresenceInfo {
+                    user: user.clone(),
+                    online: true,
+                    last_seen: None,
+                },
+                self.presence_max_room,
+            );
         }
     }
 
@@ -278,11 +293,14 @@ impl Hub {
                 id: user_id,
                 username: entry.username,
             };
-            state.broadcast_presence(&PresenceInfo {
-                user,
-                online: false,
-                last_seen: Some(now),
-            });
+            state.broadcast_presence(
+                &PresenceInfo {
+                    user,
+                    online: false,
+                    last_seen: Some(now),
+                },
+                self.presence_max_room,
+            );
         }
         true
     }
@@ -295,7 +313,7 @@ impl Hub {
     pub fn online_contacts(&self, user_id: UserId) -> Vec<PresenceInfo> {
         let state = self.read();
         let mut list: Vec<PresenceInfo> = state
-            .contacts(user_id)
+            .contacts(user_id, self.presence_max_room)
             .into_iter()
             .filter_map(|id| {
                 let entry = state.users.get(&id)?;
@@ -462,7 +480,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn typing_expires_after_the_timeout_unless_refreshed() {
-        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5), 100);
         let (alice, bob) = (user(1, "alice"), user(2, "bob"));
         let _a = connect(&hub, 1, &alice);
         let mut b = connect(&hub, 2, &bob);
@@ -492,8 +510,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn big_rooms_carry_no_presence() {
+        // Room 1: alice and bob. Room 2: alice, carol and dave, over a limit of 2.
+        let hub = Hub::new(
+            [(1, 1), (1, 2), (2, 1), (2, 3), (2, 4)],
+            Duration::from_secs(5),
+            2,
+        );
+        let mut b = connect(&hub, 2, &user(2, "bob"));
+        let mut c = connect(&hub, 3, &user(3, "carol"));
+        let _a = connect(&hub, 1, &user(1, "alice"));
+        assert_eq!(drain(&mut b).len(), 1, "bob shares a small room with alice");
+        assert!(drain(&mut c).is_empty(), "carol shares only a big room");
+        let seen: Vec<UserId> = hub.online_contacts(1).iter().map(|p| p.user.id).collect();
+        assert_eq!(seen, vec![2]);
+    }
+
+    #[tokio::test]
     async fn presence_reaches_only_users_who_share_a_room() {
-        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5), 100);
         let mut b = connect(&hub, 2, &user(2, "bob"));
         let mut c = connect(&hub, 3, &user(3, "carol"));
         let _a = connect(&hub, 1, &user(1, "alice"));
@@ -509,7 +544,7 @@ mod tests {
 
     #[tokio::test]
     async fn reconnecting_within_the_grace_period_does_not_flap() {
-        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5), 100);
         let mut b = connect(&hub, 2, &user(2, "bob"));
         let _a = connect(&hub, 1, &user(1, "alice"));
         drain(&mut b);
@@ -522,7 +557,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_closes_that_connection_only() {
-        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5));
+        let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5), 100);
         let (queue, _slow_rx) = mpsc::channel(1);
         let slow = ConnHandle {
             user_id: 1,

@@ -38,7 +38,11 @@ impl Server {
     pub fn open(config: Config, db_path: &Path) -> Result<Server, StoreError> {
         let (write_conn, checkpointer) = store::open_server_writer(db_path, config.durability)?;
         let memberships = queries::all_memberships(&write_conn)?;
-        let hub = Hub::new(memberships, Duration::from_millis(config.typing_timeout_ms));
+        let hub = Hub::new(
+            memberships,
+            Duration::from_millis(config.typing_timeout_ms),
+            config.presence_max_room_members,
+        );
         let writer = Writer::spawn(write_conn, hub.clone(), Some(checkpointer)).map_err(|e| {
             StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
         })?;
