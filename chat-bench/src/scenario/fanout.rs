@@ -126,7 +126,7 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
             ("p99 ms", latency.p99_ms),
             ("p99.9 ms", latency.p999_ms),
             ("cpu µs/dlv", cpu),
-            ("lost", lost as f64),
+            ("late/lost", lost as f64),
         ];
         tracing::info!(
             step,
@@ -173,6 +173,10 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
             if target.pid().is_some() {
                 report.metric("server CPU per delivery", get("cpu µs/dlv"), "µs");
             }
+            report.notes.push(format!(
+                "latency and CPU figures are those of the fastest passing step ({} msgs/s); compare servers at equal rates in the step table",
+                crate::stats::number(get("msgs/s"))
+            ));
         }
         None => report
             .notes
