@@ -64,8 +64,17 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(4 << 20))
 }
 
+/// Longest a connection may take to open (TCP and WebSocket upgrade) before it counts as failed.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A WebSocket connection to `server` from `source`.
 pub async fn connect(url: &str, server: SocketAddr, source: Ipv4Addr) -> anyhow::Result<Ws> {
+    tokio::time::timeout(CONNECT_TIMEOUT, connect_now(url, server, source))
+        .await
+        .with_context(|| format!("no connection to {server} within {CONNECT_TIMEOUT:?}"))?
+}
+
+async fn connect_now(url: &str, server: SocketAddr, source: Ipv4Addr) -> anyhow::Result<Ws> {
     let socket = TcpSocket::new_v4()?;
     socket
         .bind(SocketAddr::from((source, 0)))

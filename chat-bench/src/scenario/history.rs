@@ -15,7 +15,7 @@ use chat_server::seed::Seeder;
 use clap::Args;
 use futures_util::SinkExt;
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Clone, Args)]
@@ -132,7 +132,9 @@ pub async fn run(bench: &Bench, args: &HistoryArgs) -> anyhow::Result<Vec<Report
 async fn request(ws: &mut net::Ws, frame: String) -> anyhow::Result<(usize, bool)> {
     ws.send(Message::text(frame)).await?;
     loop {
-        let text = wire::next_text(ws).await?;
+        let text = tokio::time::timeout(Duration::from_secs(30), wire::next_text(ws))
+            .await
+            .context("no history answer within 30 s")??;
         match serde_json::from_str::<ServerFrame>(&text).context("decoding a history answer")? {
             ServerFrame::History(h) => return Ok((h.events.len(), h.more)),
             ServerFrame::Error(e) => bail!("history refused: {}", e.message),
