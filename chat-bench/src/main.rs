@@ -72,8 +72,10 @@ pub struct Common {
     /// Server to run against.
     #[arg(long, value_enum, default_value = "chat")]
     pub server: Which,
-    /// Use a server already running at this ws://127.x.x.x:PORT URL instead of starting one
-    /// (socket.io peer only: chat-server scenarios seed their database before it starts).
+    /// Use a server already running at this ws://127.x.x.x:PORT URL instead of starting one.
+    /// A chat-server there must allow registration: the users are registered through the
+    /// protocol (slow for many: each costs the server an argon2 hash) and its rate limits
+    /// apply. No CPU or memory figures: the tool cannot see the process.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// chat-server binary to start [default: this tool's built-in copy of the same server].
@@ -129,8 +131,8 @@ impl Bench {
             }
         };
         if let Some(url) = &common.url {
-            if common.server != Which::Socketio {
-                bail!("--url {url}: only the socket.io peer can be targeted by URL (add --server socketio); chat-server scenarios start their own server so they can seed its database");
+            if common.server == Which::Both {
+                bail!("--url {url}: name which server runs there with --server chat or --server socketio");
             }
         }
         Ok(Bench {

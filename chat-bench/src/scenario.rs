@@ -13,16 +13,41 @@ use crate::world::{self, Layout, World};
 use crate::Bench;
 use std::path::PathBuf;
 
-/// A server of `kind` ready for `layout`: for chat-server, a database seeded with its users and
-/// rooms; the socket.io peer needs nothing, its clients join rooms by name.
+/// A server of `kind` ready for `layout`. A chat-server this tool starts gets a database seeded
+/// with the users and rooms; one given by `--url` gets them through the protocol (registration,
+/// then create_room). The socket.io peer needs nothing: its clients join rooms by name.
 pub struct Started {
     pub target: Target,
     pub world: World,
     pub db: Option<PathBuf>,
 }
 
-pub fn start(bench: &Bench, kind: Kind, layout: &Layout, name: &str) -> anyhow::Result<Started> {
+pub async fn start(
+    bench: &Bench,
+    kind: Kind,
+    layout: &Layout,
+    name: &str,
+) -> anyhow::Result<Started> {
     match kind {
+        Kind::Chat if bench.common.url.is_some() => {
+            let url = bench.common.url.as_deref().unwrap_or_default();
+            let target = Target::external(Kind::Chat, url)?;
+            // Unique per run, so repeated runs against one server do not collide.
+            let prefix = format!("b{}x", crate::stats::unix_secs() % 1_000_000_000);
+            let world = world::register(
+                &target,
+                &bench.sources,
+                layout,
+                &prefix,
+                bench.common.concurrency,
+            )
+            .await?;
+            Ok(Started {
+                target,
+                world,
+                db: None,
+            })
+        }
         Kind::Chat => {
             let db = bench.db_path(name);
             let world = world::seed(&db, layout)?;

@@ -16,6 +16,13 @@ pub fn now_us() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
+/// Seconds since the Unix epoch (for names that must differ between runs).
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The moment `us` microseconds after the benchmark started.
 pub fn instant_at(us: u64) -> Instant {
     *EPOCH.get_or_init(Instant::now) + std::time::Duration::from_micros(us)

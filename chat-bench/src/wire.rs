@@ -7,8 +7,8 @@ use crate::net::Ws;
 use crate::target::Kind;
 use anyhow::{bail, Context};
 use chat_protocol::{
-    to_json, Auth, ClientFrame, GetHistory, Hello, RoomId, SendMessage, ServerFrame, Welcome,
-    PROTOCOL_VERSION,
+    to_json, Auth, ClientFrame, CreateRoom, GetHistory, Hello, RoomId, RoomKind, SendMessage,
+    ServerFrame, Welcome, PROTOCOL_VERSION,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -144,11 +144,57 @@ pub async fn next_text(ws: &mut Ws) -> anyhow::Result<String> {
 
 /// Authenticate a chat-server connection with a token and return the welcome.
 pub async fn chat_login(ws: &mut Ws, token: &str) -> anyhow::Result<Welcome> {
-    let hello = to_json(&ClientFrame::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        auth: Auth::Token {
+    hello(
+        ws,
+        Auth::Token {
             token: token.to_string(),
         },
+    )
+    .await
+}
+
+/// Create an account on a chat-server that allows registration; the welcome carries a token.
+pub async fn chat_register(ws: &mut Ws, username: &str, password: &str) -> anyhow::Result<Welcome> {
+    hello(
+        ws,
+        Auth::Register {
+            username: username.to_string(),
+            password: password.to_string(),
+        },
+    )
+    .await
+}
+
+/// Create a public channel with `members` (usernames) and return its id.
+pub async fn create_channel(
+    ws: &mut Ws,
+    title: &str,
+    members: Vec<String>,
+) -> anyhow::Result<RoomId> {
+    let frame = to_json(&ClientFrame::CreateRoom(CreateRoom {
+        request_id: 1,
+        kind: RoomKind::Channel,
+        title: title.to_string(),
+        topic: String::new(),
+        members,
+    }));
+    ws.send(Message::text(frame)).await?;
+    loop {
+        let text = tokio::time::timeout(SETUP_TIMEOUT, next_text(ws))
+            .await
+            .context("no answer to create_room in time")??;
+        match serde_json::from_str::<ServerFrame>(&text)? {
+            ServerFrame::Room(r) => return Ok(r.room.id),
+            ServerFrame::Error(e) => bail!("create_room refused: {}", e.message),
+            _ => continue,
+        }
+    }
+}
+
+async fn hello(ws: &mut Ws, auth: Auth) -> anyhow::Result<Welcome> {
+    let hello = to_json(&ClientFrame::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        auth,
         client: Some("chat-bench".into()),
     }));
     ws.send(Message::text(hello)).await?;
@@ -157,7 +203,7 @@ pub async fn chat_login(ws: &mut Ws, token: &str) -> anyhow::Result<Welcome> {
         .context("no welcome in time")??;
     match serde_json::from_str::<ServerFrame>(&text)? {
         ServerFrame::Welcome(welcome) => Ok(welcome),
-        ServerFrame::Error(e) => bail!("login refused: {}", e.message),
+        ServerFrame::Error(e) => bail!("refused: {}", e.message),
         other => bail!("expected welcome, got {other:?}"),
     }
 }

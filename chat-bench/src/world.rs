@@ -80,6 +80,68 @@ pub fn seed(db: &Path, layout: &Layout) -> anyhow::Result<World> {
     })
 }
 
+/// Build the layout on a running chat-server through the protocol alone: register every user
+/// (`register` in hello, which costs the server an argon2 hash each), then have each room's
+/// owner create it with its members. Usernames carry `prefix` so runs do not collide.
+pub async fn register(
+    target: &Target,
+    sources: &Sources,
+    layout: &Layout,
+    prefix: &str,
+    concurrency: usize,
+) -> anyhow::Result<World> {
+    let url = target.url();
+    let name = |i: usize| format!("{prefix}{i}");
+    let registered = net::open_all(layout.users, concurrency, |i| {
+        let url = &url;
+        let username = name(i);
+        async move {
+            let mut ws = net::connect(url, target.addr, sources.pick()).await?;
+            let welcome = wire::chat_register(&mut ws, &username, REGISTER_PASSWORD).await?;
+            let _ = ws.close(None).await;
+            let token = welcome
+                .token
+                .context("the server issued no token on registration")?;
+            anyhow::Ok((welcome.user, token))
+        }
+    })
+    .await;
+    let mut users = Vec::with_capacity(layout.users);
+    let mut tokens = Vec::with_capacity(layout.users);
+    for result in registered {
+        let (user, token) = result.context("registering a benchmark user")?;
+        users.push(user);
+        tokens.push(token);
+    }
+    let created = net::open_all(layout.rooms.len(), concurrency, |r| {
+        let url = &url;
+        let members = &layout.rooms[r];
+        let tokens = &tokens;
+        let names: Vec<String> = members.iter().skip(1).map(|&u| name(u)).collect();
+        async move {
+            let owner = *members.first().context("a room without members")?;
+            let mut ws = net::connect(url, target.addr, sources.pick()).await?;
+            wire::chat_login(&mut ws, &tokens[owner]).await?;
+            let room = wire::create_channel(&mut ws, &format!("{prefix}r{r}"), names).await?;
+            let _ = ws.close(None).await;
+            anyhow::Ok(room)
+        }
+    })
+    .await;
+    let room_ids = created
+        .into_iter()
+        .collect::<anyhow::Result<Vec<RoomId>>>()
+        .context("creating a benchmark room")?;
+    Ok(World {
+        users,
+        tokens,
+        room_ids,
+    })
+}
+
+/// Accounts registered by the tool share one password; they exist only for benchmarking.
+const REGISTER_PASSWORD: &str = "chat-bench-password";
+
 /// A world for the socket.io peer: rooms are named by index, nobody has a token.
 pub fn unseeded(layout: &Layout) -> World {
     World {

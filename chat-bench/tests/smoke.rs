@@ -219,3 +219,64 @@ fn persistence_scenarios_refuse_the_peer() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("runs against chat-server only"), "{stderr}");
 }
+
+/// Stops the server child when the test ends, passed or not.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_running_server_can_be_targeted_by_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        "[server]\nrequests_per_second = 100000\nrequest_burst = 100000\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Child(
+        Command::new(env!("CARGO_BIN_EXE_chat-bench"))
+            .args(["serve", "--listen", &listen, "--config"])
+            .arg(&config)
+            .arg("--db")
+            .arg(dir.path().join("chat.sqlite"))
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("ws://{listen}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Users are registered through the protocol, rooms created with create_room.
+    let report = bench(&[
+        "chat",
+        "--url",
+        &url,
+        "--users",
+        "20",
+        "--warmup-secs",
+        "0.3",
+        "--secs",
+        "0.7",
+        "--rate",
+        "4",
+    ]);
+    assert_clean(&report);
+    assert_eq!(figure(&report, "undelivered after 5 s"), 0.0);
+    // No /proc figures for a server the tool did not start.
+    assert!(report["results"]["server RSS"].is_null(), "{report:#}");
+}

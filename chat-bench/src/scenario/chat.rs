@@ -51,7 +51,7 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
     let mut report = Report::new("chat", kind.name());
     let users = bench.cap_connections(args.users, &mut report.notes);
     let layout = Layout::groups(users, args.room_size);
-    let started = scenario::start(bench, kind, &layout, "chat")?;
+    let started = scenario::start(bench, kind, &layout, "chat").await?;
     let target = &started.target;
     let shared = Shared::new(kind, 2);
     let sessions = world::connect_everyone(

@@ -58,7 +58,7 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
         users: members,
         rooms: vec![(0..members).collect()],
     };
-    let started = scenario::start(bench, kind, &layout, "fanout")?;
+    let started = scenario::start(bench, kind, &layout, "fanout").await?;
     let target = &started.target;
     let shared = Shared::new(kind, args.max_steps);
     let connect_start = Instant::now();

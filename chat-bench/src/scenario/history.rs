@@ -47,6 +47,9 @@ const WRITERS: usize = 10;
 
 pub async fn run(bench: &Bench, args: &HistoryArgs) -> anyhow::Result<Vec<Report>> {
     bench.require_chat("history")?;
+    if bench.common.url.is_some() {
+        anyhow::bail!("history seeds its 1,000,000 messages straight into the database, so it needs a server it starts itself: leave out --url");
+    }
     let mut report = Report::new("history", Kind::Chat.name());
     let rooms = args.rooms.max(1);
     let layout = Layout {

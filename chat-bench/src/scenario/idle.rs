@@ -39,7 +39,7 @@ async fn run_one(bench: &Bench, args: &IdleArgs, kind: Kind) -> anyhow::Result<R
     let mut report = Report::new("idle", kind.name());
     let wanted = bench.cap_connections(args.connections, &mut report.notes);
     let layout = Layout::groups(wanted, args.room_size);
-    let started = scenario::start(bench, kind, &layout, "idle")?;
+    let started = scenario::start(bench, kind, &layout, "idle").await?;
     let target = &started.target;
     // Let start-up allocations settle so the baseline is the server at rest.
     tokio::time::sleep(Duration::from_secs(1)).await;

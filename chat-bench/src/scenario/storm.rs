@@ -67,7 +67,7 @@ pub async fn run(bench: &Bench, args: &StormArgs) -> anyhow::Result<Vec<Report>>
     for (r, members) in layout.rooms.iter_mut().enumerate() {
         members.push(clients + r % senders);
     }
-    let started = scenario::start(bench, Kind::Chat, &layout, "storm")?;
+    let started = scenario::start(bench, Kind::Chat, &layout, "storm").await?;
     let target = &started.target;
     let world = &started.world;
     let room_of = &layout.room_of();
