@@ -1,13 +1,14 @@
 //! The one writer thread: owns the write connection and commits waiting jobs in groups.
 //!
 //! It blocks for the first job, takes every other job already waiting (up to a batch cap),
-//! runs each inside its own savepoint of one transaction, commits once, hands the batch's
-//! publications to the fan-out thread (which gives them to the listener in commit order), and
-//! answers each job. A job that fails rolls back its savepoint alone; the rest of the batch
-//! still commits.
+//! runs each inside its own savepoint of one transaction, commits once, and hands the batch's
+//! publications and answers to the fan-out thread, which gives the publications to the
+//! listener in commit order and then answers each job. A job that fails rolls back its
+//! savepoint alone; the rest of the batch still commits.
 //!
 //! Fan-out has a thread of its own because pushing an event to thousands of connections took
 //! a fifth of the writer's time under load (chat-bench chat), time in which nothing committed.
+//! The writer starts on the next batch while the fan-out thread delivers this one.
 
 use super::{Publication, StoreError};
 use chat_protocol::Millis;
@@ -26,9 +27,8 @@ pub struct WriteCtx<'a> {
     pub(crate) broken: bool,
 }
 
-/// Receives each committed batch's publications, in commit order, on the fan-out thread. A job
-/// may be answered before its publications are delivered; clients see a response and the
-/// events it caused in either order.
+/// Receives each committed batch's publications, in commit order, on the fan-out thread,
+/// before any job of the batch is answered.
 pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, publications: Vec<Publication>);
 }
@@ -55,19 +55,24 @@ impl Writer {
         checkpointer: Option<super::checkpoint::Checkpointer>,
     ) -> std::io::Result<Writer> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        let (published, to_publish) = mpsc::channel::<Vec<Publication>>();
+        let (committed, to_publish) = mpsc::channel::<Committed>();
         std::thread::Builder::new()
             .name("chat-fanout".into())
             .spawn(move || {
                 // Ends when the writer thread drops its sender.
-                while let Ok(publications) = to_publish.recv() {
-                    listener.committed(publications);
+                while let Ok(batch) = to_publish.recv() {
+                    if !batch.publications.is_empty() {
+                        listener.committed(batch.publications);
+                    }
+                    for reply in batch.replies {
+                        reply(Ok(()));
+                    }
                 }
             })?;
         std::thread::Builder::new()
             .name("chat-db-writer".into())
             .spawn(move || {
-                run(conn, rx, &published);
+                run(conn, rx, &committed);
                 drop(checkpointer);
             })?;
         Ok(Writer { jobs })
@@ -150,7 +155,13 @@ fn run_in_savepoint<R>(
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>, published: &mpsc::Sender<Vec<Publication>>) {
+/// A committed batch on its way to the fan-out thread.
+struct Committed {
+    publications: Vec<Publication>,
+    replies: Vec<Reply>,
+}
+
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, committed_batches: &mpsc::Sender<Committed>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -190,13 +201,12 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, published: &mpsc::Sender<Vec<P
         match committed {
             Ok(()) => {
                 tracing::trace!(size, "committed batch");
-                if !publications.is_empty() {
-                    // Only fails once the fan-out thread is gone, which happens only at exit.
-                    let _ = published.send(publications);
-                }
-                for reply in replies {
-                    reply(Ok(()));
-                }
+                let batch = Committed {
+                    publications,
+                    replies,
+                };
+                // The fan-out thread outlives this one: it stops when this sender is dropped.
+                let _ = committed_batches.send(batch);
             }
             Err(e) => {
                 tracing::error!("batch of {size} writes failed to commit: {e}");
