@@ -161,12 +161,7 @@ pub async fn connect_user(
     room: RoomId,
     i: usize,
 ) -> anyhow::Result<Ws> {
-    let t0 = std::time::Instant::now();
     let mut ws = net::connect(url, target.addr, sources.pick()).await?;
-    let t1 = t0.elapsed();
-    if t1.as_millis() > 300 {
-        tracing::debug!(?t1, "slow connect");
-    }
     match target.kind {
         Kind::Chat => {
             wire::chat_login(&mut ws, &world.tokens[i]).await?;
