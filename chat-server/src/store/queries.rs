@@ -28,8 +28,9 @@ fn role_from_sql(s: String) -> rusqlite::Result<Role> {
 }
 
 pub fn room(conn: &Connection, room_id: RoomId) -> Result<Option<RoomRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, kind, title, topic, last_seq FROM rooms WHERE id = ?1")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, kind, title, topic, {LAST_SEQ} FROM rooms r WHERE id = ?1"
+    ))?;
     Ok(stmt
         .query_row([room_id], |r| {
             Ok(RoomRow {
@@ -136,8 +137,13 @@ pub fn token_owner(
         .optional()?)
 }
 
+/// A room's last seq: its highest stored event (one descent of the events key), for a query
+/// that names the room `r`.
+const LAST_SEQ: &str = "(SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id)";
+
 const SUMMARY_SELECT: &str = "
-    SELECT r.id, r.kind, r.title, r.topic, m.role, r.last_seq, m.read_seq,
+    SELECT r.id, r.kind, r.title, r.topic, m.role,
+           (SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id), m.read_seq,
            (SELECT count(*) FROM members c WHERE c.room_id = r.id),
            (SELECT count(*) FROM events g
              WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.kind = 'message'
