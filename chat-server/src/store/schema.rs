@@ -78,6 +78,29 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE rooms DROP COLUMN last_seq;
     "#,
+    // 4: events in arrival order (a rowid table: new rows go at the end, in pages shared by
+    // every event of a group commit) with a small (room_id, seq) index. Keyed by (room_id, seq)
+    // itself, each event went into the middle of the tree, next to the start of the following
+    // room, and the 250-byte rows kept those pages full: 2.4 WAL pages written per event
+    // (chat-bench chat, 6,000 users), where index entries of a few dozen bytes rarely split.
+    // The index also carries sender and kind, so unread counts never read the rows; (room_id,
+    // seq) is unique by construction (the writer takes the room's max + 1).
+    r#"
+    CREATE TABLE events_log (
+        id        INTEGER PRIMARY KEY,
+        room_id   INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,
+        ts        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        sender_id INTEGER NOT NULL,
+        json      TEXT NOT NULL
+    );
+    INSERT INTO events_log (room_id, seq, ts, kind, sender_id, json)
+        SELECT room_id, seq, ts, kind, sender_id, json FROM events ORDER BY room_id, seq;
+    DROP TABLE events;
+    ALTER TABLE events_log RENAME TO events;
+    CREATE UNIQUE INDEX events_by_room ON events(room_id, seq, sender_id, kind);
+    "#,
 ];
 
 /// The schema version this build expects.
