@@ -25,7 +25,7 @@ pub struct SendAck {
 }
 
 /// The room's next seq: one past the highest stored event, found by one descent of the
-/// events table's (room_id, seq) key. Gap-free because only the writer thread stores events,
+/// events_by_room index. Gap-free because only the writer thread stores events,
 /// every job stores the event of a seq it took before it ends, and a failed job's savepoint
 /// (or the whole batch) rolls the event back. Reading it here instead of counting in the rooms
 /// table spares every send an UPDATE and a dirty rooms page per commit.

@@ -137,8 +137,8 @@ pub fn token_owner(
         .optional()?)
 }
 
-/// A room's last seq: its highest stored event (one descent of the events key), for a query
-/// that names the room `r`.
+/// A room's last seq: its highest stored event (one descent of the events_by_room index), for
+/// a query that names the room `r`.
 const LAST_SEQ: &str = "(SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id)";
 
 const SUMMARY_SELECT: &str = "
@@ -228,7 +228,7 @@ pub fn room_summary(
 }
 
 /// Unread messages of a member: messages from others after their read receipt. Counted on
-/// the events table's (room_id, seq) key, so sends maintain no extra index for it.
+/// the events_by_room index alone (it carries sender and kind), never reading the rows.
 pub fn unread_count(
     conn: &Connection,
     room_id: RoomId,
