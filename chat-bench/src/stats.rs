@@ -246,8 +246,8 @@ impl Report {
 }
 
 /// One report per server from several runs of the same scenario: each figure is the median
-/// of the runs, errors are added up, and the per-step table is the one of the run whose
-/// headline figure (the first) was the median.
+/// of the runs, errors are added up, and the per-step table and notes are those of the run
+/// whose headline figure (the first) was the median (plus the notes of any run with errors).
 pub fn medians(runs: Vec<Vec<Report>>) -> Vec<Report> {
     let count = runs.len();
     if count <= 1 {
@@ -270,10 +270,12 @@ pub fn medians(runs: Vec<Vec<Report>>) -> Vec<Report> {
                 metric.value = values[values.len() / 2];
             }
             merged.errors = of_server.iter().map(|r| r.errors).sum();
-            for r in &of_server {
-                for note in &r.notes {
-                    if !merged.notes.contains(note) {
-                        merged.notes.push(note.clone());
+            // The median run's notes describe the figures shown; another run's notes matter
+            // only when something went wrong in it.
+            for (n, r) in of_server.iter().enumerate() {
+                if r.errors > 0 && !std::ptr::eq(*r, order[order.len() / 2]) {
+                    for note in &r.notes {
+                        merged.notes.push(format!("run {}: {note}", n + 1));
                     }
                 }
             }
