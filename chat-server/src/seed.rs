@@ -107,10 +107,11 @@ pub fn message_count(path: &Path) -> Result<i64, StoreError> {
 /// Every room's last seq, for checking that nothing was lost.
 pub fn room_last_seqs(path: &Path) -> Result<Vec<(RoomId, Seq)>, StoreError> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare(
-        "SELECT r.id, (SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id)
-         FROM rooms r ORDER BY r.id",
-    )?;
+    let mut stmt = conn.prepare(concat!(
+        "SELECT r.id, ",
+        crate::store::queries::last_seq_of_r!(),
+        " FROM rooms r ORDER BY r.id"
+    ))?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -27,9 +27,22 @@ fn role_from_sql(s: String) -> rusqlite::Result<Role> {
         .ok_or_else(|| rusqlite::Error::InvalidColumnType(0, s, rusqlite::types::Type::Text))
 }
 
+/// SQL for a room's last seq: its highest stored event (one descent of the events_by_room
+/// index), in a query that names the room `r`. A macro so queries can `concat!` it into
+/// string literals, the one definition for every query that needs it.
+macro_rules! last_seq_of_r {
+    () => {
+        "(SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id)"
+    };
+}
+pub(crate) use last_seq_of_r;
+
 pub fn room(conn: &Connection, room_id: RoomId) -> Result<Option<RoomRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, kind, title, topic, {LAST_SEQ} FROM rooms r WHERE id = ?1"
+    // Runs for every send (the posting check): a literal, not a string built per call.
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT r.id, r.kind, r.title, r.topic, ",
+        last_seq_of_r!(),
+        " FROM rooms r WHERE r.id = ?1"
     ))?;
     Ok(stmt
         .query_row([room_id], |r| {
@@ -137,18 +150,16 @@ pub fn token_owner(
         .optional()?)
 }
 
-/// A room's last seq: its highest stored event (one descent of the events_by_room index), for
-/// a query that names the room `r`.
-const LAST_SEQ: &str = "(SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id)";
-
-const SUMMARY_SELECT: &str = "
-    SELECT r.id, r.kind, r.title, r.topic, m.role,
-           (SELECT coalesce(max(e.seq), 0) FROM events e WHERE e.room_id = r.id), m.read_seq,
+const SUMMARY_SELECT: &str = concat!(
+    "SELECT r.id, r.kind, r.title, r.topic, m.role, ",
+    last_seq_of_r!(),
+    ", m.read_seq,
            (SELECT count(*) FROM members c WHERE c.room_id = r.id),
            (SELECT count(*) FROM events g
              WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.kind = 'message'
                AND g.sender_id <> m.user_id)
-    FROM members m JOIN rooms r ON r.id = m.room_id";
+    FROM members m JOIN rooms r ON r.id = m.room_id"
+);
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomSummary> {
     Ok(RoomSummary {
