@@ -23,7 +23,6 @@ pub struct Shared {
     pub sent: Vec<AtomicU64>,
     /// Deliveries those messages should make (each to every connected member of its room).
     pub expected: Vec<AtomicU64>,
-    pub acks: AtomicU64,
     /// Set before the connections are closed on purpose, so closes are not counted as errors.
     pub finishing: AtomicBool,
 }
@@ -36,7 +35,6 @@ impl Shared {
             errors: Errors::default(),
             sent: (0..phases).map(|_| AtomicU64::new(0)).collect(),
             expected: (0..phases).map(|_| AtomicU64::new(0)).collect(),
-            acks: AtomicU64::new(0),
             finishing: AtomicBool::new(false),
         })
     }
@@ -89,6 +87,45 @@ impl Plan {
         Plan {
             stop: true,
             ..Plan::paused()
+        }
+    }
+}
+
+/// Every connected member of a run, each on its own task, steered by one plan.
+pub struct Crowd {
+    shared: Arc<Shared>,
+    plans: watch::Sender<Plan>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Crowd {
+    /// No members yet, and a paused plan.
+    pub fn new(shared: Arc<Shared>) -> Crowd {
+        Crowd {
+            shared,
+            plans: watch::channel(Plan::paused()).0,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Start a member's task; a `sender` also sends on the plan.
+    pub fn join(&mut self, ws: Ws, sender: Option<Sender>) {
+        let member = run_member(ws, self.shared.clone(), sender, self.plans.subscribe());
+        self.tasks.push(tokio::spawn(member));
+    }
+
+    /// Change what every sender does from now on.
+    pub fn plan(&self, plan: Plan) {
+        // Fails only without receivers, that is when every member has already ended.
+        let _ = self.plans.send(plan);
+    }
+
+    /// Close every connection (not counted as errors) and wait for the tasks to end.
+    pub async fn stop(self) {
+        self.shared.finishing.store(true, Ordering::Relaxed);
+        self.plan(Plan::stop());
+        for task in self.tasks {
+            let _ = task.await;
         }
     }
 }
@@ -177,7 +214,7 @@ pub async fn run_member(
                     Incoming::Delivery { phase, sent_us } => {
                         shared.recorder.record(phase, now_us().saturating_sub(sent_us));
                     }
-                    Incoming::Ack => { shared.acks.fetch_add(1, Ordering::Relaxed); }
+                    Incoming::Ack | Incoming::Other => {}
                     Incoming::Refused => {
                         shared.errors.refused.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!("refused: {}", text.as_str());
@@ -185,7 +222,6 @@ pub async fn run_member(
                     Incoming::Ping => {
                         if ws.send(Message::text("3")).await.is_err() { lost(&shared); return; }
                     }
-                    Incoming::Other => {}
                 },
                 Some(Ok(Message::Close(frame))) => {
                     tracing::debug!("closed by the server: {frame:?}");

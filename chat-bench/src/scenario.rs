@@ -66,6 +66,19 @@ pub async fn start(
     }
 }
 
+/// Run a scenario against each server `--server` names, in order: one report each.
+pub async fn per_server<F, Fut>(bench: &Bench, run_one: F) -> anyhow::Result<Vec<Report>>
+where
+    F: Fn(Kind) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Report>>,
+{
+    let mut reports = Vec::new();
+    for kind in bench.kinds() {
+        reports.push(run_one(kind).await?);
+    }
+    Ok(reports)
+}
+
 /// Server CPU spent between two samples per unit of work, in µs (None without /proc figures).
 pub fn cpu_us_per(
     before: Option<ProcSample>,

@@ -1,16 +1,14 @@
 //! chat: many users in small rooms, each sending a message every so often, the way a busy
 //! workplace chat looks. Reports delivery latency and what the server spends per delivery.
 
-use crate::load::{self, Plan, Sender, Shared};
+use crate::load::{Crowd, Plan, Sender, Shared};
 use crate::scenario::{self, add_rss, cpu_us_per};
 use crate::stats::{now_us, Report};
 use crate::target::Kind;
 use crate::world::{self, Layout};
 use crate::{Bench, Common};
 use clap::Args;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
@@ -40,11 +38,7 @@ const WARMUP: usize = 0;
 const MEASURED: usize = 1;
 
 pub async fn run(bench: &Bench, args: &ChatArgs) -> anyhow::Result<Vec<Report>> {
-    let mut reports = Vec::new();
-    for kind in bench.kinds() {
-        reports.push(run_one(bench, args, kind).await?);
-    }
-    Ok(reports)
+    scenario::per_server(bench, |kind| run_one(bench, args, kind)).await
 }
 
 async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<Report> {
@@ -69,8 +63,7 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
     for (i, _) in &sessions {
         audience[room_of[*i]] += 1;
     }
-    let (plan_tx, plan_rx) = watch::channel(Plan::paused());
-    let mut tasks = Vec::with_capacity(connected);
+    let mut crowd = Crowd::new(shared.clone());
     for (i, session) in sessions {
         let sender = Sender {
             room: started.world.room_ids[room_of[i]],
@@ -80,16 +73,11 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
             // Spread evenly over the second (a golden-ratio sequence never lines up).
             offset: (i as f64 * 0.618_033_988_75).fract(),
         };
-        tasks.push(tokio::spawn(load::run_member(
-            session,
-            shared.clone(),
-            Some(sender),
-            plan_rx.clone(),
-        )));
+        crowd.join(session, Some(sender));
     }
 
     let start_us = now_us();
-    let _ = plan_tx.send(Plan {
+    crowd.plan(Plan {
         phase: WARMUP,
         rate: args.rate,
         start_us,
@@ -99,14 +87,14 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
     // The schedule continues where it was; only the phase label changes.
     let measure_start = Instant::now();
     let before = target.sample();
-    let _ = plan_tx.send(Plan {
+    crowd.plan(Plan {
         phase: MEASURED,
         rate: args.rate,
         start_us: now_us(),
         stop: false,
     });
     tokio::time::sleep(Duration::from_secs_f64(args.secs)).await;
-    let _ = plan_tx.send(Plan::paused());
+    crowd.plan(Plan::paused());
     let after = target.sample();
     let measured_secs = measure_start.elapsed().as_secs_f64();
     let sent = shared.sent_in(MEASURED);
@@ -114,11 +102,7 @@ async fn run_one(bench: &Bench, args: &ChatArgs, kind: Kind) -> anyhow::Result<R
     let delivered = shared.drain(MEASURED, Duration::from_secs(5)).await;
     let latency = shared.recorder.latency(MEASURED);
     let rss = target.sample();
-    shared.finishing.store(true, Ordering::Relaxed);
-    let _ = plan_tx.send(Plan::stop());
-    for task in tasks {
-        let _ = task.await;
-    }
+    crowd.stop().await;
 
     report.setting("users", users);
     report.setting("connected", connected);

@@ -2,7 +2,7 @@
 //! rises step by step. Each step reports deliveries per second and latency; the result is the
 //! highest delivery rate whose p99 stays under the limit with nothing lost.
 
-use crate::load::{self, Plan, Sender, Shared};
+use crate::load::{Crowd, Plan, Sender, Shared};
 use crate::scenario::{self, add_rss, cpu_us_per};
 use crate::stats::{now_us, Report};
 use crate::target::Kind;
@@ -11,7 +11,6 @@ use crate::{Bench, Common};
 use clap::Args;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 #[derive(Debug, Clone, Args)]
 pub struct FanoutArgs {
@@ -44,11 +43,7 @@ pub struct FanoutArgs {
 }
 
 pub async fn run(bench: &Bench, args: &FanoutArgs) -> anyhow::Result<Vec<Report>> {
-    let mut reports = Vec::new();
-    for kind in bench.kinds() {
-        reports.push(run_one(bench, args, kind).await?);
-    }
-    Ok(reports)
+    scenario::per_server(bench, |kind| run_one(bench, args, kind)).await
 }
 
 async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result<Report> {
@@ -75,9 +70,8 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
     let connected = sessions.len();
 
     let room = started.world.room_ids[0];
-    let (plan_tx, plan_rx) = watch::channel(Plan::paused());
     let senders = args.senders.clamp(1, connected.max(1));
-    let mut tasks = Vec::with_capacity(connected);
+    let mut crowd = Crowd::new(shared.clone());
     for (n, (i, session)) in sessions.into_iter().enumerate() {
         let sender = (n < senders).then(|| Sender {
             room,
@@ -86,12 +80,7 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
             text_bytes: args.text_bytes,
             offset: n as f64 / senders as f64,
         });
-        tasks.push(tokio::spawn(load::run_member(
-            session,
-            shared.clone(),
-            sender,
-            plan_rx.clone(),
-        )));
+        crowd.join(session, sender);
     }
     // Let the welcome traffic and presence settle before the first step.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -101,14 +90,14 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
     for step in 0..args.max_steps {
         let before = target.sample();
         let started_at = Instant::now();
-        let _ = plan_tx.send(Plan {
+        crowd.plan(Plan {
             phase: step,
             rate: rate / senders as f64,
             start_us: now_us(),
             stop: false,
         });
         tokio::time::sleep(Duration::from_secs_f64(args.step_secs)).await;
-        let _ = plan_tx.send(Plan::paused());
+        crowd.plan(Plan::paused());
         let sent = shared.sent_in(step);
         let expected = shared.expected_in(step);
         // Wait for the step's deliveries (bounded: a server that cannot keep up fails the step).
@@ -145,11 +134,7 @@ async fn run_one(bench: &Bench, args: &FanoutArgs, kind: Kind) -> anyhow::Result
         rate *= args.growth;
     }
     let rss = target.sample();
-    shared.finishing.store(true, Ordering::Relaxed);
-    let _ = plan_tx.send(Plan::stop());
-    for task in tasks {
-        let _ = task.await;
-    }
+    crowd.stop().await;
 
     report.setting("members", members);
     report.setting("connected", connected);

@@ -1,7 +1,7 @@
 //! idle: many authenticated connections, each in a room, doing nothing. Reports how fast they
 //! were opened and what each costs the server in memory.
 
-use crate::load::{self, Plan, Shared};
+use crate::load::{Crowd, Shared};
 use crate::scenario::{self, add_rss};
 use crate::stats::Report;
 use crate::target::Kind;
@@ -10,7 +10,6 @@ use crate::{Bench, Common};
 use clap::Args;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 #[derive(Debug, Clone, Args)]
 pub struct IdleArgs {
@@ -28,11 +27,7 @@ pub struct IdleArgs {
 }
 
 pub async fn run(bench: &Bench, args: &IdleArgs) -> anyhow::Result<Vec<Report>> {
-    let mut reports = Vec::new();
-    for kind in bench.kinds() {
-        reports.push(run_one(bench, args, kind).await?);
-    }
-    Ok(reports)
+    scenario::per_server(bench, |kind| run_one(bench, args, kind)).await
 }
 
 async fn run_one(bench: &Bench, args: &IdleArgs, kind: Kind) -> anyhow::Result<Report> {
@@ -58,19 +53,14 @@ async fn run_one(bench: &Bench, args: &IdleArgs, kind: Kind) -> anyhow::Result<R
     .await;
     let connect_secs = connect_start.elapsed().as_secs_f64();
     let connected = sessions.len();
-    let (plan_tx, plan_rx) = watch::channel(Plan::paused());
-    let tasks: Vec<_> = sessions
-        .into_iter()
-        .map(|(_, s)| tokio::spawn(load::run_member(s, shared.clone(), None, plan_rx.clone())))
-        .collect();
+    let mut crowd = Crowd::new(shared.clone());
+    for (_, ws) in sessions {
+        crowd.join(ws, None);
+    }
     tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
     let held = target.sample();
     let dropped = shared.errors.closed.load(Ordering::Relaxed);
-    shared.finishing.store(true, Ordering::Relaxed);
-    let _ = plan_tx.send(Plan::stop());
-    for task in tasks {
-        let _ = task.await;
-    }
+    crowd.stop().await;
 
     report.setting("connections", wanted);
     report.setting("room_size", args.room_size);

@@ -175,7 +175,8 @@ async fn send_loop(
     };
     let mut in_flight: VecDeque<u64> = VecDeque::with_capacity(window);
     let mut request_id = 0u64;
-    let text = wire::marker_text(0, 0, text_bytes).replacen('b', "i", 1);
+    // No latency marker: ingest times acknowledgements, not deliveries.
+    let text = "i".repeat(text_bytes);
     loop {
         let now = now_us();
         let sending = now < measure_until;
