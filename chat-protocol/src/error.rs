@@ -52,10 +52,16 @@ impl fmt::Display for ErrorCode {
 
 /// WebSocket close codes the server uses when it ends a connection.
 pub mod close_code {
+    /// A normal close: the client said goodbye (the server echoes its code).
+    pub const NORMAL: u16 = 1000;
     /// The server is shutting down; reconnect later.
     pub const GOING_AWAY: u16 = 1001;
     /// A binary frame where only text frames are allowed.
     pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// Broken WebSocket framing (RFC 6455): reserved bits, bad opcodes, unmasked frames.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// The handshake failed or was not completed in time.
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame larger than the server's frame limit.
@@ -68,4 +74,7 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
     /// Nothing was heard from the client (not even a pong) for the idle timeout.
     pub const IDLE_TIMEOUT: u16 = 4009;
+    /// Too many: connections for this user or address, or failed logins; the error frame
+    /// before it (if any) says when to retry.
+    pub const TRY_LATER: u16 = 4029;
 }

@@ -351,6 +351,9 @@ pub struct ErrorFrame {
     pub request_id: Option<RequestId>,
     pub code: ErrorCode,
     pub message: String,
+    /// With `rate_limited`: how long to wait before trying again, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// A member's receipts moved forward.

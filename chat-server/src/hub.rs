@@ -6,57 +6,24 @@
 //! queue is full is closed as too slow rather than slowing the sender or anyone else.
 //! Presence and typing are ephemeral and live only here.
 
+use crate::outbox::Outbox;
 use crate::store::{CommitListener, Publication};
-use chat_protocol::{
-    close_code, to_json, PresenceInfo, RoomId, ServerFrame, Typing, UserId, UserRef,
-};
+use chat_protocol::{to_json, PresenceInfo, RoomId, ServerFrame, Typing, UserId, UserRef};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_util::sync::CancellationToken;
 
 pub type ConnId = u64;
 
-/// A serialised frame; clones share the bytes, so one encoding serves every recipient.
-pub type Frame = Utf8Bytes;
-
-/// Ends a connection from anywhere (hub, revocation, shutdown) with a close code and reason.
-#[derive(Debug, Default)]
-pub struct Closer {
-    token: CancellationToken,
-    reason: OnceLock<(u16, String)>,
-}
-
-impl Closer {
-    /// Ask the connection to close; the first reason given wins.
-    pub fn close(&self, code: u16, reason: impl Into<String>) {
-        let _ = self.reason.set((code, reason.into()));
-        self.token.cancel();
-    }
-
-    pub fn reason(&self) -> Option<&(u16, String)> {
-        self.reason.get()
-    }
-
-    pub async fn closed(&self) {
-        self.token.cancelled().await
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.token.is_cancelled()
-    }
-}
+pub use crate::outbox::{Closer, Frame};
 
 /// What the hub holds of one live connection.
 #[derive(Debug, Clone)]
 pub struct ConnHandle {
     pub user_id: UserId,
     pub token_id: i64,
-    pub queue: mpsc::Sender<Frame>,
-    pub closer: Arc<Closer>,
+    pub outbox: Arc<Outbox>,
 }
 
 #[derive(Debug)]
@@ -151,18 +118,9 @@ impl State {
     }
 }
 
-/// Queue a frame without waiting. A full queue means the client cannot keep up: close it.
+/// Queue a frame without waiting; a connection that cannot take it is evicted (4008).
 fn push(handle: &ConnHandle, frame: &Frame) {
-    match handle.queue.try_send(frame.clone()) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            handle.closer.close(
-                close_code::TOO_SLOW,
-                "too slow: the connection fell too far behind; reconnect and resume from your last seq",
-            );
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => {}
-    }
+    handle.outbox.push(frame);
 }
 
 /// The hub. Shared by every session as `Arc<Hub>`.
@@ -398,7 +356,7 @@ impl Hub {
         let state = self.read();
         let mut closed = 0;
         for handle in state.conns.values().filter(|h| h.token_id == token_id) {
-            handle.closer.close(code, reason);
+            handle.outbox.closer().close(code, reason);
             closed += 1;
         }
         closed
@@ -451,16 +409,22 @@ impl CommitListener for Hub {
 mod tests {
     use super::*;
 
-    fn connect(hub: &Hub, conn_id: ConnId, user: &UserRef) -> mpsc::Receiver<Frame> {
-        let (queue, rx) = mpsc::channel(16);
+    use crate::outbox::QueueBudget;
+    use chat_protocol::close_code;
+
+    fn outbox(frames: usize) -> Arc<Outbox> {
+        Outbox::new(QueueBudget::new(frames, 1 << 20, 1 << 30), Arc::default())
+    }
+
+    fn connect(hub: &Hub, conn_id: ConnId, user: &UserRef) -> Arc<Outbox> {
+        let out = outbox(16);
         let handle = ConnHandle {
             user_id: user.id,
             token_id: conn_id as i64,
-            queue,
-            closer: Arc::default(),
+            outbox: out.clone(),
         };
         hub.register(conn_id, handle, user);
-        rx
+        out
     }
 
     fn user(id: UserId, name: &str) -> UserRef {
@@ -470,12 +434,10 @@ mod tests {
         }
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Ok(f) = rx.try_recv() {
-            out.push(f.to_string());
-        }
-        out
+    fn drain(out: &mut Arc<Outbox>) -> Vec<String> {
+        let mut batch = std::collections::VecDeque::new();
+        while out.take_batch(&mut batch, usize::MAX) {}
+        batch.iter().map(|f| f.to_string()).collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -558,14 +520,12 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_closes_that_connection_only() {
         let hub = Hub::new([(1, 1), (1, 2)], Duration::from_secs(5), 100);
-        let (queue, _slow_rx) = mpsc::channel(1);
         let slow = ConnHandle {
             user_id: 1,
             token_id: 1,
-            queue,
-            closer: Arc::default(),
+            outbox: outbox(1),
         };
-        let slow_closer = slow.closer.clone();
+        let slow_closer = slow.outbox.closer().clone();
         hub.register(1, slow, &user(1, "alice"));
         let mut b = connect(&hub, 2, &user(2, "bob"));
         drain(&mut b);
@@ -578,10 +538,7 @@ mod tests {
                 left: None,
             }]);
         }
-        assert_eq!(
-            slow_closer.reason().map(|r| r.0),
-            Some(close_code::TOO_SLOW)
-        );
+        assert_eq!(slow_closer.code(), Some(close_code::TOO_SLOW));
         assert_eq!(drain(&mut b).len(), 3, "bob got every event");
     }
 }

@@ -4,13 +4,16 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+mod handshake;
 pub mod hub;
+pub mod outbox;
 mod ratelimit;
 pub mod requests;
 pub mod seed;
 pub mod server;
 mod session;
 pub mod store;
+mod ws;
 
 pub use config::Config;
 pub use server::Server;

@@ -1,5 +1,6 @@
 //! A token bucket: a burst of requests, then a steady rate.
 
+use std::time::Duration;
 use tokio::time::Instant;
 
 #[derive(Debug)]
@@ -21,17 +22,19 @@ impl TokenBucket {
         }
     }
 
-    /// Take one token if there is one.
-    pub fn try_take(&mut self) -> bool {
+    /// Take one token if there is one; otherwise say how long until there is.
+    pub fn try_take(&mut self) -> Result<(), Duration> {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / self.per_second,
+            ))
         }
     }
 }
@@ -39,19 +42,28 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn burst_then_steady_rate() {
         let mut bucket = TokenBucket::new(10, 5);
-        assert!((0..5).all(|_| bucket.try_take()), "the burst is allowed");
-        assert!(!bucket.try_take(), "then it is empty");
+        assert!(
+            (0..5).all(|_| bucket.try_take().is_ok()),
+            "the burst is allowed"
+        );
+        assert_eq!(
+            bucket.try_take(),
+            Err(Duration::from_millis(100)),
+            "then it is empty, and says when the next token comes"
+        );
         tokio::time::advance(Duration::from_millis(100)).await;
-        assert!(bucket.try_take(), "one token refills every 100 ms at 10/s");
-        assert!(!bucket.try_take());
+        assert!(
+            bucket.try_take().is_ok(),
+            "one token refills every 100 ms at 10/s"
+        );
+        assert!(bucket.try_take().is_err());
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(
-            (0..10).filter(|_| bucket.try_take()).count(),
+            (0..10).filter(|_| bucket.try_take().is_ok()).count(),
             5,
             "refill stops at the burst size"
         );

@@ -17,8 +17,31 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// A response on its way: resolves to the serialised frame.
-pub type Reply = Pin<Box<dyn Future<Output = String> + Send>>;
+/// A response on its way.
+pub type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+/// Something a request does to the hub (typing), applied by the session in request order.
+pub type Effect = Box<dyn FnOnce() + Send>;
+
+/// A serialised response, and the hub effect to apply just before it is queued.
+pub struct Answer {
+    pub frame: String,
+    pub effect: Option<Effect>,
+}
+
+impl From<String> for Answer {
+    fn from(frame: String) -> Answer {
+        Answer {
+            frame,
+            effect: None,
+        }
+    }
+}
+
+/// A response that needs no effect.
+fn reply(frame: impl Future<Output = String> + Send + 'static) -> Reply {
+    Box::pin(async move { Answer::from(frame.await) })
+}
 
 /// What a request handler needs to know about its connection.
 pub struct RequestCtx {
@@ -38,11 +61,27 @@ pub fn error_frame(
         request_id,
         code,
         message: message.into(),
+        retry_after_ms: None,
     }))
 }
 
-fn ready(frame: String) -> Reply {
-    Box::pin(std::future::ready(frame))
+/// A `rate_limited` error with its retry hint.
+pub fn rate_limited_frame(
+    request_id: Option<RequestId>,
+    message: impl Into<String>,
+    retry_after: std::time::Duration,
+) -> String {
+    to_json(&ServerFrame::Error(ErrorFrame {
+        request_id,
+        code: ErrorCode::RateLimited,
+        message: message.into(),
+        // At least 1 ms: a hint of 0 reads as "retry at once" and invites a busy loop.
+        retry_after_ms: Some((retry_after.as_millis() as u64).max(1)),
+    }))
+}
+
+pub fn ready(frame: String) -> Reply {
+    Box::pin(std::future::ready(Answer::from(frame)))
 }
 
 fn refuse(request_id: RequestId, code: ErrorCode, message: impl Into<String>) -> Reply {
@@ -60,7 +99,7 @@ fn answer<R: Send + 'static>(
     job: oneshot::Receiver<Result<R, StoreError>>,
     ok: impl FnOnce(R) -> ServerFrame + Send + 'static,
 ) -> Reply {
-    Box::pin(async move {
+    reply(async move {
         match job.await.unwrap_or(Err(StoreError::WriterGone)) {
             Ok(value) => to_json(&ok(value)),
             Err(e) => store_error(request_id, &e),
@@ -157,19 +196,21 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             let conn_id = ctx.conn_id;
             Box::pin(async move {
                 match job.await.unwrap_or(Err(StoreError::WriterGone)) {
-                    Ok(ack) => {
-                        // Sending ends the sender's typing indicator.
-                        hub.set_typing(room_id, &me, conn_id, false);
-                        to_json(&ServerFrame::MessageSent(MessageSent {
+                    Ok(ack) => Answer {
+                        frame: to_json(&ServerFrame::MessageSent(MessageSent {
                             request_id: rid,
                             room_id: ack.room_id,
                             client_id: ack.client_id,
                             message_id: ack.message_id,
                             seq: ack.seq,
                             ts: ack.ts,
-                        }))
-                    }
-                    Err(e) => store_error(rid, &e),
+                        })),
+                        // Sending ends the sender's typing indicator.
+                        effect: Some(Box::new(move || {
+                            hub.set_typing(room_id, &me, conn_id, false)
+                        })),
+                    },
+                    Err(e) => store_error(rid, &e).into(),
                 }
             })
         }
@@ -192,7 +233,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             let limit = h.limit.unwrap_or(50).clamp(1, ctx.limits.max_history_page);
             let store = ctx.store.clone();
             let room_id = h.room_id;
-            Box::pin(async move {
+            reply(async move {
                 match store
                     .read(move |c| queries::history(c, me.id, room_id, page, limit))
                     .await
@@ -204,7 +245,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
         }
         ClientFrame::ListRooms(r) => {
             let store = ctx.store.clone();
-            Box::pin(async move {
+            reply(async move {
                 match store.read(move |c| queries::room_summaries(c, me.id)).await {
                     Ok(rooms) => to_json(&ServerFrame::Rooms(Rooms {
                         request_id: r.request_id,
@@ -216,7 +257,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
         }
         ClientFrame::ListChannels(r) => {
             let store = ctx.store.clone();
-            Box::pin(async move {
+            reply(async move {
                 match store.read(move |c| queries::channels(c, me.id)).await {
                     Ok(channels) => to_json(&ServerFrame::Channels(Channels {
                         request_id: r.request_id,
@@ -281,7 +322,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             let store = ctx.store.clone();
             let hub = ctx.hub.clone();
             let room_id = r.room_id;
-            Box::pin(async move {
+            reply(async move {
                 match store
                     .read(move |c| queries::members(c, room_id, me.id))
                     .await
@@ -335,13 +376,15 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
                     .read(move |c| queries::check_can_post(c, room_id, user_id))
                     .await
                 {
-                    Ok(_) => {
-                        hub.set_typing(room_id, &me, conn_id, r.typing);
-                        to_json(&ServerFrame::Ok(OkResponse {
+                    Ok(_) => Answer {
+                        frame: to_json(&ServerFrame::Ok(OkResponse {
                             request_id: r.request_id,
-                        }))
-                    }
-                    Err(e) => store_error(r.request_id, &e),
+                        })),
+                        effect: Some(Box::new(move || {
+                            hub.set_typing(room_id, &me, conn_id, r.typing)
+                        })),
+                    },
+                    Err(e) => store_error(r.request_id, &e).into(),
                 }
             })
         }

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::outbox::QueueBudget;
 use crate::store::{self, queries, ReadPool, Store, StoreError, Writer};
 use chat_protocol::{close_code, Limits};
 use std::path::Path;
@@ -19,6 +20,8 @@ pub struct Shared {
     pub limits: Limits,
     pub store: Arc<Store>,
     pub hub: Arc<Hub>,
+    /// The bounds of every connection's outbound queue, and the bytes queued in all of them.
+    pub queue_budget: Arc<QueueBudget>,
     next_conn: AtomicU64,
 }
 
@@ -49,12 +52,18 @@ impl Server {
         let reads = ReadPool::new(db_path, config.read_connections);
         let store = Arc::new(Store::new(writer, reads));
         let limits = config.limits();
+        let queue_budget = QueueBudget::new(
+            config.outbound_queue_frames,
+            config.outbound_queue_bytes,
+            config.outbound_total_bytes,
+        );
         Ok(Server {
             shared: Arc::new(Shared {
                 config,
                 limits,
                 store,
                 hub,
+                queue_budget,
                 next_conn: AtomicU64::new(1),
             }),
         })
@@ -70,7 +79,7 @@ impl Server {
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        sessions.spawn(crate::session::serve(stream, shared.clone(), shutdown.clone()));
+                        sessions.spawn(crate::handshake::serve(stream, shared.clone(), shutdown.clone()));
                     }
                     Err(e) => {
                         // Typically EMFILE: back off briefly instead of spinning.

@@ -1,30 +1,29 @@
-//! One client connection: the handshake, then a reader loop and a writer task.
+//! One authenticated connection: a reader loop and a writer task.
 //!
 //! The reader decodes frames, applies the rate limit and dispatches requests (answered in
-//! order, up to [`MAX_IN_FLIGHT`] at once). The writer drains the connection's bounded queue
-//! (responses and pushed events alike) and flushes once per batch, pings the client, and sends
-//! the close frame with the reason when the connection is ended by anyone.
+//! order, up to [`MAX_IN_FLIGHT`] at once; each answer's effect on the hub, such as a typing
+//! change, is applied in that same order). The writer drains the connection's [`Outbox`]
+//! (responses and pushed events alike) and flushes once per batch, pings the client, and ends
+//! the connection: it answers a client's Close frame, sends the server's own with its reason,
+//! and resets a socket that does not take its Close frame within [`ws::CLOSE_TIMEOUT`].
 
-use crate::auth::{self, Identity};
-use crate::hub::{Closer, ConnHandle, Frame};
-use crate::requests::{self, error_frame, Reply, RequestCtx};
+use crate::auth::Identity;
+use crate::hub::{ConnHandle, Frame};
+use crate::outbox::{Closer, Ending, Outbox};
+use crate::ratelimit::TokenBucket;
+use crate::requests::{self, error_frame, rate_limited_frame, Answer, Reply, RequestCtx};
 use crate::server::Shared;
-use crate::store::{ops, queries, StoreError};
-use chat_protocol::{
-    close_code, to_json, Auth, ClientFrame, ErrorCode, ServerFrame, Welcome, PROTOCOL_VERSION,
-};
-use futures_util::stream::{FuturesOrdered, SplitSink};
+use crate::store::{ops, queries};
+use crate::ws::{self, ReadEnd, Ws};
+use chat_protocol::{close_code, to_json, ClientFrame, ErrorCode, ServerFrame, Welcome};
+use chat_protocol::{Millis, UserId, PROTOCOL_VERSION};
+use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
-use tokio_tungstenite::tungstenite::error::CapacityError;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
 /// Requests of one connection being worked on at once; beyond that the reader pauses, which
@@ -33,248 +32,11 @@ const MAX_IN_FLIGHT: usize = 64;
 /// Most queued frames written before one flush.
 const MAX_BATCH: usize = 256;
 
-type Ws = WebSocketStream<TcpStream>;
-
-/// Why a handshake failed: close code and reason.
-struct Refusal(u16, String);
-
-pub fn websocket_config(max_frame_bytes: usize) -> WebSocketConfig {
-    // Chat frames are small: a few KiB of buffers per connection, not tungstenite's 128 KiB
-    // defaults, keeps idle connections cheap.
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(8 * 1024)
-        .max_write_buffer_size(4 * 1024 * 1024)
-        .max_message_size(Some(max_frame_bytes))
-        .max_frame_size(Some(max_frame_bytes))
-}
-
-/// Serve one TCP connection to the end. Errors end this connection only.
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let peer = stream.peer_addr().ok();
-    let _ = stream.set_nodelay(true);
-    let config = &shared.config;
-    let handshake_timeout = Duration::from_millis(config.handshake_timeout_ms);
-    let accepted = timeout(
-        handshake_timeout,
-        tokio_tungstenite::accept_async_with_config(
-            stream,
-            Some(websocket_config(config.max_frame_bytes)),
-        ),
-    )
-    .await;
-    let mut ws = match accepted {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::debug!(?peer, "websocket upgrade failed: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(?peer, "websocket upgrade timed out");
-            return;
-        }
-    };
-    let identity = match timeout(handshake_timeout, handshake(&mut ws, &shared)).await {
-        Ok(Ok(identity)) => identity,
-        Ok(Err(Refusal(code, reason))) => {
-            tracing::info!(?peer, code, "handshake refused: {reason}");
-            close(&mut ws, code, &reason).await;
-            return;
-        }
-        Err(_) => {
-            close(
-                &mut ws,
-                close_code::POLICY_VIOLATION,
-                "no hello within the handshake timeout",
-            )
-            .await;
-            return;
-        }
-    };
-    tracing::info!(?peer, user = %identity.user.username, "connected");
-    run_session(ws, identity, shared, shutdown).await;
-    tracing::info!(?peer, "disconnected");
-}
-
-async fn close(ws: &mut Ws, code: u16, reason: &str) {
-    let frame = CloseFrame {
-        code: CloseCode::from(code),
-        reason: reason.into(),
-    };
-    let _ = timeout(Duration::from_secs(2), ws.close(Some(frame))).await;
-}
-
-async fn send_error(ws: &mut Ws, code: ErrorCode, message: &str) {
-    let _ = ws
-        .send(Message::text(error_frame(None, code, message)))
-        .await;
-}
-
-/// Wait for `hello`, authenticate, and refuse with an error frame and a close code on failure.
-async fn handshake(ws: &mut Ws, shared: &Shared) -> Result<Identity, Refusal> {
-    let text = loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => break text,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Binary(_))) => {
-                return Err(Refusal(
-                    close_code::UNSUPPORTED_DATA,
-                    "binary frames are not supported".into(),
-                ))
-            }
-            _ => {
-                return Err(Refusal(
-                    close_code::POLICY_VIOLATION,
-                    "connection ended before hello".into(),
-                ))
-            }
-        }
-    };
-    let hello = match serde_json::from_str::<ClientFrame>(&text) {
-        Ok(ClientFrame::Hello(hello)) => hello,
-        Ok(_) => {
-            let msg = "the first frame must be hello";
-            send_error(ws, ErrorCode::BadRequest, msg).await;
-            return Err(Refusal(close_code::POLICY_VIOLATION, msg.into()));
-        }
-        Err(e) => {
-            let msg = format!("invalid hello: {e}");
-            send_error(ws, ErrorCode::BadRequest, &msg).await;
-            return Err(Refusal(close_code::POLICY_VIOLATION, msg));
-        }
-    };
-    if hello.protocol != PROTOCOL_VERSION {
-        let msg = format!(
-            "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
-            hello.protocol
-        );
-        send_error(ws, ErrorCode::BadRequest, &msg).await;
-        return Err(Refusal(close_code::POLICY_VIOLATION, msg));
-    }
-    let label = hello.client.unwrap_or_else(|| "unnamed client".into());
-    match authenticate(shared, hello.auth, label).await {
-        Ok(identity) => Ok(identity),
-        Err((code, message)) => {
-            send_error(ws, code, &message).await;
-            let close = if code == ErrorCode::Internal {
-                close_code::POLICY_VIOLATION
-            } else {
-                close_code::UNAUTHORIZED
-            };
-            Err(Refusal(close, message))
-        }
-    }
-}
-
-async fn authenticate(
-    shared: &Shared,
-    auth: Auth,
-    label: String,
-) -> Result<Identity, (ErrorCode, String)> {
-    let store = &shared.store;
-    let wrong = || {
-        (
-            ErrorCode::Unauthorized,
-            "wrong username or password".to_string(),
-        )
-    };
-    match auth {
-        Auth::Token { token } => {
-            let hash = auth::token_hash(&token);
-            let found = store
-                .read(move |c| queries::token_owner(c, &hash))
-                .await
-                .map_err(|e| e.to_client())?;
-            let (user, token_id) = found.ok_or((
-                ErrorCode::Unauthorized,
-                "invalid or revoked token; log in again".to_string(),
-            ))?;
-            Ok(Identity {
-                user,
-                token_id,
-                issued_token: None,
-            })
-        }
-        Auth::Password { username, password } => {
-            let name = username.clone();
-            let record = store
-                .read(move |c| queries::login_record(c, &name))
-                .await
-                .map_err(|e| e.to_client())?;
-            let (user, hash) = record.ok_or_else(wrong)?;
-            let hash = hash.ok_or_else(wrong)?;
-            let verified =
-                tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-                    .await
-                    .unwrap_or(false);
-            if !verified {
-                return Err(wrong());
-            }
-            issue_token(shared, user, label).await
-        }
-        Auth::Register { username, password } => {
-            if !shared.config.allow_registration {
-                return Err((
-                    ErrorCode::Forbidden,
-                    "registration is closed on this server; ask an admin for an account".into(),
-                ));
-            }
-            auth::check_username(&username)?;
-            auth::check_password(&password)?;
-            let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-                .await
-                .map_err(|_| (ErrorCode::Internal, "password hashing failed".to_string()))?
-                .map_err(|_| (ErrorCode::Internal, "password hashing failed".to_string()))?;
-            let token = auth::new_token();
-            let token_hash = auth::token_hash(&token);
-            let (user, token_id) = store
-                .writer
-                .write(move |w| {
-                    let user = ops::insert_user(w.conn, &username, Some(&hash), w.now)?;
-                    let token_id = ops::insert_token(w.conn, user.id, &token_hash, &label, w.now)?;
-                    Ok::<_, StoreError>((user, token_id))
-                })
-                .await
-                .map_err(|e| e.to_client())?;
-            Ok(Identity {
-                user,
-                token_id,
-                issued_token: Some(token),
-            })
-        }
-    }
-}
-
-async fn issue_token(
-    shared: &Shared,
-    user: chat_protocol::UserRef,
-    label: String,
-) -> Result<Identity, (ErrorCode, String)> {
-    let token = auth::new_token();
-    let hash = auth::token_hash(&token);
-    let user_id = user.id;
-    let token_id = shared
-        .store
-        .writer
-        .write(move |w| ops::insert_token(w.conn, user_id, &hash, &label, w.now))
-        .await
-        .map_err(|e| e.to_client())?;
-    Ok(Identity {
-        user,
-        token_id,
-        issued_token: Some(token),
-    })
-}
-
-async fn run_session(
-    mut ws: Ws,
-    identity: Identity,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-) {
+/// Run an authenticated connection until it ends.
+pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: CancellationToken) {
     let conn_id = shared.next_conn_id();
-    let (queue, queue_rx) = mpsc::channel::<Frame>(shared.config.outbound_queue_frames);
     let closer = Arc::new(Closer::default());
+    let outbox = Outbox::new(shared.queue_budget.clone(), closer.clone());
     let me = identity.user.clone();
     // Register before reading the room list: an event committed in between is both counted in
     // last_seq and queued live, which a client tolerates (it ignores seqs it has); the other
@@ -282,8 +44,7 @@ async fn run_session(
     let handle = ConnHandle {
         user_id: me.id,
         token_id: identity.token_id,
-        queue: queue.clone(),
-        closer: closer.clone(),
+        outbox: outbox.clone(),
     };
     shared.hub.register(conn_id, handle, &me);
 
@@ -292,32 +53,33 @@ async fn run_session(
         .store
         .read(move |c| queries::room_summaries(c, user_id))
         .await;
-    let welcome_sent = match rooms {
-        Ok(rooms) => {
-            let welcome = ServerFrame::Welcome(Welcome {
-                protocol: PROTOCOL_VERSION,
-                user: me.clone(),
-                token: identity.issued_token.clone(),
-                limits: shared.limits.clone(),
-                rooms,
-                presence: shared.hub.online_contacts(me.id),
-            });
-            ws.send(Message::text(to_json(&welcome))).await.is_ok()
-        }
+    let welcome = match rooms {
+        Ok(rooms) => to_json(&ServerFrame::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            user: me.clone(),
+            token: identity.issued_token.clone(),
+            limits: shared.limits.clone(),
+            rooms,
+            presence: shared.hub.online_contacts(me.id),
+        })),
         Err(e) => {
             let (code, message) = e.to_client();
-            send_error(&mut ws, code, &message).await;
-            false
+            error_frame(None, code, message)
         }
     };
-    if !welcome_sent {
-        end_presence(&shared, conn_id, me.id);
+    let is_welcome = welcome.starts_with(r#"{"type":"welcome""#);
+    // A client that never reads must not hold the session here either.
+    let sent = timeout(ws::CLOSE_TIMEOUT * 5, ws.send(Message::text(welcome))).await;
+    if !is_welcome || !matches!(sent, Ok(Ok(()))) {
+        tracing::debug!(user = %me.username, "welcome not delivered; ending the connection");
+        end_presence(&shared, conn_id, me.id, crate::store::now_ms());
+        ws::abort(ws.get_ref());
         return;
     }
 
-    let (sink, stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let ping_every = Duration::from_millis(shared.config.ping_interval_ms);
-    let writer = tokio::spawn(write_loop(sink, queue_rx, closer.clone(), ping_every));
+    let mut writer = tokio::spawn(write_loop(sink, outbox.clone(), ping_every));
     let ctx = RequestCtx {
         store: shared.store.clone(),
         hub: shared.hub.clone(),
@@ -325,33 +87,42 @@ async fn run_session(
         me,
         conn_id,
     };
-    read_loop(stream, &ctx, &shared, &queue, &closer, &shutdown).await;
-
-    end_presence(&shared, conn_id, ctx.me.id);
-    drop(queue);
+    read_loop(&mut stream, &ctx, &shared, &outbox, &shutdown).await;
+    // The user was last seen now, however long the goodbye below takes.
+    let left_at = crate::store::now_ms();
     drop(ctx);
-    // The writer ends once it has sent the close frame (or the queue is closed).
-    let _ = timeout(
-        Duration::from_millis(shared.config.shutdown_grace_ms),
-        writer,
-    )
-    .await;
+    // The writer ends once it has sent the close frame, answered the client's, or given up.
+    let grace = Duration::from_millis(shared.config.shutdown_grace_ms).max(ws::CLOSE_TIMEOUT * 2);
+    match timeout(grace, &mut writer).await {
+        Ok(Ok(WriterEnd { sink, clean })) => {
+            if !clean {
+                if let Ok(ws) = sink.reunite(stream) {
+                    ws::abort(ws.get_ref());
+                }
+            }
+        }
+        _ => writer.abort(),
+    }
+    // Unregistered only now, with the socket released: the closed outbox already refused
+    // every frame pushed since the connection started ending.
+    end_presence(&shared, conn_id, user_id, left_at);
+    outbox.clear();
 }
 
 /// Unregister the connection; if it was the user's last, mark them offline after the grace
-/// period unless they come back, and record when they were last seen.
-fn end_presence(shared: &Arc<Shared>, conn_id: u64, user_id: i64) {
+/// period unless they come back, with the time they were last seen (`left_at`), not the end
+/// of the grace period.
+fn end_presence(shared: &Arc<Shared>, conn_id: u64, user_id: UserId, left_at: Millis) {
     if let Some(generation) = shared.hub.unregister(conn_id) {
         let shared = shared.clone();
         let grace = Duration::from_millis(shared.config.presence_grace_ms);
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
-            let now = crate::store::now_ms();
-            if shared.hub.expire_presence(user_id, generation, now) {
+            if shared.hub.expire_presence(user_id, generation, left_at) {
                 let _ = shared
                     .store
                     .writer
-                    .write(move |w| ops::set_last_seen(w, user_id, now))
+                    .write(move |w| ops::set_last_seen(w, user_id, left_at))
                     .await;
             }
         });
@@ -359,16 +130,15 @@ fn end_presence(shared: &Arc<Shared>, conn_id: u64, user_id: i64) {
 }
 
 async fn read_loop(
-    mut stream: futures_util::stream::SplitStream<Ws>,
+    stream: &mut SplitStream<Ws>,
     ctx: &RequestCtx,
     shared: &Shared,
-    queue: &mpsc::Sender<Frame>,
-    closer: &Closer,
+    outbox: &Outbox,
     shutdown: &CancellationToken,
 ) {
     let config = &shared.config;
-    let mut bucket =
-        crate::ratelimit::TokenBucket::new(config.requests_per_second, config.request_burst);
+    let closer = outbox.closer();
+    let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst);
     let idle = Duration::from_millis(config.idle_timeout_ms);
     let mut deadline = Instant::now() + idle;
     let mut in_flight: FuturesOrdered<Reply> = FuturesOrdered::new();
@@ -380,10 +150,15 @@ async fn read_loop(
                 closer.close(close_code::GOING_AWAY, "server shutting down");
                 break;
             }
-            Some(response) = in_flight.next(), if !in_flight.is_empty() => {
-                tokio::select! {
-                    sent = queue.send(Frame::from(response)) => if sent.is_err() { break },
-                    _ = closer.closed() => break,
+            Some(answer) = in_flight.next(), if !in_flight.is_empty() => {
+                let Answer { frame, effect } = answer;
+                // Effects apply in request order, before the answer is queued: a client that
+                // sends typing true then false back to back is seen to stop.
+                if let Some(effect) = effect {
+                    effect();
+                }
+                if !outbox.push(&Frame::from(frame)) {
+                    break;
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
@@ -400,18 +175,23 @@ async fn read_loop(
                         closer.close(close_code::UNSUPPORTED_DATA, "binary frames are not supported; send JSON text frames");
                         break;
                     }
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => {
+                        closer.peer_closed();
+                        break;
+                    }
+                    None => {
+                        closer.gone();
+                        break;
+                    }
                     Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
-                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                        closer.close(close_code::TOO_BIG, format!("frame of {size} bytes exceeds the limit of {max_size}"));
-                        break;
-                    }
-                    Some(Err(WsError::Capacity(e))) => {
-                        closer.close(close_code::TOO_BIG, format!("frame too large: {e}"));
-                        break;
-                    }
                     Some(Err(e)) => {
-                        tracing::debug!("read failed: {e}");
+                        match ws::read_error(&e) {
+                            ReadEnd::Violation(code, reason) => {
+                                tracing::debug!(code, "protocol violation: {reason}");
+                                closer.close(code, reason);
+                            }
+                            ReadEnd::Gone => closer.gone(),
+                        }
                         break;
                     }
                 }
@@ -421,34 +201,34 @@ async fn read_loop(
 }
 
 /// Decode and dispatch one text frame. Bad input gets an error frame and the connection lives on.
-fn on_text(ctx: &RequestCtx, bucket: &mut crate::ratelimit::TokenBucket, text: &str) -> Reply {
+fn on_text(ctx: &RequestCtx, bucket: &mut TokenBucket, text: &str) -> Reply {
     let frame = serde_json::from_str::<ClientFrame>(text);
-    if !bucket.try_take() {
-        let request_id = frame
+    // Frames without a typed request id (hello) may still carry one to echo.
+    let request_id = || {
+        frame
             .as_ref()
             .ok()
             .and_then(ClientFrame::request_id)
-            .or_else(|| sniff_request_id(text));
+            .or_else(|| sniff_request_id(text))
+    };
+    if let Err(wait) = bucket.try_take() {
         let limits = &ctx.limits;
         let message = format!(
             "too many requests: at most {} per second after a burst of {}",
             limits.requests_per_second, limits.request_burst
         );
-        return Box::pin(std::future::ready(error_frame(
-            request_id,
-            ErrorCode::RateLimited,
-            message,
-        )));
+        return requests::ready(rate_limited_frame(request_id(), message, wait));
     }
     match frame {
+        Ok(ClientFrame::Hello(_)) => requests::ready(error_frame(
+            request_id(),
+            ErrorCode::BadRequest,
+            "already authenticated; hello is only the first frame",
+        )),
         Ok(frame) => requests::dispatch(ctx, frame),
         Err(e) => {
             let (request_id, message) = describe_bad_frame(text, &e);
-            Box::pin(std::future::ready(error_frame(
-                request_id,
-                ErrorCode::BadRequest,
-                message,
-            )))
+            requests::ready(error_frame(request_id, ErrorCode::BadRequest, message))
         }
     }
 }
@@ -477,63 +257,91 @@ fn describe_bad_frame(text: &str, error: &serde_json::Error) -> (Option<u64>, St
     (request_id, message)
 }
 
+/// What the writer hands back: the sink (to reset the socket through), and whether the
+/// connection ended cleanly (its Close frame, or the reply to the client's, went out).
+struct WriterEnd {
+    sink: SplitSink<Ws, Message>,
+    clean: bool,
+}
+
 async fn write_loop(
     mut sink: SplitSink<Ws, Message>,
-    mut queue: mpsc::Receiver<Frame>,
-    closer: Arc<Closer>,
+    outbox: Arc<Outbox>,
     ping_every: Duration,
-) {
+) -> WriterEnd {
+    let closer = outbox.closer().clone();
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    let mut batch: VecDeque<Frame> = VecDeque::with_capacity(MAX_BATCH);
     loop {
+        // Every write also waits for the closer: a peer that stopped reading keeps the socket
+        // full, and an evicted connection must end now, not when the peer reads again.
         tokio::select! {
             biased;
             _ = closer.closed() => break,
-            frame = queue.recv() => {
-                let Some(frame) = frame else { break };
-                if write_batch(&mut sink, &mut queue, frame).await.is_err() {
-                    closer.close(close_code::GOING_AWAY, "write failed");
-                    return;
+            _ = outbox.next_batch(&mut batch, MAX_BATCH) => {
+                tokio::select! {
+                    biased;
+                    _ = closer.closed() => break,
+                    written = write_batch(&mut sink, &mut batch) => if written.is_err() {
+                        closer.gone();
+                        break;
+                    }
                 }
             }
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    closer.close(close_code::GOING_AWAY, "write failed");
-                    return;
+                tokio::select! {
+                    biased;
+                    _ = closer.closed() => break,
+                    sent = sink.send(Message::Ping(Default::default())) => if sent.is_err() {
+                        closer.gone();
+                        break;
+                    }
                 }
             }
         }
     }
-    let (code, reason) = closer.reason().cloned().unwrap_or((1000, String::new()));
-    let finish = async {
-        if code == close_code::GOING_AWAY {
-            // Shutting down: deliver what is already queued before saying goodbye.
-            while let Ok(frame) = queue.try_recv() {
-                if write_batch(&mut sink, &mut queue, frame).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: reason.into(),
-        };
-        let _ = sink.send(Message::Close(Some(frame))).await;
-    };
-    let _ = timeout(Duration::from_secs(2), finish).await;
+    let clean = finish(&mut sink, &outbox, &closer, &mut batch).await;
+    WriterEnd { sink, clean }
 }
 
-/// Write `first` and whatever else is queued (up to a cap), then flush once.
+/// End the connection as the closer says; true if the closing frame went out in time.
+async fn finish(
+    sink: &mut SplitSink<Ws, Message>,
+    outbox: &Outbox,
+    closer: &Closer,
+    batch: &mut VecDeque<Frame>,
+) -> bool {
+    match closer.ending() {
+        Some(Ending::PeerClosed) => ws::answer_close(sink).await,
+        Some(Ending::Close(code, reason)) => {
+            let goodbye = async {
+                if *code == close_code::GOING_AWAY {
+                    // Shutting down: deliver what is already queued before saying goodbye.
+                    loop {
+                        write_batch(sink, batch).await?;
+                        if !outbox.take_batch(batch, MAX_BATCH) {
+                            break;
+                        }
+                    }
+                }
+                let frame = ws::close_frame(*code, reason);
+                sink.send(Message::Close(Some(frame))).await
+            };
+            matches!(timeout(ws::CLOSE_TIMEOUT, goodbye).await, Ok(Ok(())))
+        }
+        Some(Ending::Gone) | None => false,
+    }
+}
+
+/// Write the batch, then flush once. A frame leaves `batch` only once the socket took it
+/// (`feed` waits only before taking it), so a write cut short keeps the unsent frames.
 async fn write_batch(
     sink: &mut SplitSink<Ws, Message>,
-    queue: &mut mpsc::Receiver<Frame>,
-    first: Frame,
+    batch: &mut VecDeque<Frame>,
 ) -> Result<(), WsError> {
-    sink.feed(Message::Text(first)).await?;
-    for _ in 1..MAX_BATCH {
-        match queue.try_recv() {
-            Ok(frame) => sink.feed(Message::Text(frame)).await?,
-            Err(_) => break,
-        }
+    while let Some(frame) = batch.front() {
+        sink.feed(Message::Text(frame.clone())).await?;
+        batch.pop_front();
     }
     sink.flush().await
 }

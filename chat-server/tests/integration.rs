@@ -2,12 +2,15 @@
 //! real WebSocket connections with the protocol crate's client.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod raw;
 mod support;
 
 mod admin_cli;
 mod bad_input;
+mod closing;
 mod messaging;
 mod persistence;
 mod presence_typing;
 mod receipts;
 mod rooms;
+mod slow_clients;

@@ -1,0 +1,312 @@
+//! A new connection up to its session: the WebSocket upgrade and `hello`, both within one
+//! deadline (`handshake_timeout_ms`), then authentication. A refused handshake gets an
+//! `error` frame and a close code; a peer that closes first gets its Close frame answered.
+
+use crate::auth::{self, Identity};
+use crate::requests::{error_frame, rate_limited_frame};
+use crate::server::Shared;
+use crate::store::{ops, queries, StoreError};
+use crate::ws::{self, ReadEnd, Ws};
+use chat_protocol::{close_code, Auth, ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+/// Why a handshake did not become a session.
+#[derive(Debug)]
+enum Refusal {
+    /// Send this error frame (if any), then close with this code and reason.
+    Close {
+        error: Option<String>,
+        code: u16,
+        reason: String,
+    },
+    /// The peer closed first: answer its Close frame.
+    PeerClosed,
+    /// The socket is gone: nothing to say.
+    Gone,
+}
+
+impl Refusal {
+    fn close(code: u16, reason: impl Into<String>) -> Refusal {
+        Refusal::Close {
+            error: None,
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// An error frame with `message`, then a close with the same words.
+    fn with_error(close: u16, error: ErrorCode, message: impl Into<String>) -> Refusal {
+        let message = message.into();
+        Refusal::Close {
+            error: Some(error_frame(None, error, &message)),
+            code: close,
+            reason: message,
+        }
+    }
+}
+
+/// Why authentication failed: the error for the client, and how long to wait if throttled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl AuthError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AuthError {
+        AuthError {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn throttled(message: impl Into<String>, retry_after: Duration) -> AuthError {
+        AuthError {
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    fn refusal(self) -> Refusal {
+        let close = match self.code {
+            ErrorCode::RateLimited => close_code::TRY_LATER,
+            ErrorCode::Internal => close_code::POLICY_VIOLATION,
+            _ => close_code::UNAUTHORIZED,
+        };
+        let error = match self.retry_after {
+            Some(wait) => rate_limited_frame(None, &self.message, wait),
+            None => error_frame(None, self.code, &self.message),
+        };
+        Refusal::Close {
+            error: Some(error),
+            code: close,
+            reason: self.message,
+        }
+    }
+}
+
+impl From<(ErrorCode, String)> for AuthError {
+    fn from((code, message): (ErrorCode, String)) -> AuthError {
+        AuthError::new(code, message)
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> AuthError {
+        e.to_client().into()
+    }
+}
+
+/// Serve one TCP connection to the end. Errors end this connection only.
+pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let peer = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let config = &shared.config;
+    let deadline = Instant::now() + Duration::from_millis(config.handshake_timeout_ms);
+    let upgrade = tokio_tungstenite::accept_async_with_config(
+        stream,
+        Some(ws::config(config.max_frame_bytes)),
+    );
+    let mut ws = match timeout_at(deadline, upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(?peer, "websocket upgrade failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(?peer, "websocket upgrade timed out");
+            return;
+        }
+    };
+    let hello = match timeout_at(deadline, read_hello(&mut ws)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(refusal)) => return refuse(&mut ws, peer, refusal).await,
+        Err(_) => {
+            let secs = config.handshake_timeout_ms as f64 / 1000.0;
+            let refusal = Refusal::with_error(
+                close_code::POLICY_VIOLATION,
+                ErrorCode::BadRequest,
+                format!("no hello within {secs} s of connecting"),
+            );
+            return refuse(&mut ws, peer, refusal).await;
+        }
+    };
+    let label = hello.client.unwrap_or_else(|| "unnamed client".into());
+    let identity = match authenticate(&shared, hello.auth, label).await {
+        Ok(identity) => identity,
+        Err(e) => return refuse(&mut ws, peer, e.refusal()).await,
+    };
+    tracing::info!(?peer, user = %identity.user.username, "connected");
+    crate::session::run(ws, identity, shared, shutdown).await;
+    tracing::info!(?peer, "disconnected");
+}
+
+async fn refuse(ws: &mut Ws, peer: Option<SocketAddr>, refusal: Refusal) {
+    match refusal {
+        Refusal::Close {
+            error,
+            code,
+            reason,
+        } => {
+            tracing::info!(?peer, code, "handshake refused: {reason}");
+            if let Some(error) = error {
+                let sent = ws.send(Message::text(error));
+                let _ = tokio::time::timeout(ws::CLOSE_TIMEOUT, sent).await;
+            }
+            ws::close(ws, code, &reason).await;
+        }
+        Refusal::PeerClosed => {
+            ws::answer_close(ws).await;
+        }
+        Refusal::Gone => {}
+    }
+}
+
+/// Wait for the first text frame and check that it is a `hello` this server speaks.
+async fn read_hello(ws: &mut Ws) -> Result<Hello, Refusal> {
+    let text = loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => break text,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Ok(Message::Binary(_))) => {
+                return Err(Refusal::close(
+                    close_code::UNSUPPORTED_DATA,
+                    "binary frames are not supported; send JSON text frames",
+                ))
+            }
+            Some(Ok(Message::Close(_))) => return Err(Refusal::PeerClosed),
+            None => return Err(Refusal::Gone),
+            Some(Err(e)) => {
+                return Err(match ws::read_error(&e) {
+                    ReadEnd::Violation(code, reason) => Refusal::close(code, reason),
+                    ReadEnd::Gone => Refusal::Gone,
+                })
+            }
+        }
+    };
+    let policy = close_code::POLICY_VIOLATION;
+    let hello = match serde_json::from_str::<ClientFrame>(&text) {
+        Ok(ClientFrame::Hello(hello)) => hello,
+        Ok(_) => {
+            return Err(Refusal::with_error(
+                policy,
+                ErrorCode::BadRequest,
+                "the first frame must be hello",
+            ))
+        }
+        Err(e) => {
+            return Err(Refusal::with_error(
+                policy,
+                ErrorCode::BadRequest,
+                format!("invalid hello: {e}"),
+            ))
+        }
+    };
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(Refusal::with_error(
+            policy,
+            ErrorCode::BadRequest,
+            format!(
+                "protocol version {} is not supported; this server speaks {PROTOCOL_VERSION}",
+                hello.protocol
+            ),
+        ));
+    }
+    Ok(hello)
+}
+
+async fn authenticate(shared: &Shared, auth: Auth, label: String) -> Result<Identity, AuthError> {
+    let store = &shared.store;
+    let wrong = || AuthError::new(ErrorCode::Unauthorized, "wrong username or password");
+    match auth {
+        Auth::Token { token } => {
+            let hash = auth::token_hash(&token);
+            let found = store.read(move |c| queries::token_owner(c, &hash)).await?;
+            let (user, token_id) = found.ok_or_else(|| {
+                AuthError::new(
+                    ErrorCode::Unauthorized,
+                    "invalid or revoked token; log in again",
+                )
+            })?;
+            Ok(Identity {
+                user,
+                token_id,
+                issued_token: None,
+            })
+        }
+        Auth::Password { username, password } => {
+            let name = username.clone();
+            let record = store.read(move |c| queries::login_record(c, &name)).await?;
+            let (user, hash) = record.ok_or_else(wrong)?;
+            let hash = hash.ok_or_else(wrong)?;
+            let verified =
+                tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+                    .await
+                    .unwrap_or(false);
+            if !verified {
+                return Err(wrong());
+            }
+            issue_token(shared, user, label).await
+        }
+        Auth::Register { username, password } => {
+            if !shared.config.allow_registration {
+                return Err(AuthError::new(
+                    ErrorCode::Forbidden,
+                    "registration is closed on this server; ask an admin for an account",
+                ));
+            }
+            auth::check_username(&username)?;
+            auth::check_password(&password)?;
+            let failed = || AuthError::new(ErrorCode::Internal, "password hashing failed");
+            let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+                .await
+                .map_err(|_| failed())?
+                .map_err(|_| failed())?;
+            let token = auth::new_token();
+            let token_hash = auth::token_hash(&token);
+            let (user, token_id) = store
+                .writer
+                .write(move |w| {
+                    let user = ops::insert_user(w.conn, &username, Some(&hash), w.now)?;
+                    let token_id = ops::insert_token(w.conn, user.id, &token_hash, &label, w.now)?;
+                    Ok::<_, StoreError>((user, token_id))
+                })
+                .await?;
+            Ok(Identity {
+                user,
+                token_id,
+                issued_token: Some(token),
+            })
+        }
+    }
+}
+
+async fn issue_token(
+    shared: &Shared,
+    user: chat_protocol::UserRef,
+    label: String,
+) -> Result<Identity, AuthError> {
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let user_id = user.id;
+    let token_id = shared
+        .store
+        .writer
+        .write(move |w| ops::insert_token(w.conn, user_id, &hash, &label, w.now))
+        .await?;
+    Ok(Identity {
+        user,
+        token_id,
+        issued_token: Some(token),
+    })
+}
