@@ -23,7 +23,12 @@ pub enum ClientError {
     #[error("websocket: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
     #[error("server error {code}: {message}")]
-    Server { code: ErrorCode, message: String },
+    Server {
+        code: ErrorCode,
+        message: String,
+        /// With `rate_limited`: how long the server asks to wait, in milliseconds.
+        retry_after_ms: Option<u64>,
+    },
     #[error("connection closed{}", .0.as_ref().map(|c| format!(" ({}: {})", c.code, c.reason)).unwrap_or_default())]
     Closed(Option<CloseInfo>),
     #[error("unexpected frame from server: {0}")]
@@ -37,6 +42,17 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before retrying (with `rate_limited`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ClientError::Server {
+                retry_after_ms: Some(ms),
+                ..
+            } => Some(std::time::Duration::from_millis(*ms)),
             _ => None,
         }
     }
@@ -95,6 +111,7 @@ impl Client {
                         return Err(ClientError::Server {
                             code: e.code,
                             message: e.message,
+                            retry_after_ms: e.retry_after_ms,
                         })
                     }
                     other => return Err(ClientError::Unexpected(to_json(&other))),
@@ -184,6 +201,7 @@ impl ClientHandle {
             Ok(ServerFrame::Error(e)) => Err(ClientError::Server {
                 code: e.code,
                 message: e.message,
+                retry_after_ms: e.retry_after_ms,
             }),
             Ok(frame) => Ok(frame),
             Err(_) => Err(self.closed()),

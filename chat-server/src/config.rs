@@ -36,6 +36,15 @@ pub struct Config {
     pub revocation_poll_ms: u64,
     pub read_connections: usize,
     pub shutdown_grace_ms: u64,
+    pub max_connections_per_user: usize,
+    pub max_connections_per_address: usize,
+    pub password_hash_workers: usize,
+    pub password_hash_queue: usize,
+    pub login_free_failures_per_account: u32,
+    pub login_free_failures_per_address: u32,
+    pub login_lockout_base_ms: u64,
+    pub login_lockout_max_ms: u64,
+    pub registrations_per_address_per_hour: u32,
 }
 
 impl Default for Config {
@@ -67,6 +76,15 @@ impl Default for Config {
             revocation_poll_ms: 1000,
             read_connections: 4,
             shutdown_grace_ms: 5000,
+            max_connections_per_user: 32,
+            max_connections_per_address: 256,
+            password_hash_workers: 2,
+            password_hash_queue: 32,
+            login_free_failures_per_account: 5,
+            login_free_failures_per_address: 20,
+            login_lockout_base_ms: 1000,
+            login_lockout_max_ms: 60_000,
+            registrations_per_address_per_hour: 20,
         }
     }
 }
@@ -135,6 +153,22 @@ impl Config {
             ("ping_interval_ms", self.ping_interval_ms),
             ("revocation_poll_ms", self.revocation_poll_ms),
             ("read_connections", self.read_connections as u64),
+            (
+                "max_connections_per_user",
+                self.max_connections_per_user as u64,
+            ),
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address as u64,
+            ),
+            ("password_hash_workers", self.password_hash_workers as u64),
+            ("password_hash_queue", self.password_hash_queue as u64),
+            ("login_lockout_base_ms", self.login_lockout_base_ms),
+            ("login_lockout_max_ms", self.login_lockout_max_ms),
+            (
+                "registrations_per_address_per_hour",
+                u64::from(self.registrations_per_address_per_hour),
+            ),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Invalid(format!(
@@ -173,6 +207,16 @@ impl Config {
             requests_per_second: self.requests_per_second,
             request_burst: self.request_burst,
             typing_timeout_ms: self.typing_timeout_ms,
+        }
+    }
+
+    pub fn login_guard(&self) -> crate::login_guard::GuardConfig {
+        crate::login_guard::GuardConfig {
+            free_failures_per_account: self.login_free_failures_per_account,
+            free_failures_per_address: self.login_free_failures_per_address,
+            lockout_base: Duration::from_millis(self.login_lockout_base_ms),
+            lockout_max: Duration::from_millis(self.login_lockout_max_ms),
+            registrations_per_hour: self.registrations_per_address_per_hour,
         }
     }
 

@@ -2,14 +2,16 @@
 //! deadline (`handshake_timeout_ms`), then authentication. A refused handshake gets an
 //! `error` frame and a close code; a peer that closes first gets its Close frame answered.
 
+use crate::address_slots::AddressSlot;
 use crate::auth::{self, Identity};
+use crate::hasher::HashError;
 use crate::requests::{error_frame, rate_limited_frame};
 use crate::server::Shared;
 use crate::store::{ops, queries, StoreError};
 use crate::ws::{self, ReadEnd, Ws};
 use chat_protocol::{close_code, Auth, ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -107,8 +109,14 @@ impl From<StoreError> for AuthError {
     }
 }
 
-/// Serve one TCP connection to the end. Errors end this connection only.
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
+/// Serve one TCP connection to the end. `slot` is its claim on its address's connection
+/// allowance (Err: the address has the limit open already). Errors end this connection only.
+pub async fn serve(
+    stream: TcpStream,
+    slot: Result<AddressSlot, usize>,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
     let config = &shared.config;
@@ -128,6 +136,17 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
             return;
         }
     };
+    let slot = match slot {
+        Ok(slot) => slot,
+        Err(open) => {
+            let refusal = Refusal::with_error(
+                close_code::TRY_LATER,
+                ErrorCode::RateLimited,
+                format!("too many connections from your address ({open} open, the limit)"),
+            );
+            return refuse(&mut ws, peer, refusal).await;
+        }
+    };
     let hello = match timeout_at(deadline, read_hello(&mut ws)).await {
         Ok(Ok(hello)) => hello,
         Ok(Err(refusal)) => return refuse(&mut ws, peer, refusal).await,
@@ -142,13 +161,14 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         }
     };
     let label = hello.client.unwrap_or_else(|| "unnamed client".into());
-    let identity = match authenticate(&shared, hello.auth, label).await {
+    let identity = match authenticate(&shared, hello.auth, label, slot.address()).await {
         Ok(identity) => identity,
         Err(e) => return refuse(&mut ws, peer, e.refusal()).await,
     };
     tracing::info!(?peer, user = %identity.user.username, "connected");
     crate::session::run(ws, identity, shared, shutdown).await;
     tracing::info!(?peer, "disconnected");
+    drop(slot);
 }
 
 async fn refuse(ws: &mut Ws, peer: Option<SocketAddr>, refusal: Refusal) {
@@ -225,9 +245,34 @@ async fn read_hello(ws: &mut Ws) -> Result<Hello, Refusal> {
     Ok(hello)
 }
 
-async fn authenticate(shared: &Shared, auth: Auth, label: String) -> Result<Identity, AuthError> {
+/// "try again in …" for a wait, in the unit a person reads it in.
+fn retry_in(wait: Duration) -> String {
+    let secs = wait.as_secs_f64().ceil() as u64;
+    if secs < 120 {
+        format!("{} s", secs.max(1))
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
+fn busy(e: HashError) -> AuthError {
+    match e {
+        HashError::Busy => AuthError::throttled(e.to_string(), Duration::from_secs(1)),
+        HashError::Failed(_) => {
+            tracing::error!("{e}");
+            AuthError::new(ErrorCode::Internal, "password hashing failed; try again")
+        }
+    }
+}
+
+async fn authenticate(
+    shared: &Shared,
+    auth: Auth,
+    label: String,
+    address: IpAddr,
+) -> Result<Identity, AuthError> {
     let store = &shared.store;
-    let wrong = || AuthError::new(ErrorCode::Unauthorized, "wrong username or password");
+    let guard = &shared.login_guard;
     match auth {
         Auth::Token { token } => {
             let hash = auth::token_hash(&token);
@@ -245,18 +290,34 @@ async fn authenticate(shared: &Shared, auth: Auth, label: String) -> Result<Iden
             })
         }
         Auth::Password { username, password } => {
+            if let Err(wait) = guard.check_login(&username, address) {
+                return Err(AuthError::throttled(
+                    format!("too many failed logins; try again in {}", retry_in(wait)),
+                    wait,
+                ));
+            }
             let name = username.clone();
             let record = store.read(move |c| queries::login_record(c, &name)).await?;
-            let (user, hash) = record.ok_or_else(wrong)?;
-            let hash = hash.ok_or_else(wrong)?;
-            let verified =
-                tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-                    .await
-                    .unwrap_or(false);
-            if !verified {
-                return Err(wrong());
+            // Unknown users and bot accounts (no password) are checked against a dummy hash:
+            // every wrong answer takes as long as a wrong password.
+            let (user, stored) = match record {
+                Some((user, stored)) => (Some(user), stored),
+                None => (None, None),
+            };
+            let verified = shared.hasher.verify(password, stored).await.map_err(busy)?;
+            match user {
+                Some(user) if verified => {
+                    guard.login_succeeded(&username, address);
+                    issue_token(shared, user, label).await
+                }
+                _ => {
+                    guard.login_failed(&username, address);
+                    Err(AuthError::new(
+                        ErrorCode::Unauthorized,
+                        "wrong username or password",
+                    ))
+                }
             }
-            issue_token(shared, user, label).await
         }
         Auth::Register { username, password } => {
             if !shared.config.allow_registration {
@@ -267,11 +328,16 @@ async fn authenticate(shared: &Shared, auth: Auth, label: String) -> Result<Iden
             }
             auth::check_username(&username)?;
             auth::check_password(&password)?;
-            let failed = || AuthError::new(ErrorCode::Internal, "password hashing failed");
-            let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-                .await
-                .map_err(|_| failed())?
-                .map_err(|_| failed())?;
+            if let Err(wait) = guard.take_registration(address) {
+                return Err(AuthError::throttled(
+                    format!(
+                        "too many accounts created from your address; try again in {}",
+                        retry_in(wait)
+                    ),
+                    wait,
+                ));
+            }
+            let hash = shared.hasher.hash(password).await.map_err(busy)?;
             let token = auth::new_token();
             let token_hash = auth::token_hash(&token);
             let (user, token_id) = store

@@ -166,11 +166,22 @@ impl Hub {
         self.generations.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Start routing frames to a new connection. Tells the user's contacts they came online
-    /// unless they already were (another device, or a reconnect within the grace period).
-    pub fn register(&self, conn_id: ConnId, handle: ConnHandle, user: &UserRef) {
+    /// Start routing frames to a new connection, unless its user has `max_conns` open already
+    /// (Err holds how many). Tells the user's contacts they came online unless they already
+    /// were (another device, or a reconnect within the grace period).
+    pub fn register(
+        &self,
+        conn_id: ConnId,
+        handle: ConnHandle,
+        user: &UserRef,
+        max_conns: usize,
+    ) -> Result<(), usize> {
         let generation = self.next_generation();
         let mut state = self.write();
+        let open = state.users.get(&user.id).map_or(0, |u| u.conns.len());
+        if open >= max_conns {
+            return Err(open);
+        }
         state.conns.insert(conn_id, handle);
         let came_online = !state.users.contains_key(&user.id);
         let entry = state.users.entry(user.id).or_insert_with(|| UserEntry {
@@ -190,6 +201,7 @@ impl Hub {
                 self.presence_max_room,
             );
         }
+        Ok(())
     }
 
     /// Stop routing to a connection and end the typing indicators it owned. Returns the
@@ -423,7 +435,7 @@ mod tests {
             token_id: conn_id as i64,
             outbox: out.clone(),
         };
-        hub.register(conn_id, handle, user);
+        hub.register(conn_id, handle, user, 8).unwrap();
         out
     }
 
@@ -526,7 +538,7 @@ mod tests {
             outbox: outbox(1),
         };
         let slow_closer = slow.outbox.closer().clone();
-        hub.register(1, slow, &user(1, "alice"));
+        hub.register(1, slow, &user(1, "alice"), 8).unwrap();
         let mut b = connect(&hub, 2, &user(2, "bob"));
         drain(&mut b);
         for i in 0..3 {

@@ -1,11 +1,14 @@
 //! The chat server as a library: the binary's `main` is a thin CLI over this, and the
 //! integration tests start real servers through it.
 
+pub mod address_slots;
 pub mod admin;
 pub mod auth;
 pub mod config;
 mod handshake;
+pub mod hasher;
 pub mod hub;
+pub mod login_guard;
 pub mod outbox;
 mod ratelimit;
 pub mod requests;

@@ -1,8 +1,11 @@
 //! The server: opens the store, builds the hub, accepts connections, polls for revoked tokens,
 //! and shuts down gracefully (stop accepting, close every connection with 1001, wait for them).
 
+use crate::address_slots::AddressSlots;
 use crate::config::Config;
+use crate::hasher::Hasher;
 use crate::hub::Hub;
+use crate::login_guard::LoginGuard;
 use crate::outbox::QueueBudget;
 use crate::store::{self, queries, ReadPool, Store, StoreError, Writer};
 use chat_protocol::{close_code, Limits};
@@ -22,6 +25,12 @@ pub struct Shared {
     pub hub: Arc<Hub>,
     /// The bounds of every connection's outbound queue, and the bytes queued in all of them.
     pub queue_budget: Arc<QueueBudget>,
+    /// Password hashing, on its own bounded pool.
+    pub hasher: Hasher,
+    /// Failed logins and registrations, per account and address.
+    pub login_guard: LoginGuard,
+    /// Connections open per client address.
+    pub address_slots: Arc<AddressSlots>,
     next_conn: AtomicU64,
 }
 
@@ -57,6 +66,12 @@ impl Server {
             config.outbound_queue_bytes,
             config.outbound_total_bytes,
         );
+        let hasher = Hasher::spawn(config.password_hash_workers, config.password_hash_queue)
+            .map_err(|e| {
+                StoreError::CommitFailed(format!("cannot start the password hashing threads: {e}"))
+            })?;
+        let login_guard = LoginGuard::new(config.login_guard());
+        let address_slots = AddressSlots::new(config.max_connections_per_address);
         Ok(Server {
             shared: Arc::new(Shared {
                 config,
@@ -64,6 +79,9 @@ impl Server {
                 store,
                 hub,
                 queue_budget,
+                hasher,
+                login_guard,
+                address_slots,
                 next_conn: AtomicU64::new(1),
             }),
         })
@@ -78,8 +96,9 @@ impl Server {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        sessions.spawn(crate::handshake::serve(stream, shared.clone(), shutdown.clone()));
+                    Ok((stream, peer)) => {
+                        let slot = shared.address_slots.claim(peer.ip());
+                        sessions.spawn(crate::handshake::serve(stream, slot, shared.clone(), shutdown.clone()));
                     }
                     Err(e) => {
                         // Typically EMFILE: back off briefly instead of spinning.

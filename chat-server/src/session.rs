@@ -46,7 +46,17 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         token_id: identity.token_id,
         outbox: outbox.clone(),
     };
-    shared.hub.register(conn_id, handle, &me);
+    let max_conns = shared.config.max_connections_per_user;
+    if let Err(open) = shared.hub.register(conn_id, handle, &me, max_conns) {
+        let message = format!(
+            "too many connections for {} ({open} open, the limit); close one first",
+            me.username
+        );
+        let error = error_frame(None, ErrorCode::RateLimited, &message);
+        let _ = timeout(ws::CLOSE_TIMEOUT, ws.send(Message::text(error))).await;
+        ws::close(&mut ws, close_code::TRY_LATER, &message).await;
+        return;
+    }
 
     let user_id = me.id;
     let rooms = shared

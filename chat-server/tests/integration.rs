@@ -5,6 +5,7 @@
 mod raw;
 mod support;
 
+mod abuse;
 mod admin_cli;
 mod bad_input;
 mod closing;

@@ -22,6 +22,8 @@ pub fn test_config() -> Config {
         presence_grace_ms: 50,
         typing_timeout_ms: 300,
         revocation_poll_ms: 50,
+        // Every test client comes from 127.0.0.1.
+        registrations_per_address_per_hour: 100_000,
         ..Config::default()
     }
 }
@@ -217,4 +219,10 @@ pub fn receipt(frame: ServerFrame) -> Option<chat_protocol::Receipt> {
         ServerFrame::Receipt(r) => Some(r),
         _ => None,
     }
+}
+
+/// A connection to the server's database, as the admin subcommands open it.
+pub fn open_db(server: &TestServer) -> rusqlite::Connection {
+    chat_server::store::open_write_connection(&server.db, chat_server::store::Durability::Full)
+        .expect("open the test database")
 }

@@ -53,7 +53,7 @@ impl Drop for Connection {
 
 fn request_error(e: &ClientError) -> RequestError {
     match e {
-        ClientError::Server { code, message } => RequestError {
+        ClientError::Server { code, message, .. } => RequestError {
             code: Some(*code),
             message: message.clone(),
         },
