@@ -172,10 +172,13 @@ impl Bench {
     }
 
     /// The server config the scenarios use: limits that protect a public server from one
-    /// abusive client are raised, because here one client is deliberately a firehose.
+    /// abusive client are raised, because here one client is deliberately a firehose and one
+    /// machine plays thousands of users from a handful of loopback addresses.
     pub fn server_config(&self) -> String {
         format!(
-            "[server]\nrequests_per_second = 1000000\nrequest_burst = 1000000\ndurability = \"{}\"\n",
+            "[server]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n\
+             max_connections_per_address = 1000000\nregistrations_per_address_per_hour = 1000000\n\
+             durability = \"{}\"\n",
             self.common.durability
         )
     }

@@ -236,7 +236,8 @@ fn a_running_server_can_be_targeted_by_url() {
     let config = dir.path().join("server.toml");
     std::fs::write(
         &config,
-        "[server]\nrequests_per_second = 100000\nrequest_burst = 100000\n",
+        "[server]\nrequests_per_second = 100000\nrequest_burst = 100000\n\
+         registrations_per_address_per_hour = 100000\n",
     )
     .unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

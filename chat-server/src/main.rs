@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// SQLite database file; created (with its schema) if missing.
+    /// SQLite database file. Serving creates it (readable by its owner only) if missing; the
+    /// user and token subcommands need an existing one.
     #[arg(long, env = "CHAT_DB", value_name = "PATH")]
     db: PathBuf,
 
@@ -94,6 +95,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        // Colour escapes only on a terminal, not in log files or pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -125,9 +128,10 @@ fn serve(db: &Path, listen: Option<SocketAddr>, config_path: Option<&Path>) -> a
         .with_context(|| format!("cannot serve with database {}", db.display()))
 }
 
+/// The admin subcommands work on an existing database only: a mistyped --db must not
+/// create an empty one and write there.
 fn open(db: &Path) -> anyhow::Result<rusqlite::Connection> {
-    store::open_write_connection(db, store::Durability::Full)
-        .with_context(|| format!("cannot open database {}", db.display()))
+    Ok(store::open_existing(db)?)
 }
 
 /// Ask for a password on the terminal (twice), or read one line from piped stdin.

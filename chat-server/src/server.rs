@@ -43,11 +43,14 @@ impl Shared {
 /// A server ready to run on a listener.
 pub struct Server {
     shared: Arc<Shared>,
+    /// Held until `run` returns: no second server serves the same database meanwhile.
+    lock: store::ServeLock,
 }
 
 impl Server {
     /// Open (or create) the database at `db_path`, migrate it, and load the routing table.
     pub fn open(config: Config, db_path: &Path) -> Result<Server, StoreError> {
+        let lock = store::ServeLock::acquire(db_path)?;
         let (write_conn, checkpointer) = store::open_server_writer(db_path, config.durability)?;
         let memberships = queries::all_memberships(&write_conn)?;
         let hub = Hub::new(
@@ -84,12 +87,13 @@ impl Server {
                 address_slots,
                 next_conn: AtomicU64::new(1),
             }),
+            lock,
         })
     }
 
     /// Accept connections until `shutdown` is cancelled, then close them all and return.
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
-        let shared = self.shared;
+        let Server { shared, lock } = self;
         let mut sessions = JoinSet::new();
         let poller = tokio::spawn(poll_revocations(shared.clone(), shutdown.clone()));
         loop {
@@ -125,6 +129,7 @@ impl Server {
             sessions.abort_all();
         }
         poller.abort();
+        drop(lock);
     }
 }
 
@@ -286,6 +291,6 @@ pub enum SpawnError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot open the database: {0}")]
+    #[error("{0}")]
     Store(#[from] StoreError),
 }

@@ -35,6 +35,8 @@ pub enum StoreError {
     WriterGone,
     #[error("a database read was cancelled")]
     ReadCancelled,
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -95,13 +97,74 @@ pub fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
-/// Open (creating if missing) and migrate the database; returns the connection for the
-/// writer thread. Also used by the admin CLI.
+/// Create the database file, readable by its owner only, if it does not exist. SQLite gives
+/// the `-wal` and `-shm` files the database file's permissions, so they are private too.
+/// Returns true if it was created.
+fn create_private(path: &Path) -> Result<bool, StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Warn when an existing database can be read by other local users: it holds every private
+/// message and the password hashes.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} can be read by other users (mode {mode:o}); it holds private messages \
+                     and password hashes: chmod 600 it (and its -wal and -shm files)",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Open (creating it, private to its owner, if missing) and migrate the database; returns
+/// the connection for the writer thread.
 pub fn open_write_connection(
     path: &Path,
     durability: Durability,
 ) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path)?;
+    if create_private(path)? {
+        tracing::info!("created a new database at {}", path.display());
+    } else {
+        warn_if_shared(path);
+    }
+    configure_writer(Connection::open(path)?, durability)
+}
+
+/// Open an existing database for the admin subcommands: a mistyped path is an error, never a
+/// new empty database.
+pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::Unavailable(format!(
+            "no database at {} (check --db; chat-server creates its database when it first serves)",
+            path.display()
+        )));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    configure_writer(Connection::open_with_flags(path, flags)?, Durability::Full)
+}
+
+fn configure_writer(
+    mut conn: Connection,
+    durability: Durability,
+) -> Result<Connection, StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     set_synchronous(&conn, durability)?;
@@ -121,6 +184,52 @@ fn set_synchronous(conn: &Connection, durability: Durability) -> Result<(), Stor
     };
     conn.pragma_update(None, "synchronous", sync)?;
     Ok(())
+}
+
+/// An exclusive lock on a database for one serving process, held as long as this lives. It is
+/// a lock file beside the database (`chat.sqlite.lock`, holding the server's pid), so the
+/// admin subcommands, which do not take it, still work while the server runs.
+#[derive(Debug)]
+pub struct ServeLock {
+    _file: std::fs::File,
+}
+
+impl ServeLock {
+    pub fn acquire(db_path: &Path) -> Result<ServeLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let path = PathBuf::from(format!("{}.lock", db_path.display()));
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let unavailable = |e: std::io::Error| {
+            StoreError::Unavailable(format!("cannot use the lock file {}: {e}", path.display()))
+        };
+        let mut file = options.open(&path).map_err(unavailable)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                let who = if pid.is_empty() {
+                    "another chat-server".to_string()
+                } else {
+                    format!("another chat-server (pid {pid})")
+                };
+                return Err(StoreError::Unavailable(format!(
+                    "{who} is already serving {}; stop it first (the user and token \
+                     subcommands work while it runs)",
+                    db_path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(unavailable(e)),
+        }
+        file.set_len(0).map_err(unavailable)?;
+        file.rewind().map_err(unavailable)?;
+        writeln!(file, "{}", std::process::id()).map_err(unavailable)?;
+        Ok(ServeLock { _file: file })
+    }
 }
 
 /// The server's writer connection: as [`open_write_connection`], with checkpoints moved off

@@ -94,3 +94,74 @@ async fn users_made_by_the_cli_can_log_in_and_passwords_can_be_reset() {
         "the new password works"
     );
 }
+
+/// Run the binary with `args`; its exit status and stderr, or a failure if it keeps running.
+fn run_briefly(args: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run chat-server");
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return (status, stderr);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("chat-server {args:?} kept running");
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_exits_with_a_clear_message() {
+    let server = TestServer::start().await;
+    let (status, stderr) = run_briefly(&[
+        "--db".as_ref(),
+        server.db.as_os_str(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    assert!(!status.success());
+    assert!(stderr.contains("already serving"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour escapes in a pipe: {stderr:?}"
+    );
+    // The admin subcommands still work next to the running server.
+    admin(&server, &["user", "list"], "");
+}
+
+#[tokio::test]
+async fn admin_subcommands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("chat.sqlte");
+    for args in [&["user", "list"][..], &["token", "create", "bot"][..]] {
+        let mut all: Vec<&std::ffi::OsStr> = vec!["--db".as_ref(), typo.as_os_str()];
+        all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let (status, stderr) = run_briefly(&all);
+        assert!(!status.success(), "{args:?}");
+        assert!(stderr.contains("no database at"), "{stderr}");
+        assert!(!typo.exists(), "nothing was created by {args:?}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_and_shm_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    alice
+        .create_room(chat_protocol::RoomKind::Group, "secrets", &[])
+        .await
+        .unwrap();
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let path = format!("{}{suffix}", server.db.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{path} has mode {mode:o}");
+    }
+}
