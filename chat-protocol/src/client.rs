@@ -404,6 +404,18 @@ impl ClientHandle {
         }
     }
 
+    /// The members of a room, with their roles, receipts and whether they are online.
+    pub async fn list_members(&self, room_id: RoomId) -> Result<Vec<crate::Member>, ClientError> {
+        let frame = ClientFrame::ListMembers(crate::ListMembers {
+            request_id: 0,
+            room_id,
+        });
+        match self.request(frame).await? {
+            ServerFrame::Members(m) => Ok(m.members),
+            other => Err(unexpected(other)),
+        }
+    }
+
     async fn room_request(&self, frame: ClientFrame) -> Result<RoomSummary, ClientError> {
         match self.request(frame).await? {
             ServerFrame::Room(r) => Ok(r.room),

@@ -100,6 +100,60 @@ impl State {
         }
     }
 
+    /// `newcomer` just joined `room_id`: if the room is small enough to carry presence, tell
+    /// the newcomer about its online members and them about the newcomer, for every pair that
+    /// shared no such room before (they just became contacts).
+    fn introduce(&self, room_id: RoomId, newcomer: UserId, max_room: usize) {
+        let Some(members) = self.room_members.get(&room_id) else {
+            return;
+        };
+        if members.len() > max_room {
+            return;
+        }
+        let newcomer_ref = self.users.get(&newcomer).map(|u| UserRef {
+            id: newcomer,
+            username: u.username.clone(),
+        });
+        for &member in members {
+            let Some(entry) = self.users.get(&member) else {
+                continue;
+            };
+            if member == newcomer || self.shared_elsewhere(newcomer, member, room_id, max_room) {
+                continue;
+            }
+            let member_ref = UserRef {
+                id: member,
+                username: entry.username.clone(),
+            };
+            self.deliver_to_user(newcomer, &presence_frame(member_ref, true));
+            if let Some(newcomer_ref) = &newcomer_ref {
+                self.deliver_to_user(member, &presence_frame(newcomer_ref.clone(), true));
+            }
+        }
+    }
+
+    /// Whether two users share a presence-carrying room other than `except`.
+    fn shared_elsewhere(&self, a: UserId, b: UserId, except: RoomId, max_room: usize) -> bool {
+        self.user_rooms.get(&a).into_iter().flatten().any(|room| {
+            *room != except
+                && self
+                    .room_members
+                    .get(room)
+                    .is_some_and(|m| m.len() <= max_room && m.contains(&b))
+        })
+    }
+
+    /// Every user (online or not) who shares a presence-carrying room with `user_id`.
+    fn all_contacts(&self, user_id: UserId, max_room: usize) -> HashSet<UserId> {
+        let mut contacts = HashSet::new();
+        for room in self.user_rooms.get(&user_id).into_iter().flatten() {
+            if let Some(members) = self.room_members.get(room).filter(|m| m.len() <= max_room) {
+                contacts.extend(members.iter().copied().filter(|&m| m != user_id));
+            }
+        }
+        contacts
+    }
+
     fn add_member(&mut self, room_id: RoomId, user_id: UserId) {
         self.room_members
             .entry(room_id)
@@ -279,26 +333,33 @@ impl Hub {
         self.read().users.contains_key(&user_id)
     }
 
-    /// Online users who share a room with `user_id`, for the welcome.
-    pub fn online_contacts(&self, user_id: UserId) -> Vec<PresenceInfo> {
+    /// The contacts of `user_id` for the welcome: those online now, and the ids of the others
+    /// (whose last-seen time is in the database).
+    pub fn contacts(&self, user_id: UserId) -> (Vec<PresenceInfo>, Vec<UserId>) {
         let state = self.read();
-        let mut list: Vec<PresenceInfo> = state
-            .contacts(user_id, self.presence_max_room)
-            .into_iter()
-            .filter_map(|id| {
-                let entry = state.users.get(&id)?;
-                Some(PresenceInfo {
+        let mut online = Vec::new();
+        let mut offline = Vec::new();
+        for id in state.all_contacts(user_id, self.presence_max_room) {
+            match state.users.get(&id) {
+                Some(entry) => online.push(PresenceInfo {
                     user: UserRef {
                         id,
                         username: entry.username.clone(),
                     },
                     online: true,
                     last_seen: None,
-                })
-            })
-            .collect();
-        list.sort_by_key(|p| p.user.id);
-        list
+                }),
+                None => offline.push(id),
+            }
+        }
+        online.sort_by_key(|p| p.user.id);
+        offline.sort_unstable();
+        (online, offline)
+    }
+
+    /// Online users who share a room with `user_id`.
+    pub fn online_contacts(&self, user_id: UserId) -> Vec<PresenceInfo> {
+        self.contacts(user_id).0
     }
 
     /// Start or stop `user`'s typing indicator in a room (the caller checked membership).
@@ -375,6 +436,14 @@ impl Hub {
     }
 }
 
+fn presence_frame(user: UserRef, online: bool) -> Frame {
+    Frame::from(to_json(&ServerFrame::Presence(PresenceInfo {
+        user,
+        online,
+        last_seen: None,
+    })))
+}
+
 fn typing_frame(room_id: RoomId, user: UserRef, typing: bool) -> Frame {
     Frame::from(to_json(&ServerFrame::Typing(Typing {
         room_id,
@@ -400,6 +469,9 @@ impl CommitListener for Hub {
                         state.add_member(room_id, user_id);
                     }
                     state.deliver_to_room(room_id, &Frame::from(frame), None);
+                    if let Some(user_id) = joined {
+                        state.introduce(room_id, user_id, self.presence_max_room);
+                    }
                     if let Some(user_id) = left {
                         state.remove_member(room_id, user_id);
                         // Someone who left cannot keep typing there.

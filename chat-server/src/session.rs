@@ -59,18 +59,25 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
     }
 
     let user_id = me.id;
-    let rooms = shared
+    let (mut presence, offline) = shared.hub.contacts(user_id);
+    let read = shared
         .store
-        .read(move |c| queries::room_summaries(c, user_id))
+        .read(move |c| {
+            let rooms = queries::room_summaries(c, user_id)?;
+            Ok((rooms, queries::offline_presence(c, &offline)?))
+        })
         .await;
-    let welcome = match rooms {
-        Ok(rooms) => to_json(&ServerFrame::Welcome(Welcome {
+    let welcome = match read {
+        Ok((rooms, offline)) => to_json(&ServerFrame::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
             user: me.clone(),
             token: identity.issued_token.clone(),
             limits: shared.limits.clone(),
             rooms,
-            presence: shared.hub.online_contacts(me.id),
+            presence: {
+                presence.extend(offline);
+                presence
+            },
         })),
         Err(e) => {
             let (code, message) = e.to_client();
@@ -337,7 +344,10 @@ async fn finish(
                 let frame = ws::close_frame(*code, reason);
                 sink.send(Message::Close(Some(frame))).await
             };
-            matches!(timeout(ws::CLOSE_TIMEOUT, goodbye).await, Ok(Ok(())))
+            let sent = matches!(timeout(ws::CLOSE_TIMEOUT, goodbye).await, Ok(Ok(())));
+            // An evicted client stopped reading: its Close frame sits behind megabytes of
+            // stale frames in the kernel's buffers, which a reset discards at once.
+            sent && *code != close_code::TOO_SLOW
         }
         Some(Ending::Gone) | None => false,
     }

@@ -87,7 +87,7 @@ async fn unknown_users_and_bots_cost_a_full_hash_like_a_wrong_password() {
         let codes: Vec<_> = futures_util::future::join_all(attempts)
             .await
             .into_iter()
-            .map(|r| code(r))
+            .map(code)
             .collect();
         assert!(
             codes.contains(&Some(ErrorCode::RateLimited)),

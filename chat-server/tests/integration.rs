@@ -12,6 +12,7 @@ mod closing;
 mod messaging;
 mod persistence;
 mod presence_typing;
+mod promises;
 mod receipts;
 mod rooms;
 mod slow_clients;

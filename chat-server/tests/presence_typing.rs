@@ -66,6 +66,11 @@ async fn presence_goes_offline_after_the_last_connection_and_strangers_never_see
         .create_room(RoomKind::Group, "pair", &["bob"])
         .await
         .unwrap();
+    assert_eq!(
+        wait_for(&mut bob, presence).await,
+        ("alice".into(), true, false),
+        "becoming contacts, bob hears that alice is online"
+    );
 
     let alice_phone = server.login("alice").await;
     alice.close();
@@ -99,7 +104,11 @@ async fn presence_goes_offline_after_the_last_connection_and_strangers_never_see
         .iter()
         .map(|p| p.user.username.clone())
         .collect();
-    assert_eq!(names, ["bob"], "the welcome lists online contacts only");
+    assert_eq!(
+        names,
+        ["bob"],
+        "the welcome lists contacts, never strangers"
+    );
 
     let heard = stranger.drain_events().await.unwrap();
     assert!(

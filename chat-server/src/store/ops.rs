@@ -91,19 +91,20 @@ fn append_event(
     Ok(seq)
 }
 
+/// A member row whose membership event has seq `joined_seq`; their receipts start there.
 fn insert_member(
     ctx: &WriteCtx<'_>,
     room_id: RoomId,
     user_id: UserId,
     role: Role,
-    read_seq: Seq,
+    joined_seq: Seq,
 ) -> Result<(), StoreError> {
     ctx.conn
         .prepare_cached(
-            "INSERT INTO members (room_id, user_id, role, joined_at, delivered_seq, read_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            "INSERT INTO members (room_id, user_id, role, joined_at, delivered_seq, read_seq, joined_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
         )?
-        .execute(params![room_id, user_id, role.as_str(), ctx.now, read_seq])?;
+        .execute(params![room_id, user_id, role.as_str(), ctx.now, joined_seq])?;
     Ok(())
 }
 
@@ -119,9 +120,16 @@ fn publish_to_user(ctx: &mut WriteCtx<'_>, user_id: UserId, frame: &ServerFrame)
     });
 }
 
-/// Add a member and tell them: `room_added` to the new member, then the membership event (seq
-/// `seq`) to everyone including them. Their read receipt starts at the event, so joining a
-/// room with a long history does not flood them with unread messages.
+/// A member to add: who, with which role, announced by which event.
+struct NewMember {
+    user: UserRef,
+    role: Role,
+    content: EventContent,
+}
+
+/// Add a member and tell them: `room_added` to the new member, then the membership event to
+/// everyone including them. Their read receipt starts at the event, so joining a room with a
+/// long history does not flood them with unread messages.
 fn add_member_with_event(
     ctx: &mut WriteCtx<'_>,
     room_id: RoomId,
@@ -130,15 +138,39 @@ fn add_member_with_event(
     role: Role,
     content: EventContent,
 ) -> Result<(), StoreError> {
-    let seq = next_seq(ctx.conn, room_id)?;
-    insert_member(ctx, room_id, user.id, role, seq)?;
-    store_event(ctx, room_id, seq, actor, content, Some(user.id), None)?;
-    // The summary is read after the event is stored, so its last_seq includes it; the
-    // room_added still goes out before the event, so the new member knows the room first.
-    let room = summary(ctx.conn, room_id, user.id)?;
-    let event = ctx.publications.pop();
-    publish_to_user(ctx, user.id, &ServerFrame::RoomAdded(RoomAdded { room }));
-    ctx.publications.extend(event);
+    let member = NewMember {
+        user: user.clone(),
+        role,
+        content,
+    };
+    add_members_with_events(ctx, room_id, actor, vec![member])
+}
+
+/// Add several members at once (a new room's creator and its first members): every member
+/// row and event first, then each new member's `room_added`, then the events in seq order. So
+/// every `room_added` describes the room as it is at the end (all members counted, a direct
+/// room's peer and title known), and still reaches its member before any event of the room.
+fn add_members_with_events(
+    ctx: &mut WriteCtx<'_>,
+    room_id: RoomId,
+    actor: &UserRef,
+    members: Vec<NewMember>,
+) -> Result<(), StoreError> {
+    let published_before = ctx.publications.len();
+    let mut added = Vec::with_capacity(members.len());
+    for member in members {
+        let seq = next_seq(ctx.conn, room_id)?;
+        insert_member(ctx, room_id, member.user.id, member.role, seq)?;
+        let joined = Some(member.user.id);
+        store_event(ctx, room_id, seq, actor, member.content, joined, None)?;
+        added.push(member.user.id);
+    }
+    let events = ctx.publications.split_off(published_before);
+    for user_id in added {
+        let room = summary(ctx.conn, room_id, user_id)?;
+        publish_to_user(ctx, user_id, &ServerFrame::RoomAdded(RoomAdded { room }));
+    }
+    ctx.publications.extend(events);
     Ok(())
 }
 
@@ -261,18 +293,23 @@ pub fn create_room(
         None,
         None,
     )?;
-    let joined = EventContent::MemberJoined {
+    let mut members = vec![NewMember {
         user: creator.clone(),
         role: Role::Owner,
-    };
-    add_member_with_event(ctx, room_id, creator, creator, Role::Owner, joined)?;
-    for user in &invited {
-        let added = EventContent::MemberAdded {
+        content: EventContent::MemberJoined {
+            user: creator.clone(),
+            role: Role::Owner,
+        },
+    }];
+    members.extend(invited.into_iter().map(|user| NewMember {
+        content: EventContent::MemberAdded {
             user: user.clone(),
             role: Role::Member,
-        };
-        add_member_with_event(ctx, room_id, creator, user, Role::Member, added)?;
-    }
+        },
+        user,
+        role: Role::Member,
+    }));
+    add_members_with_events(ctx, room_id, creator, members)?;
     summary(ctx.conn, room_id, creator.id)
 }
 
@@ -309,16 +346,25 @@ pub fn open_direct(
         title: String::new(),
     };
     append_event(ctx, room_id, me, created, None, None)?;
-    let joined = EventContent::MemberJoined {
-        user: me.clone(),
-        role: Role::Member,
-    };
-    add_member_with_event(ctx, room_id, me, me, Role::Member, joined)?;
-    let added = EventContent::MemberAdded {
-        user: peer.clone(),
-        role: Role::Member,
-    };
-    add_member_with_event(ctx, room_id, me, &peer, Role::Member, added)?;
+    let members = vec![
+        NewMember {
+            user: me.clone(),
+            role: Role::Member,
+            content: EventContent::MemberJoined {
+                user: me.clone(),
+                role: Role::Member,
+            },
+        },
+        NewMember {
+            user: peer.clone(),
+            role: Role::Member,
+            content: EventContent::MemberAdded {
+                user: peer.clone(),
+                role: Role::Member,
+            },
+        },
+    ];
+    add_members_with_events(ctx, room_id, me, members)?;
     summary(ctx.conn, room_id, me.id)
 }
 
@@ -346,8 +392,8 @@ pub fn join_room(
     summary(ctx.conn, room_id, me.id)
 }
 
-/// Leave a room. When its last owner leaves, the longest-standing admin (else member)
-/// becomes owner, so no room is left unmanageable.
+/// Leave a room. When its last owner leaves, the longest-standing admin (else member), by the
+/// seq of their membership event, becomes owner, so no room is left unmanageable.
 pub fn leave_room(ctx: &mut WriteCtx<'_>, me: &UserRef, room_id: RoomId) -> Result<(), StoreError> {
     let (room, role) = member_room(ctx.conn, room_id, me.id)?;
     if room.kind == RoomKind::Direct {
@@ -371,7 +417,7 @@ pub fn leave_room(ctx: &mut WriteCtx<'_>, me: &UserRef, room_id: RoomId) -> Resu
                 .prepare_cached(
                     "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id
                      WHERE m.room_id = ?1
-                     ORDER BY CASE m.role WHEN 'admin' THEN 0 ELSE 1 END, m.joined_at, m.user_id LIMIT 1",
+                     ORDER BY CASE m.role WHEN 'admin' THEN 0 ELSE 1 END, m.joined_seq, m.user_id LIMIT 1",
                 )?
                 .query_row([room_id], |r| Ok(UserRef { id: r.get(0)?, username: r.get(1)? }))
                 .optional()?;

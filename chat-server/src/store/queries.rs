@@ -129,6 +129,28 @@ pub fn login_record(
 }
 
 /// The user and token id of a live (unrevoked) token, by the token's hash.
+/// Offline contacts for the welcome: each user's name and when they were last seen.
+pub fn offline_presence(
+    conn: &Connection,
+    user_ids: &[UserId],
+) -> Result<Vec<chat_protocol::PresenceInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT username, last_seen FROM users WHERE id = ?1")?;
+    let mut list = Vec::with_capacity(user_ids.len());
+    for &id in user_ids {
+        let row = stmt
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((username, last_seen)) = row {
+            list.push(chat_protocol::PresenceInfo {
+                user: UserRef { id, username },
+                online: false,
+                last_seen,
+            });
+        }
+    }
+    Ok(list)
+}
+
 pub fn token_owner(
     conn: &Connection,
     token_hash: &[u8],

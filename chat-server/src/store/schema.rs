@@ -101,6 +101,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events_log RENAME TO events;
     CREATE UNIQUE INDEX events_by_room ON events(room_id, seq, sender_id, kind);
     "#,
+    // 5: the seq of each member's membership event, so "longest-standing" is the order in
+    // which members joined the room's timeline, not the millisecond clock (two members added
+    // in one batch share a joined_at and were ordered by user id). Filled in from each
+    // member's latest join or addition event.
+    r#"
+    ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE members SET joined_seq = coalesce((
+        SELECT max(e.seq) FROM events e
+        WHERE e.room_id = members.room_id
+          AND e.kind IN ('member_joined', 'member_added')
+          AND json_extract(e.json, '$.content.user.id') = members.user_id), 0);
+    "#,
 ];
 
 /// The schema version this build expects.
@@ -147,5 +159,39 @@ mod tests {
                 []
             )
             .is_err());
+    }
+
+    #[test]
+    fn migration_5_orders_existing_members_by_their_membership_event() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT INTO users (id, username, created_at) VALUES (1, 'a', 0), (3, 'c', 0), (7, 'g', 0);
+            INSERT INTO rooms (id, kind, title, created_at) VALUES (1, 'group', 'g', 0);
+            INSERT INTO members (room_id, user_id, role, joined_at) VALUES (1, 7, 'member', 5);
+            INSERT INTO members (room_id, user_id, role, joined_at) VALUES (1, 3, 'member', 5);
+            INSERT INTO events (room_id, seq, ts, kind, sender_id, json) VALUES
+              (1, 2, 5, 'member_added', 1, '{"content":{"kind":"member_added","user":{"id":7}}}'),
+              (1, 3, 5, 'member_added', 1, '{"content":{"kind":"member_added","user":{"id":3}}}');
+            "#,
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let order: Vec<i64> = conn
+            .prepare("SELECT user_id FROM members ORDER BY joined_seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            order,
+            [7, 3],
+            "user 7 was added first, whatever the ids say"
+        );
     }
 }
