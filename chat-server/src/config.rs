@@ -45,6 +45,10 @@ pub struct Config {
     pub login_lockout_base_ms: u64,
     pub login_lockout_max_ms: u64,
     pub registrations_per_address_per_hour: u32,
+    /// Serve the WebSocket echo endpoint for conformance testing instead of chat. Set only by
+    /// the hidden `--conformance-echo` flag, never from a config file.
+    #[serde(skip)]
+    pub conformance_echo: bool,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             login_lockout_base_ms: 1000,
             login_lockout_max_ms: 60_000,
             registrations_per_address_per_hour: 20,
+            conformance_echo: false,
         }
     }
 }

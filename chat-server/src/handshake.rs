@@ -136,6 +136,9 @@ pub async fn serve(
             return;
         }
     };
+    if shared.config.conformance_echo {
+        return crate::session::run_echo(ws, shared, shutdown).await;
+    }
     let slot = match slot {
         Ok(slot) => slot,
         Err(open) => {

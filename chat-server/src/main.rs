@@ -29,6 +29,11 @@ struct Cli {
     #[arg(long, env = "CHAT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Echo every text message instead of serving chat: an endpoint for WebSocket
+    /// conformance suites (tests/reliability/autobahn.sh). Never on a real server.
+    #[arg(long, hide = true)]
+    conformance_echo: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -110,17 +115,31 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None | Some(Command::Serve) => serve(&cli.db, cli.listen, cli.config.as_deref()),
+        None | Some(Command::Serve) => serve(
+            &cli.db,
+            cli.listen,
+            cli.config.as_deref(),
+            cli.conformance_echo,
+        ),
         Some(Command::User(cmd)) => user(&cli.db, cmd),
         Some(Command::Token(cmd)) => token(&cli.db, cmd),
     }
 }
 
-fn serve(db: &Path, listen: Option<SocketAddr>, config_path: Option<&Path>) -> anyhow::Result<()> {
+fn serve(
+    db: &Path,
+    listen: Option<SocketAddr>,
+    config_path: Option<&Path>,
+    conformance_echo: bool,
+) -> anyhow::Result<()> {
     let mut config = match config_path {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    config.conformance_echo = conformance_echo;
+    if conformance_echo {
+        tracing::warn!("conformance echo endpoint: this server echoes frames and serves no chat");
+    }
     if let Some(addr) = listen {
         config.listen = addr;
     }

@@ -94,9 +94,6 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         return;
     }
 
-    let (sink, mut stream) = ws.split();
-    let ping_every = Duration::from_millis(shared.config.ping_interval_ms);
-    let mut writer = tokio::spawn(write_loop(sink, outbox.clone(), ping_every));
     let ctx = RequestCtx {
         store: shared.store.clone(),
         hub: shared.hub.clone(),
@@ -104,10 +101,46 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         me,
         conn_id,
     };
-    read_loop(&mut stream, &ctx, &shared, &outbox, &shutdown).await;
-    // The user was last seen now, however long the goodbye below takes.
+    let config = &shared.config;
+    let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst);
+    let left_at = drive(ws, &outbox, &shared, &shutdown, |text| {
+        on_text(&ctx, &mut bucket, text)
+    })
+    .await;
+    // Unregistered only now, with the socket released: the closed outbox already refused
+    // every frame pushed since the connection started ending.
+    end_presence(&shared, conn_id, user_id, left_at);
+    outbox.clear();
+}
+
+/// A connection of a server started with `--conformance-echo` (never on a chat server): no
+/// hello, no requests; every text message comes back as it was sent, through the same
+/// reader, outbox, writer and close handling as a chat session. The Autobahn suite drives
+/// this, so it checks the framing, UTF-8, fragmentation and close handling of real sessions.
+pub async fn run_echo(ws: Ws, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let outbox = Outbox::new(shared.queue_budget.clone(), Arc::default());
+    drive(ws, &outbox, &shared, &shutdown, |text| {
+        requests::ready(text.to_string())
+    })
+    .await;
+    outbox.clear();
+}
+
+/// Run the reader here and the writer on its own task until the connection ends, then make
+/// sure the socket is gone: reset if its goodbye did not go out in time. Returns when the
+/// peer was last heard from (the reader's end).
+async fn drive(
+    ws: Ws,
+    outbox: &Arc<Outbox>,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+    on_text: impl FnMut(&str) -> Reply,
+) -> Millis {
+    let (sink, mut stream) = ws.split();
+    let ping_every = Duration::from_millis(shared.config.ping_interval_ms);
+    let mut writer = tokio::spawn(write_loop(sink, outbox.clone(), ping_every));
+    read_loop(&mut stream, shared, outbox, shutdown, on_text).await;
     let left_at = crate::store::now_ms();
-    drop(ctx);
     // The writer ends once it has sent the close frame, answered the client's, or given up.
     let grace = Duration::from_millis(shared.config.shutdown_grace_ms).max(ws::CLOSE_TIMEOUT * 2);
     match timeout(grace, &mut writer).await {
@@ -120,10 +153,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         }
         _ => writer.abort(),
     }
-    // Unregistered only now, with the socket released: the closed outbox already refused
-    // every frame pushed since the connection started ending.
-    end_presence(&shared, conn_id, user_id, left_at);
-    outbox.clear();
+    left_at
 }
 
 /// Unregister the connection; if it was the user's last, mark them offline after the grace
@@ -148,14 +178,13 @@ fn end_presence(shared: &Arc<Shared>, conn_id: u64, user_id: UserId, left_at: Mi
 
 async fn read_loop(
     stream: &mut SplitStream<Ws>,
-    ctx: &RequestCtx,
     shared: &Shared,
     outbox: &Outbox,
     shutdown: &CancellationToken,
+    mut on_text: impl FnMut(&str) -> Reply,
 ) {
     let config = &shared.config;
     let closer = outbox.closer();
-    let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst);
     let idle = Duration::from_millis(config.idle_timeout_ms);
     let mut deadline = Instant::now() + idle;
     let mut in_flight: FuturesOrdered<Reply> = FuturesOrdered::new();
@@ -186,7 +215,7 @@ async fn read_loop(
                 deadline = Instant::now() + idle;
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        in_flight.push_back(on_text(ctx, &mut bucket, &text));
+                        in_flight.push_back(on_text(&text));
                     }
                     Some(Ok(Message::Binary(_))) => {
                         closer.close(close_code::UNSUPPORTED_DATA, "binary frames are not supported; send JSON text frames");

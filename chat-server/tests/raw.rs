@@ -27,6 +27,34 @@ pub async fn connect(url: &str, recv_buffer: Option<u32>) -> RawWs {
     ws
 }
 
+/// Open a WebSocket from a given loopback source address (127.0.0.2 and up are all local
+/// on Linux), so one test can look like many client addresses.
+pub async fn connect_from(url: &str, source: std::net::IpAddr) -> RawWs {
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("ws://")
+        .parse()
+        .expect("a ws://IP:PORT url");
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+    ws
+}
+
+/// Send a `hello` and return the first frame answered (a welcome or an error), parsed.
+pub async fn hello(ws: &mut RawWs, auth: &chat_protocol::Auth) -> Option<serde_json::Value> {
+    let hello = chat_protocol::ClientFrame::Hello(chat_protocol::Hello {
+        protocol: chat_protocol::PROTOCOL_VERSION,
+        auth: auth.clone(),
+        client: None,
+    });
+    ws.send(Message::text(chat_protocol::to_json(&hello)))
+        .await
+        .ok()?;
+    let text = next_text(ws).await?;
+    serde_json::from_str(&text).ok()
+}
+
 /// Send `hello` with a password login for `username`, and wait for the welcome.
 pub async fn login(ws: &mut RawWs, username: &str) {
     let hello = format!(

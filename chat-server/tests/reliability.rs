@@ -12,7 +12,11 @@ mod raw;
 mod support;
 
 mod reliability {
+    pub mod crash;
     pub mod fuzz;
     #[allow(dead_code)]
     pub mod harness;
+    pub mod memory;
+    pub mod netfaults;
+    pub mod proxy;
 }
