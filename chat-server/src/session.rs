@@ -295,7 +295,13 @@ fn describe_bad_frame(text: &str, error: &serde_json::Error) -> (Option<u64>, St
     };
     let message = match object.get("type").and_then(serde_json::Value::as_str) {
         None => "missing \"type\": every frame names its type".to_string(),
-        Some(kind) if error.to_string().starts_with("unknown variant") => {
+        // serde names the unknown variant: the frame's own type, or a value inside a known
+        // frame (a room kind, a role), which is an invalid frame, not an unknown one.
+        Some(kind)
+            if error
+                .to_string()
+                .starts_with(&format!("unknown variant `{kind}`")) =>
+        {
             format!("unknown frame type \"{kind}\"")
         }
         Some(kind) => format!("invalid \"{kind}\" frame: {error}"),
@@ -418,6 +424,14 @@ mod tests {
         assert_eq!(
             describe(r#"{"type":"dance","request_id":5}"#),
             (Some(5), "unknown frame type \"dance\"".into())
+        );
+        let (id, msg) = describe(
+            r#"{"type":"set_role","request_id":7,"room_id":1,"username":"b","role":"root"}"#,
+        );
+        assert_eq!(id, Some(7));
+        assert!(
+            msg.starts_with("invalid \"set_role\" frame: unknown variant `root`"),
+            "{msg}"
         );
         let (id, msg) = describe(r#"{"type":"send_message","request_id":6,"room_id":"x"}"#);
         assert_eq!(id, Some(6));

@@ -2,6 +2,7 @@
 //! real WebSocket connections with the protocol crate's client.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+#[allow(dead_code)] // shared with the reliability binary, which uses all of it
 mod raw;
 mod support;
 

@@ -575,7 +575,13 @@ pub fn rename_room(
     title: String,
 ) -> Result<(), StoreError> {
     let (room, role) = member_room(ctx.conn, room_id, me.id)?;
-    require_manager(&room, role, "be renamed")?;
+    if room.kind == RoomKind::Direct {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "direct rooms cannot be renamed",
+        ));
+    }
+    require_manager(&room, role, "rename it")?;
     if room.title != title {
         ctx.conn
             .prepare_cached("UPDATE rooms SET title = ?2 WHERE id = ?1")?
