@@ -66,6 +66,8 @@ pub mod close_code {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame larger than the server's frame limit.
     pub const TOO_BIG: u16 = 1009;
+    /// The server failed (its `error` frame says what); reconnect later.
+    pub const INTERNAL_ERROR: u16 = 1011;
     /// Authentication failed during the handshake.
     pub const UNAUTHORIZED: u16 = 4001;
     /// The token this connection authenticated with was revoked.

@@ -29,7 +29,9 @@ use tokio_util::sync::CancellationToken;
 /// Requests of one connection being worked on at once; beyond that the reader pauses, which
 /// pushes back on the client through TCP.
 const MAX_IN_FLIGHT: usize = 64;
-/// Most queued frames written before one flush.
+/// Most queued frames written before one flush, and taken from the outbox at once (one lock
+/// per batch: the fan-out thread pushes into the same outbox). The writer's buffer for them
+/// grows only as batches do, so an idle connection carries none of it.
 const MAX_BATCH: usize = 256;
 
 /// Run an authenticated connection until it ends.
@@ -68,26 +70,32 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         })
         .await;
     let welcome = match read {
-        Ok((rooms, offline)) => to_json(&ServerFrame::Welcome(Welcome {
-            protocol: PROTOCOL_VERSION,
-            user: me.clone(),
-            token: identity.issued_token.clone(),
-            limits: shared.limits.clone(),
-            rooms,
-            presence: {
-                presence.extend(offline);
-                presence
-            },
-        })),
+        Ok((rooms, offline)) => {
+            presence.extend(offline);
+            to_json(&ServerFrame::Welcome(Welcome {
+                protocol: PROTOCOL_VERSION,
+                user: me.clone(),
+                token: identity.issued_token.clone(),
+                limits: shared.limits.clone(),
+                rooms,
+                presence,
+            }))
+        }
         Err(e) => {
             let (code, message) = e.to_client();
-            error_frame(None, code, message)
+            let _ = timeout(
+                ws::CLOSE_TIMEOUT,
+                ws.send(Message::text(error_frame(None, code, &message))),
+            )
+            .await;
+            ws::close(&mut ws, close_code::INTERNAL_ERROR, &message).await;
+            end_presence(&shared, conn_id, me.id, crate::store::now_ms());
+            return;
         }
     };
-    let is_welcome = welcome.starts_with(r#"{"type":"welcome""#);
     // A client that never reads must not hold the session here either.
     let sent = timeout(ws::CLOSE_TIMEOUT * 5, ws.send(Message::text(welcome))).await;
-    if !is_welcome || !matches!(sent, Ok(Ok(()))) {
+    if !matches!(sent, Ok(Ok(()))) {
         tracing::debug!(user = %me.username, "welcome not delivered; ending the connection");
         end_presence(&shared, conn_id, me.id, crate::store::now_ms());
         ws::abort(ws.get_ref());
@@ -323,7 +331,8 @@ async fn write_loop(
 ) -> WriterEnd {
     let closer = outbox.closer().clone();
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-    let mut batch: VecDeque<Frame> = VecDeque::with_capacity(MAX_BATCH);
+    // Frames taken from the outbox and not yet handed to the socket.
+    let mut batch: VecDeque<Frame> = VecDeque::new();
     loop {
         // Every write also waits for the closer: a peer that stopped reading keeps the socket
         // full, and an evicted connection must end now, not when the peer reads again.
@@ -334,7 +343,7 @@ async fn write_loop(
                 tokio::select! {
                     biased;
                     _ = closer.closed() => break,
-                    written = write_batch(&mut sink, &mut batch) => if written.is_err() {
+                    written = write_batch(&mut sink, &outbox, &mut batch) => if written.is_err() {
                         closer.gone();
                         break;
                     }
@@ -370,7 +379,7 @@ async fn finish(
                 if *code == close_code::GOING_AWAY {
                     // Shutting down: deliver what is already queued before saying goodbye.
                     loop {
-                        write_batch(sink, batch).await?;
+                        write_batch(sink, outbox, batch).await?;
                         if !outbox.take_batch(batch, MAX_BATCH) {
                             break;
                         }
@@ -388,15 +397,24 @@ async fn finish(
     }
 }
 
-/// Write the batch, then flush once. A frame leaves `batch` only once the socket took it
-/// (`feed` waits only before taking it), so a write cut short keeps the unsent frames.
+/// Write what `batch` holds and whatever else is queued (up to [`MAX_BATCH`] frames), then
+/// flush once. A frame leaves `batch` only once the socket took it (`feed` waits only before
+/// taking it), so a write cut short keeps the unsent frames.
 async fn write_batch(
     sink: &mut SplitSink<Ws, Message>,
+    outbox: &Outbox,
     batch: &mut VecDeque<Frame>,
 ) -> Result<(), WsError> {
-    while let Some(frame) = batch.front() {
-        sink.feed(Message::Text(frame.clone())).await?;
-        batch.pop_front();
+    let mut written = 0;
+    loop {
+        while let Some(frame) = batch.front() {
+            sink.feed(Message::Text(frame.clone())).await?;
+            batch.pop_front();
+            written += 1;
+        }
+        if written >= MAX_BATCH || !outbox.take_batch(batch, MAX_BATCH) {
+            break;
+        }
     }
     sink.flush().await
 }

@@ -161,6 +161,18 @@ async fn too_many_requests_are_refused_and_the_connection_recovers() {
         results.iter().take(5).all(|r| r.is_ok()),
         "the burst itself is served"
     );
+    let hints: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .filter_map(|e| e.retry_after())
+        .collect();
+    assert_eq!(hints.len(), limited, "every refusal says when to retry");
+    assert!(
+        hints
+            .iter()
+            .all(|h| *h <= std::time::Duration::from_millis(200)),
+        "a token comes every 200 ms at 5 a second: {hints:?}"
+    );
 }
 
 #[tokio::test]
