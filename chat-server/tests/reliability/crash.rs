@@ -27,6 +27,17 @@ struct Ack {
     ts: i64,
 }
 
+impl From<chat_protocol::MessageSent> for Ack {
+    fn from(sent: chat_protocol::MessageSent) -> Ack {
+        Ack {
+            room_id: sent.room_id,
+            message_id: sent.message_id,
+            seq: sent.seq,
+            ts: sent.ts,
+        }
+    }
+}
+
 /// One message a writer tried to send.
 #[derive(Debug, Clone)]
 struct Attempt {
@@ -90,13 +101,7 @@ async fn write_until_killed(
         }
         match in_flight.next().await {
             Some((client_id, Ok(ack))) => {
-                let ack = Ack {
-                    room_id: ack.room_id,
-                    message_id: ack.message_id,
-                    seq: ack.seq,
-                    ts: ack.ts,
-                };
-                acks.lock().unwrap().insert(client_id, ack);
+                acks.lock().unwrap().insert(client_id, Ack::from(ack));
             }
             Some((_, Err(_))) | None => break,
         }
@@ -104,13 +109,7 @@ async fn write_until_killed(
     // Let the rest of the window fail (or succeed, if their acks were already on the way).
     while let Some((client_id, sent)) = in_flight.next().await {
         if let Ok(ack) = sent {
-            let ack = Ack {
-                room_id: ack.room_id,
-                message_id: ack.message_id,
-                seq: ack.seq,
-                ts: ack.ts,
-            };
-            acks.lock().unwrap().insert(client_id, ack);
+            acks.lock().unwrap().insert(client_id, Ack::from(ack));
         }
     }
 }
@@ -237,12 +236,7 @@ async fn sigkill_under_write_load_loses_nothing_acknowledged_and_doubles_nothing
                 .await
                 .unwrap();
             if let Some(original) = acks.get(&attempt.client_id) {
-                let again = Ack {
-                    room_id: ack.room_id,
-                    message_id: ack.message_id,
-                    seq: ack.seq,
-                    ts: ack.ts,
-                };
+                let again = Ack::from(ack);
                 assert_eq!(
                     &again, original,
                     "the retry of {} is answered as before",

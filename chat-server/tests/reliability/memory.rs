@@ -170,8 +170,9 @@ async fn peak_memory_stays_bounded_under_abuse_at_the_defaults() {
     chat_still_works(&alice, &mut bob, room.id, 3).await;
     mark("after the registration flood", &server);
 
-    // 4. Idle connections that never say hello, from 8 addresses, plus one address over its cap.
-    let from = sources(8);
+    // 4. Idle connections that never say hello, 200 per address (under the cap of 256), plus
+    // one address over its cap.
+    let from = sources(idle_connections.div_ceil(200));
     let mut idle = Vec::new();
     for i in 0..idle_connections {
         idle.push(raw::connect_from(&url, from[i % from.len()]).await);
