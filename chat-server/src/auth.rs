@@ -149,7 +149,7 @@ pub fn check_password(password: &str) -> Result<(), (ErrorCode, String)> {
     }
     if chars > 1024 {
         return Err((
-            ErrorCode::TooLarge,
+            ErrorCode::BadRequest,
             "passwords are at most 1024 characters".to_string(),
         ));
     }

@@ -187,9 +187,12 @@ async fn refuse(ws: &mut Ws, peer: Option<SocketAddr>, refusal: Refusal) {
                 let _ = tokio::time::timeout(ws::CLOSE_TIMEOUT, sent).await;
             }
             ws::close(ws, code, &reason).await;
+            ws::linger(ws.get_mut()).await;
         }
         Refusal::PeerClosed => {
-            ws::answer_close(ws).await;
+            if ws::answer_close(ws).await {
+                ws::linger(ws.get_mut()).await;
+            }
         }
         Refusal::Gone => {}
     }
@@ -202,8 +205,9 @@ async fn read_hello(ws: &mut Ws) -> Result<Hello, Refusal> {
             Some(Ok(Message::Text(text))) => break text,
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
             Some(Ok(Message::Binary(_))) => {
-                return Err(Refusal::close(
+                return Err(Refusal::with_error(
                     close_code::UNSUPPORTED_DATA,
+                    ErrorCode::BadRequest,
                     "binary frames are not supported; send JSON text frames",
                 ))
             }
@@ -211,9 +215,20 @@ async fn read_hello(ws: &mut Ws) -> Result<Hello, Refusal> {
             None => return Err(Refusal::Gone),
             Some(Err(e)) => {
                 return Err(match ws::read_error(&e) {
-                    ReadEnd::Violation(code, reason) => Refusal::close(code, reason),
+                    ReadEnd::Violation(close_code::PROTOCOL_ERROR, reason) => {
+                        // Broken framing: nothing more can be trusted to get through.
+                        Refusal::close(close_code::PROTOCOL_ERROR, reason)
+                    }
+                    ReadEnd::Violation(code, reason) => {
+                        let error = if code == close_code::TOO_BIG {
+                            ErrorCode::TooLarge
+                        } else {
+                            ErrorCode::BadRequest
+                        };
+                        Refusal::with_error(code, error, reason)
+                    }
                     ReadEnd::Gone => Refusal::Gone,
-                })
+                });
             }
         }
     };
@@ -331,6 +346,19 @@ async fn authenticate(
             }
             auth::check_username(&username)?;
             auth::check_password(&password)?;
+            // A taken name costs no hash and no place in the address's allowance, which
+            // counts accounts created.
+            let name = username.clone();
+            if store
+                .read(move |c| queries::user_by_name(c, &name))
+                .await?
+                .is_some()
+            {
+                return Err(AuthError::new(
+                    ErrorCode::Conflict,
+                    format!("the username \"{username}\" is taken"),
+                ));
+            }
             if let Err(wait) = guard.take_registration(address) {
                 return Err(AuthError::throttled(
                     format!(

@@ -102,8 +102,15 @@ impl State {
 
     /// `newcomer` just joined `room_id`: if the room is small enough to carry presence, tell
     /// the newcomer about its online members and them about the newcomer, for every pair that
-    /// shared no such room before (they just became contacts).
-    fn introduce(&self, room_id: RoomId, newcomer: UserId, max_room: usize) {
+    /// shared no such room before (they just became contacts). Members in `already` (joined
+    /// in the same batch, introduced just before) have met the newcomer.
+    fn introduce(
+        &self,
+        room_id: RoomId,
+        newcomer: UserId,
+        max_room: usize,
+        already: &HashSet<(RoomId, UserId)>,
+    ) {
         let Some(members) = self.room_members.get(&room_id) else {
             return;
         };
@@ -118,7 +125,10 @@ impl State {
             let Some(entry) = self.users.get(&member) else {
                 continue;
             };
-            if member == newcomer || self.shared_elsewhere(newcomer, member, room_id, max_room) {
+            if member == newcomer
+                || already.contains(&(room_id, member))
+                || self.shared_elsewhere(newcomer, member, room_id, max_room)
+            {
                 continue;
             }
             let member_ref = UserRef {
@@ -457,6 +467,7 @@ impl CommitListener for Hub {
     /// between the events that caused them, so routing matches the database at every seq.
     fn committed(&self, publications: Vec<Publication>) {
         let mut state = self.write();
+        let mut joined_now = Vec::new();
         for publication in publications {
             match publication {
                 Publication::RoomEvent {
@@ -470,7 +481,7 @@ impl CommitListener for Hub {
                     }
                     state.deliver_to_room(room_id, &Frame::from(frame), None);
                     if let Some(user_id) = joined {
-                        state.introduce(room_id, user_id, self.presence_max_room);
+                        joined_now.push((room_id, user_id));
                     }
                     if let Some(user_id) = left {
                         state.remove_member(room_id, user_id);
@@ -485,6 +496,14 @@ impl CommitListener for Hub {
                     state.deliver_to_user(user_id, &Frame::from(frame))
                 }
             }
+        }
+        // Only now, with every membership of the batch applied: a room created with its first
+        // members is judged by its final size, so people in a room too big for presence are
+        // never introduced (and then never told when the other goes offline).
+        let mut introduced = HashSet::new();
+        for (room_id, user_id) in joined_now {
+            state.introduce(room_id, user_id, self.presence_max_room, &introduced);
+            introduced.insert((room_id, user_id));
         }
     }
 }

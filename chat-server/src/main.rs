@@ -105,9 +105,10 @@ fn main() -> std::process::ExitCode {
         .init();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // `chat-server token list | head`: the reader has all it wanted.
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // The chain of causes, without a backtrace: these are user-facing errors.
-            eprintln_note(&format!("error: {e:#}"));
+            eprintln_note(&format!("error: {}", describe(&e)));
             std::process::ExitCode::FAILURE
         }
     }
@@ -263,6 +264,31 @@ fn token(db: &Path, cmd: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The error and its causes, without a backtrace (these are user-facing errors), and without
+/// repeating a cause whose words the message already holds.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Notes go to stderr so that `token create` prints only the token on stdout (scriptable).
 fn eprintln_note(note: &str) {
     let _ = writeln!(std::io::stderr(), "{note}");
@@ -272,6 +298,17 @@ fn eprintln_note(note: &str) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let inner = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
+        let error = anyhow::Error::new(inner).context("cannot listen: address in use");
+        assert_eq!(describe(&error), "cannot listen: address in use");
+        let error = anyhow::anyhow!("disk full").context("cannot write");
+        assert_eq!(describe(&error), "cannot write: disk full");
+        let pipe = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe");
+        assert!(is_broken_pipe(&anyhow::Error::new(pipe).context("writing")));
+    }
 
     #[test]
     fn the_cli_is_well_formed() {

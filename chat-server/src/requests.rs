@@ -14,8 +14,9 @@ use chat_protocol::{
 use chat_protocol::{Limits, RoomId};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// A response on its way.
 pub type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
@@ -50,6 +51,91 @@ pub struct RequestCtx {
     pub limits: Limits,
     pub me: UserRef,
     pub conn_id: ConnId,
+    pub order: WriteOrder,
+}
+
+/// Read-your-writes on one connection. Writes are queued at dispatch and commit in the order
+/// sent; reads run on the read pool, so a read pipelined right after a write could otherwise
+/// run before that write commits (a `get_history` after a `send_message` missing the message,
+/// a `list_members` after a `join_room` refused). Each read waits until every write sent
+/// before it is done; a connection that does not pipeline never waits.
+#[derive(Debug)]
+pub struct WriteOrder {
+    submitted: AtomicU64,
+    done: watch::Sender<u64>,
+}
+
+impl Default for WriteOrder {
+    fn default() -> Self {
+        WriteOrder {
+            submitted: AtomicU64::new(0),
+            done: watch::Sender::new(0),
+        }
+    }
+}
+
+impl WriteOrder {
+    /// Count a write just queued; its answer marks it done.
+    fn write(&self, reply: Reply) -> Reply {
+        let n = self.submitted.fetch_add(1, Ordering::Relaxed) + 1;
+        let done = self.done.clone();
+        Box::pin(async move {
+            let answer = reply.await;
+            done.send_if_modified(|d| {
+                let moved = *d < n;
+                *d = (*d).max(n);
+                moved
+            });
+            answer
+        })
+    }
+
+    /// Start `reply` (a read, not started yet) only once every write sent before it is done.
+    fn read(&self, reply: Reply) -> Reply {
+        let need = self.submitted.load(Ordering::Relaxed);
+        if *self.done.borrow() >= need {
+            return reply;
+        }
+        let mut done = self.done.subscribe();
+        Box::pin(async move {
+            // The sender lives in the connection's context, as long as its requests do.
+            let _ = done.wait_for(|d| *d >= need).await;
+            reply.await
+        })
+    }
+}
+
+/// How a request touches the state other requests see.
+enum Access {
+    /// Changes the database through the writer.
+    Write,
+    /// Reads the database (the answer must reflect earlier writes).
+    Read,
+    /// Neither (ping, or refused before it started).
+    Neither,
+}
+
+fn access(frame: &ClientFrame) -> Access {
+    match frame {
+        ClientFrame::SendMessage(_)
+        | ClientFrame::CreateRoom(_)
+        | ClientFrame::OpenDirect(_)
+        | ClientFrame::JoinRoom(_)
+        | ClientFrame::LeaveRoom(_)
+        | ClientFrame::AddMember(_)
+        | ClientFrame::RemoveMember(_)
+        | ClientFrame::SetRole(_)
+        | ClientFrame::RenameRoom(_)
+        | ClientFrame::SetTopic(_)
+        | ClientFrame::SetReceipt(_) => Access::Write,
+        // set_typing checks membership in the database before it changes the hub.
+        ClientFrame::GetHistory(_)
+        | ClientFrame::ListRooms(_)
+        | ClientFrame::ListChannels(_)
+        | ClientFrame::ListMembers(_)
+        | ClientFrame::SetTyping(_) => Access::Read,
+        ClientFrame::Hello(_) | ClientFrame::Ping(_) => Access::Neither,
+    }
 }
 
 pub fn error_frame(
@@ -148,8 +234,13 @@ const MAX_CLIENT_ID_CHARS: usize = 64;
 
 pub fn dispatch(ctx: &RequestCtx, frame: ClientFrame) -> Reply {
     let request_id = frame.request_id().unwrap_or(0);
+    let access = access(&frame);
     match handle(ctx, frame) {
-        Ok(reply) => reply,
+        Ok(reply) => match access {
+            Access::Write => ctx.order.write(reply),
+            Access::Read => ctx.order.read(reply),
+            Access::Neither => reply,
+        },
         Err((code, message)) => refuse(request_id, code, message),
     }
 }

@@ -57,6 +57,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         let error = error_frame(None, ErrorCode::RateLimited, &message);
         let _ = timeout(ws::CLOSE_TIMEOUT, ws.send(Message::text(error))).await;
         ws::close(&mut ws, close_code::TRY_LATER, &message).await;
+        ws::linger(ws.get_mut()).await;
         return;
     }
 
@@ -108,6 +109,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         limits: shared.limits.clone(),
         me,
         conn_id,
+        order: requests::WriteOrder::default(),
     };
     let config = &shared.config;
     let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst);
@@ -153,8 +155,10 @@ async fn drive(
     let grace = Duration::from_millis(shared.config.shutdown_grace_ms).max(ws::CLOSE_TIMEOUT * 2);
     match timeout(grace, &mut writer).await {
         Ok(Ok(WriterEnd { sink, clean })) => {
-            if !clean {
-                if let Ok(ws) = sink.reunite(stream) {
+            if let Ok(mut ws) = sink.reunite(stream) {
+                if clean {
+                    ws::linger(ws.get_mut()).await;
+                } else {
                     ws::abort(ws.get_ref());
                 }
             }

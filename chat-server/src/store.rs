@@ -151,11 +151,23 @@ pub fn open_write_connection(
 /// Open an existing database for the admin subcommands: a mistyped path is an error, never a
 /// new empty database.
 pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
-    if !path.is_file() {
-        return Err(StoreError::Unavailable(format!(
+    let len = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    match len {
+        None => return Err(StoreError::Unavailable(format!(
             "no database at {} (check --db; chat-server creates its database when it first serves)",
             path.display()
-        )));
+        ))),
+        // SQLite would make an empty file a new database; it is not a chat-server's.
+        Some(0) => {
+            return Err(StoreError::Unavailable(format!(
+                "{} is empty, not a chat-server database (check --db)",
+                path.display()
+            )))
+        }
+        Some(_) => warn_if_shared(path),
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     configure_writer(Connection::open_with_flags(path, flags)?, Durability::Full)
@@ -186,49 +198,34 @@ fn set_synchronous(conn: &Connection, durability: Durability) -> Result<(), Stor
     Ok(())
 }
 
-/// An exclusive lock on a database for one serving process, held as long as this lives. It is
-/// a lock file beside the database (`chat.sqlite.lock`, holding the server's pid), so the
-/// admin subcommands, which do not take it, still work while the server runs.
+/// An exclusive lock on a database for one serving process, held as long as this lives. It
+/// is an advisory `flock` on the database file itself, so it holds through any path to it
+/// (symlinks, hard links), and it is separate from SQLite's own (fcntl) locks: the admin
+/// subcommands, which do not take it, still work while the server runs.
 #[derive(Debug)]
 pub struct ServeLock {
     _file: std::fs::File,
 }
 
 impl ServeLock {
+    /// Lock `db_path` (creating the database file, private to its owner, if missing).
     pub fn acquire(db_path: &Path) -> Result<ServeLock, StoreError> {
-        use std::io::{Read, Seek, Write};
-        let path = PathBuf::from(format!("{}.lock", db_path.display()));
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let unavailable = |e: std::io::Error| {
-            StoreError::Unavailable(format!("cannot use the lock file {}: {e}", path.display()))
-        };
-        let mut file = options.open(&path).map_err(unavailable)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                let pid = pid.trim();
-                let who = if pid.is_empty() {
-                    "another chat-server".to_string()
-                } else {
-                    format!("another chat-server (pid {pid})")
-                };
-                return Err(StoreError::Unavailable(format!(
-                    "{who} is already serving {}; stop it first (the user and token \
-                     subcommands work while it runs)",
-                    db_path.display()
-                )));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(unavailable(e)),
+        if create_private(db_path)? {
+            tracing::info!("created a new database at {}", db_path.display());
         }
-        file.set_len(0).map_err(unavailable)?;
-        file.rewind().map_err(unavailable)?;
-        writeln!(file, "{}", std::process::id()).map_err(unavailable)?;
-        Ok(ServeLock { _file: file })
+        let unavailable = |e: std::io::Error| {
+            StoreError::Unavailable(format!("cannot lock {}: {e}", db_path.display()))
+        };
+        let file = std::fs::File::open(db_path).map_err(unavailable)?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServeLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+                "another chat-server is already serving {} (perhaps under another path); stop \
+                 it first (the user and token subcommands work while it runs)",
+                db_path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(unavailable(e)),
+        }
     }
 }
 

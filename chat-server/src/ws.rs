@@ -89,6 +89,30 @@ where
     )
 }
 
+/// Most bytes read and thrown away while lingering.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Close the way a client can read: after the Close frame went out, send FIN and read (and
+/// throw away) what the client still sends until it closes too, for at most [`CLOSE_TIMEOUT`]
+/// and [`LINGER_BYTES`]. Dropping a socket with unread data makes the kernel answer with a
+/// reset, and a reset makes the client's kernel discard what it had not read yet: the error
+/// frame and the Close frame of a client that pipelined frames after the one refused.
+pub async fn linger(stream: &mut TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let mut read = 0;
+    let drain = async {
+        while read < LINGER_BYTES {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+}
+
 /// Drop a TCP connection with a reset instead of a FIN, so the kernel discards what is
 /// unsent at once: for peers that stopped reading, whose socket would otherwise linger with
 /// megabytes queued for as long as they keep the window shut.

@@ -104,8 +104,18 @@ async fn registrations_per_address_are_limited() {
         ..test_config()
     })
     .await;
-    for name in ["u1", "u2", "u3"] {
+    drop(server.register("u1").await);
+    for _ in 0..5 {
+        let e = refused(&server, register("U1")).await;
+        assert_eq!(e.code(), Some(ErrorCode::Conflict), "{e}");
+    }
+    for name in ["u2", "u3"] {
         drop(server.register(name).await);
+    }
+    // Refusals are not accounts: a taken name uses up nothing.
+    for _ in 0..5 {
+        let e = refused(&server, register("U1")).await;
+        assert_eq!(e.code(), Some(ErrorCode::Conflict), "{e}");
     }
     let e = refused(&server, register("u4")).await;
     assert_eq!(e.code(), Some(ErrorCode::RateLimited), "{e}");

@@ -116,6 +116,7 @@ fn run_briefly(args: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, String) 
     panic!("chat-server {args:?} kept running");
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn a_second_server_on_the_same_database_exits_with_a_clear_message() {
     let server = TestServer::start().await;
@@ -127,6 +128,21 @@ async fn a_second_server_on_the_same_database_exits_with_a_clear_message() {
     ]);
     assert!(!status.success());
     assert!(stderr.contains("already serving"), "{stderr}");
+    // Through a symlink or a hard link it is the same database, and still refused.
+    let dir = server.db.parent().unwrap();
+    let (soft, hard) = (dir.join("soft.sqlite"), dir.join("hard.sqlite"));
+    std::os::unix::fs::symlink(&server.db, &soft).unwrap();
+    std::fs::hard_link(&server.db, &hard).unwrap();
+    for other in [&soft, &hard] {
+        let (status, stderr) = run_briefly(&[
+            "--db".as_ref(),
+            other.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ]);
+        assert!(!status.success(), "{}", other.display());
+        assert!(stderr.contains("already serving"), "{stderr}");
+    }
     assert!(
         !stderr.contains('\u{1b}'),
         "no colour escapes in a pipe: {stderr:?}"
@@ -147,6 +163,21 @@ async fn admin_subcommands_never_create_a_database() {
         assert!(stderr.contains("no database at"), "{stderr}");
         assert!(!typo.exists(), "nothing was created by {args:?}");
     }
+    let empty = dir.path().join("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    let (status, stderr) = run_briefly(&[
+        "--db".as_ref(),
+        empty.as_os_str(),
+        "user".as_ref(),
+        "list".as_ref(),
+    ]);
+    assert!(!status.success());
+    assert!(stderr.contains("is empty"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "left as it was"
+    );
 }
 
 #[cfg(unix)]
@@ -159,7 +190,7 @@ async fn the_database_and_its_wal_and_shm_are_private_to_the_owner() {
         .create_room(chat_protocol::RoomKind::Group, "secrets", &[])
         .await
         .unwrap();
-    for suffix in ["", "-wal", "-shm", ".lock"] {
+    for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", server.db.display());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o077, 0, "{path} has mode {mode:o}");

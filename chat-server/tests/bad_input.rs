@@ -215,6 +215,11 @@ async fn bad_handshakes_are_refused() {
         refusal(&server, register("bad name", PASSWORD)).await,
         Some(ErrorCode::BadRequest)
     );
+    assert_eq!(
+        refusal(&server, register("carol", &"p".repeat(1025))).await,
+        Some(ErrorCode::BadRequest),
+        "an over-long password is as invalid as a short one"
+    );
 
     let closed = TestServer::start_with(chat_server::Config {
         allow_registration: false,

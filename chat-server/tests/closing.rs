@@ -157,3 +157,102 @@ async fn a_hello_after_login_is_refused_with_its_own_request_id() {
     assert_eq!(answer["type"], "error");
     assert_eq!(answer["request_id"], 5);
 }
+
+/// Send `first`, then ten pings at once without reading, and see how the connection ends.
+async fn refused_with_more_in_flight(
+    server: &TestServer,
+    login: bool,
+    first: Message,
+) -> raw::Ending {
+    let mut ws = raw::connect(&server.url, None).await;
+    if login {
+        raw::login(&mut ws, "alice").await;
+    }
+    ws.feed(first).await.unwrap();
+    for n in 0..10 {
+        let _ = ws
+            .feed(Message::text(format!(
+                r#"{{"type":"ping","request_id":{n}}}"#
+            )))
+            .await;
+    }
+    let _ = ws.flush().await;
+    raw::read_to_end(&mut ws).await
+}
+
+#[tokio::test]
+async fn the_close_code_survives_frames_the_client_sent_after_the_refused_one() {
+    let server = TestServer::start().await;
+    drop(server.register("alice").await);
+    let oversize = || Message::text("x".repeat(server.config.max_frame_bytes + 10));
+    for round in 0..5 {
+        for (login, first, code) in [
+            (true, oversize(), close_code::TOO_BIG),
+            (
+                true,
+                Message::binary(vec![1, 2, 3]),
+                close_code::UNSUPPORTED_DATA,
+            ),
+            (
+                true,
+                raw::text_frame_bytes(b"\"\xff\""),
+                close_code::INVALID_DATA,
+            ),
+            (
+                false,
+                Message::text("garbage"),
+                close_code::POLICY_VIOLATION,
+            ),
+            (false, oversize(), close_code::TOO_BIG),
+        ] {
+            let ending = refused_with_more_in_flight(&server, login, first).await;
+            assert_eq!(
+                close_code_of(&ending),
+                Some(code),
+                "round {round}, login {login}"
+            );
+            if !login {
+                assert!(
+                    ending
+                        .texts
+                        .first()
+                        .is_some_and(|t| t.contains(r#""type":"error""#)),
+                    "a failed handshake gets its error frame: {:?}",
+                    ending.texts
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_binary_or_oversize_first_frame_gets_an_error_frame_before_its_close() {
+    let server = TestServer::start().await;
+    for (first, code, error) in [
+        (
+            Message::binary(vec![0u8; 4]),
+            close_code::UNSUPPORTED_DATA,
+            "bad_request",
+        ),
+        (
+            Message::text("y".repeat(server.config.max_frame_bytes + 1)),
+            close_code::TOO_BIG,
+            "too_large",
+        ),
+        (
+            raw::text_frame_bytes(b"\xc3\x28"),
+            close_code::INVALID_DATA,
+            "bad_request",
+        ),
+    ] {
+        let mut ws = raw::connect(&server.url, None).await;
+        ws.send(first).await.unwrap();
+        let ending = raw::read_to_end(&mut ws).await;
+        assert_eq!(close_code_of(&ending), Some(code));
+        let frame: serde_json::Value = serde_json::from_str(&ending.texts[0]).unwrap();
+        assert_eq!(
+            (frame["type"].as_str(), frame["code"].as_str()),
+            (Some("error"), Some(error))
+        );
+    }
+}

@@ -164,3 +164,105 @@ async fn new_contacts_hear_of_each_others_presence_and_the_welcome_has_last_seen
         "{carol_seen:?}"
     );
 }
+
+/// Send `frames` without waiting, then read until each has been answered; the answers by
+/// request id.
+async fn pipeline(ws: &mut raw::RawWs, frames: &[String]) -> Vec<serde_json::Value> {
+    for frame in frames {
+        ws.feed(Message::text(frame.clone())).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < frames.len() {
+        let text = raw::next_text(ws).await.expect("an answer");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if value.get("request_id").is_some() {
+            answers.push(value);
+        }
+    }
+    answers
+}
+
+#[tokio::test]
+async fn reads_pipelined_after_writes_see_those_writes() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    drop(server.register("bob").await);
+    let channel = alice
+        .create_room(RoomKind::Channel, "lobby", &[])
+        .await
+        .unwrap();
+    let mut bob = raw::connect(&server.url, None).await;
+    raw::login(&mut bob, "bob").await;
+    let id = channel.id;
+    let answers = pipeline(
+        &mut bob,
+        &[
+            format!(r#"{{"type":"join_room","request_id":1,"room_id":{id}}}"#),
+            format!(r#"{{"type":"send_message","request_id":2,"room_id":{id},"client_id":"b1","text":"hi"}}"#),
+            format!(r#"{{"type":"get_history","request_id":3,"room_id":{id},"limit":1}}"#),
+            format!(r#"{{"type":"list_members","request_id":4,"room_id":{id}}}"#),
+        ],
+    )
+    .await;
+    let kinds: Vec<&str> = answers
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["room", "message_sent", "history", "members"],
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers[2]["events"][0]["seq"], answers[1]["seq"],
+        "the read saw the send"
+    );
+
+    for round in 0..10 {
+        let answers = pipeline(
+            &mut bob,
+            &[
+                format!(r#"{{"type":"send_message","request_id":10,"room_id":{id},"client_id":"r{round}","text":"x"}}"#),
+                format!(r#"{{"type":"get_history","request_id":11,"room_id":{id},"limit":1}}"#),
+                r#"{"type":"list_rooms","request_id":12}"#.to_string(),
+            ],
+        )
+        .await;
+        let seq = &answers[0]["seq"];
+        assert_eq!(&answers[1]["events"][0]["seq"], seq, "round {round}");
+        let listed = answers[2]["rooms"].as_array().unwrap();
+        let lobby = listed.iter().find(|r| r["id"] == id).unwrap();
+        assert_eq!(&lobby["last_seq"], seq, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_room_created_over_the_presence_limit_introduces_nobody() {
+    let server = TestServer::start_with(chat_server::Config {
+        presence_max_room_members: 2,
+        ..test_config()
+    })
+    .await;
+    let p1 = server.register("p1").await;
+    let mut p2 = server.register("p2").await;
+    drop(server.register("p3").await);
+    p1.create_room(RoomKind::Group, "three", &["p2", "p3"])
+        .await
+        .unwrap();
+    // A later, small room is the first thing that makes them contacts.
+    let pair = p1
+        .create_room(RoomKind::Group, "two", &["p2"])
+        .await
+        .unwrap();
+    let first = wait_for(&mut p2, presence_of("p1")).await;
+    assert!(first.online);
+    let rooms_before: Vec<ServerFrame> = p2.drain_events().await.unwrap();
+    assert!(
+        !rooms_before
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Presence(_))),
+        "introduced once, by the room of two ({})",
+        pair.id
+    );
+}
