@@ -347,7 +347,7 @@ async fn write_loop(
                 tokio::select! {
                     biased;
                     _ = closer.closed() => break,
-                    written = write_batch(&mut sink, &outbox, &mut batch) => if written.is_err() {
+                    written = write_batch(&mut sink, &mut batch) => if written.is_err() {
                         closer.gone();
                         break;
                     }
@@ -383,7 +383,7 @@ async fn finish(
                 if *code == close_code::GOING_AWAY {
                     // Shutting down: deliver what is already queued before saying goodbye.
                     loop {
-                        write_batch(sink, outbox, batch).await?;
+                        write_batch(sink, batch).await?;
                         if !outbox.take_batch(batch, MAX_BATCH) {
                             break;
                         }
@@ -401,24 +401,15 @@ async fn finish(
     }
 }
 
-/// Write what `batch` holds and whatever else is queued (up to [`MAX_BATCH`] frames), then
-/// flush once. A frame leaves `batch` only once the socket took it (`feed` waits only before
-/// taking it), so a write cut short keeps the unsent frames.
+/// Write the batch, then flush once. A frame leaves `batch` only once the socket took it
+/// (`feed` waits only before taking it), so a write cut short keeps the unsent frames.
 async fn write_batch(
     sink: &mut SplitSink<Ws, Message>,
-    outbox: &Outbox,
     batch: &mut VecDeque<Frame>,
 ) -> Result<(), WsError> {
-    let mut written = 0;
-    loop {
-        while let Some(frame) = batch.front() {
-            sink.feed(Message::Text(frame.clone())).await?;
-            batch.pop_front();
-            written += 1;
-        }
-        if written >= MAX_BATCH || !outbox.take_batch(batch, MAX_BATCH) {
-            break;
-        }
+    while let Some(frame) = batch.front() {
+        sink.feed(Message::Text(frame.clone())).await?;
+        batch.pop_front();
     }
     sink.flush().await
 }
