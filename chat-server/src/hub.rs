@@ -434,6 +434,12 @@ impl Hub {
         }
     }
 
+    /// Keep all connections' queued bytes under `max_total`, evicting the biggest queues.
+    pub fn enforce_queue_total(&self, max_total: usize) -> usize {
+        let state = self.read();
+        crate::outbox::enforce_total(state.conns.values().map(|h| &h.outbox), max_total)
+    }
+
     /// Close every connection authenticated with a revoked token.
     pub fn close_token(&self, token_id: i64, code: u16, reason: &str) -> usize {
         let state = self.read();
@@ -512,11 +518,15 @@ impl CommitListener for Hub {
 mod tests {
     use super::*;
 
-    use crate::outbox::QueueBudget;
+    use crate::outbox::QueueLimits;
     use chat_protocol::close_code;
 
     fn outbox(frames: usize) -> Arc<Outbox> {
-        Outbox::new(QueueBudget::new(frames, 1 << 20, 1 << 30), Arc::default())
+        let limits = QueueLimits {
+            max_frames: frames,
+            max_bytes: 1 << 20,
+        };
+        Outbox::new(limits, Arc::default())
     }
 
     fn connect(hub: &Hub, conn_id: ConnId, user: &UserRef) -> Arc<Outbox> {

@@ -3,12 +3,14 @@
 //!
 //! Everything a connection is sent (responses and pushed events alike) goes through its
 //! [`Outbox`]. Pushing never waits: a connection that cannot take a frame is evicted (close
-//! code 4008), its queue is dropped at once and its bytes are given back, so a client that
-//! stops reading costs the server at most its share of the budget, never the sender's time.
+//! code 4008) and its queue is dropped at once, so a client that stops reading costs the server
+//! at most its bound, never the sender's time. The bound on all queues together is enforced
+//! by [`enforce_total`], run a few times a second, which evicts the connections holding the
+//! most: counting every push in one server-wide counter cost the fan-out a shared cache line
+//! per delivery.
 
 use chat_protocol::close_code;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -81,35 +83,11 @@ impl Closer {
     }
 }
 
-/// The bounds of every queue, and the bytes queued across the server right now.
-#[derive(Debug)]
-pub struct QueueBudget {
-    used: AtomicUsize,
-    max_total_bytes: usize,
-    max_conn_bytes: usize,
-    max_conn_frames: usize,
-}
-
-impl QueueBudget {
-    pub fn new(max_conn_frames: usize, max_conn_bytes: usize, max_total_bytes: usize) -> Arc<Self> {
-        Arc::new(QueueBudget {
-            used: AtomicUsize::new(0),
-            max_total_bytes,
-            max_conn_bytes,
-            max_conn_frames,
-        })
-    }
-
-    /// Bytes queued for all connections now.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    fn release(&self, bytes: usize) {
-        if bytes > 0 {
-            self.used.fetch_sub(bytes, Ordering::Relaxed);
-        }
-    }
+/// The bounds of every connection's queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    pub max_frames: usize,
+    pub max_bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -123,16 +101,16 @@ struct Queued {
 pub struct Outbox {
     queued: Mutex<Queued>,
     ready: Notify,
-    budget: Arc<QueueBudget>,
+    limits: QueueLimits,
     closer: Arc<Closer>,
 }
 
 impl Outbox {
-    pub fn new(budget: Arc<QueueBudget>, closer: Arc<Closer>) -> Arc<Outbox> {
+    pub fn new(limits: QueueLimits, closer: Arc<Closer>) -> Arc<Outbox> {
         Arc::new(Outbox {
             queued: Mutex::new(Queued::default()),
             ready: Notify::new(),
-            budget,
+            limits,
             closer,
         })
     }
@@ -147,30 +125,25 @@ impl Outbox {
     }
 
     /// Queue a frame without waiting. Returns false if the connection is closed, or was just
-    /// evicted because it cannot take the frame: over its own frame or byte bound, or the
-    /// server's total while it already has frames waiting. A frame is always admitted into an
-    /// empty queue, so one large response (a history page) never evicts a client that reads.
+    /// evicted because it cannot take the frame: over its frame or byte bound. A frame is
+    /// always admitted into an empty queue, so one large response (a history page) never
+    /// evicts a client that reads.
     pub fn push(&self, frame: &Frame) -> bool {
         if self.closer.is_closed() {
             return false;
         }
         let len = frame.len();
         let mut queued = self.lock();
-        let waiting = !queued.frames.is_empty();
-        let total = self.budget.used.fetch_add(len, Ordering::Relaxed) + len;
-        let over = if !waiting {
+        let over = if queued.frames.is_empty() {
             None
-        } else if queued.frames.len() >= self.budget.max_conn_frames {
+        } else if queued.frames.len() >= self.limits.max_frames {
             Some(format!("{} frames", queued.frames.len()))
-        } else if queued.bytes + len > self.budget.max_conn_bytes {
+        } else if queued.bytes + len > self.limits.max_bytes {
             Some(format!("{} bytes", queued.bytes))
-        } else if total > self.budget.max_total_bytes {
-            Some("the server's outbound memory".to_string())
         } else {
             None
         };
         if let Some(over) = over {
-            self.budget.release(len);
             drop(queued);
             self.evict(&over);
             return false;
@@ -192,13 +165,16 @@ impl Outbox {
         self.clear();
     }
 
-    /// Drop every queued frame and give its bytes back to the budget.
+    /// Drop every queued frame.
     pub fn clear(&self) {
         let mut queued = self.lock();
-        let bytes = std::mem::take(&mut queued.bytes);
-        queued.frames.clear();
-        drop(queued);
-        self.budget.release(bytes);
+        queued.bytes = 0;
+        queued.frames = VecDeque::new();
+    }
+
+    /// Bytes waiting now.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Wait until frames are queued, then move a batch of them (up to `max` frames and about
@@ -229,8 +205,6 @@ impl Outbox {
             batch.push_back(frame);
         }
         queued.bytes -= bytes;
-        drop(queued);
-        self.budget.release(bytes);
         taken > 0
     }
 
@@ -244,11 +218,33 @@ impl Outbox {
     }
 }
 
-impl Drop for Outbox {
-    fn drop(&mut self) {
-        let bytes = self.lock().bytes;
-        self.budget.release(bytes);
+/// Keep the bytes queued for all connections together under `max_total`: if they are over it,
+/// evict the connections holding the most until they are not. Returns how many were evicted.
+pub fn enforce_total<'a>(
+    outboxes: impl Iterator<Item = &'a Arc<Outbox>>,
+    max_total: usize,
+) -> usize {
+    let mut holding: Vec<(usize, &Arc<Outbox>)> = outboxes
+        .map(|o| (o.queued_bytes(), o))
+        .filter(|(bytes, _)| *bytes > 0)
+        .collect();
+    let mut total: usize = holding.iter().map(|(bytes, _)| bytes).sum();
+    if total <= max_total {
+        return 0;
     }
+    holding.sort_unstable_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
+    let mut evicted = 0;
+    for (bytes, outbox) in holding {
+        if total <= max_total {
+            break;
+        }
+        outbox.evict(&format!(
+            "{bytes} bytes (the server's outbound memory is full)"
+        ));
+        total -= bytes;
+        evicted += 1;
+    }
+    evicted
 }
 
 #[cfg(test)]
@@ -259,68 +255,62 @@ mod tests {
         Frame::from("x".repeat(len))
     }
 
-    fn outbox(budget: &Arc<QueueBudget>) -> Arc<Outbox> {
-        Outbox::new(budget.clone(), Arc::default())
+    fn outbox(max_frames: usize, max_bytes: usize) -> Arc<Outbox> {
+        let limits = QueueLimits {
+            max_frames,
+            max_bytes,
+        };
+        Outbox::new(limits, Arc::default())
     }
 
     #[test]
     fn a_connection_over_its_bytes_is_evicted_and_its_queue_dropped() {
-        let budget = QueueBudget::new(1000, 1000, 1_000_000);
-        let out = outbox(&budget);
+        let out = outbox(1000, 1000);
         assert!(out.push(&frame(600)));
         assert!(out.push(&frame(300)));
-        assert_eq!(budget.used(), 900);
+        assert_eq!(out.queued_bytes(), 900);
         assert!(!out.push(&frame(200)), "1,100 bytes is over the bound");
         assert_eq!(out.closer().code(), Some(close_code::TOO_SLOW));
         assert!(out.is_empty(), "the queue is dropped at eviction");
-        assert_eq!(budget.used(), 0, "its bytes are given back");
+        assert_eq!(out.queued_bytes(), 0);
         assert!(!out.push(&frame(1)), "nothing more is queued once closed");
     }
 
     #[test]
     fn one_large_frame_is_admitted_into_an_empty_queue() {
-        let budget = QueueBudget::new(10, 1000, 1_000_000);
-        let out = outbox(&budget);
+        let out = outbox(10, 1000);
         assert!(out.push(&frame(5000)), "a big history page for a reader");
         let mut batch = VecDeque::new();
         assert!(out.take_batch(&mut batch, 256));
         assert_eq!(batch.len(), 1);
-        assert_eq!(budget.used(), 0);
+        assert_eq!(out.queued_bytes(), 0);
         assert!(out.closer().code().is_none());
     }
 
     #[test]
     fn the_frame_bound_still_holds() {
-        let budget = QueueBudget::new(2, 1_000_000, 1_000_000);
-        let out = outbox(&budget);
+        let out = outbox(2, 1_000_000);
         assert!(out.push(&frame(1)) && out.push(&frame(1)));
         assert!(!out.push(&frame(1)));
         assert_eq!(out.closer().code(), Some(close_code::TOO_SLOW));
     }
 
     #[test]
-    fn the_server_total_evicts_connections_that_are_behind() {
-        let budget = QueueBudget::new(100, 10_000, 1000);
-        let (behind, reader) = (outbox(&budget), outbox(&budget));
-        assert!(behind.push(&frame(600)));
-        assert!(
-            reader.push(&frame(600)),
-            "an empty queue always takes a frame"
-        );
-        assert!(
-            !behind.push(&frame(10)),
-            "the total is spent and this one is behind"
-        );
-        assert_eq!(behind.closer().code(), Some(close_code::TOO_SLOW));
-        assert_eq!(budget.used(), 600);
-        drop(reader);
-        assert_eq!(budget.used(), 0, "a dropped queue gives its bytes back");
+    fn over_the_server_total_the_biggest_queues_are_evicted_first() {
+        let queues: Vec<Arc<Outbox>> = (0..4).map(|_| outbox(100, 10_000)).collect();
+        for (queue, bytes) in queues.iter().zip([100, 3000, 200, 2000]) {
+            queue.push(&frame(bytes));
+        }
+        assert_eq!(enforce_total(queues.iter(), 10_000), 0, "5,300 bytes fit");
+        assert_eq!(enforce_total(queues.iter(), 1000), 2, "3,000 then 2,000 go");
+        let evicted: Vec<bool> = queues.iter().map(|q| q.closer().is_closed()).collect();
+        assert_eq!(evicted, [false, true, false, true]);
+        assert_eq!(queues[1].queued_bytes(), 0, "and their bytes with them");
     }
 
     #[test]
     fn batches_are_bounded_in_bytes_and_frames() {
-        let budget = QueueBudget::new(1000, 10_000_000, 10_000_000);
-        let out = outbox(&budget);
+        let out = outbox(1000, 10_000_000);
         for _ in 0..10 {
             out.push(&frame(MAX_BATCH_BYTES / 4));
         }
@@ -335,8 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_writer_wakes_for_a_frame_pushed_while_it_waits() {
-        let budget = QueueBudget::new(10, 1000, 1000);
-        let out = outbox(&budget);
+        let out = outbox(10, 1000);
         let waiter = {
             let out = out.clone();
             tokio::spawn(async move {

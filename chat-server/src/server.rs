@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::hasher::Hasher;
 use crate::hub::Hub;
 use crate::login_guard::LoginGuard;
-use crate::outbox::QueueBudget;
+use crate::outbox::QueueLimits;
 use crate::store::{self, queries, ReadPool, Store, StoreError, Writer};
 use chat_protocol::{close_code, Limits};
 use std::path::Path;
@@ -23,8 +23,8 @@ pub struct Shared {
     pub limits: Limits,
     pub store: Arc<Store>,
     pub hub: Arc<Hub>,
-    /// The bounds of every connection's outbound queue, and the bytes queued in all of them.
-    pub queue_budget: Arc<QueueBudget>,
+    /// The bounds of every connection's outbound queue.
+    pub queue_limits: QueueLimits,
     /// Password hashing, on its own bounded pool.
     pub hasher: Hasher,
     /// Failed logins and registrations, per account and address.
@@ -64,11 +64,10 @@ impl Server {
         let reads = ReadPool::new(db_path, config.read_connections);
         let store = Arc::new(Store::new(writer, reads));
         let limits = config.limits();
-        let queue_budget = QueueBudget::new(
-            config.outbound_queue_frames,
-            config.outbound_queue_bytes,
-            config.outbound_total_bytes,
-        );
+        let queue_limits = QueueLimits {
+            max_frames: config.outbound_queue_frames,
+            max_bytes: config.outbound_queue_bytes,
+        };
         let hasher = Hasher::spawn(config.password_hash_workers, config.password_hash_queue)
             .map_err(|e| {
                 StoreError::CommitFailed(format!("cannot start the password hashing threads: {e}"))
@@ -81,7 +80,7 @@ impl Server {
                 limits,
                 store,
                 hub,
-                queue_budget,
+                queue_limits,
                 hasher,
                 login_guard,
                 address_slots,
@@ -96,6 +95,7 @@ impl Server {
         let Server { shared, lock } = self;
         let mut sessions = JoinSet::new();
         let poller = tokio::spawn(poll_revocations(shared.clone(), shutdown.clone()));
+        let sweeper = tokio::spawn(enforce_queue_total(shared.clone(), shutdown.clone()));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -129,7 +129,33 @@ impl Server {
             sessions.abort_all();
         }
         poller.abort();
+        sweeper.abort();
         drop(lock);
+    }
+}
+
+/// How often the bytes queued for all connections are added up.
+const QUEUE_SWEEP: Duration = Duration::from_millis(100);
+
+/// Keep the bytes queued for all connections under `outbound_total_bytes`, evicting those
+/// holding the most (checked every [`QUEUE_SWEEP`], off the fan-out's path).
+async fn enforce_queue_total(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(QUEUE_SWEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let evicted = shared
+            .hub
+            .enforce_queue_total(shared.config.outbound_total_bytes);
+        if evicted > 0 {
+            tracing::warn!(
+                evicted,
+                "outbound memory over outbound_total_bytes: evicted the biggest queues"
+            );
+        }
     }
 }
 

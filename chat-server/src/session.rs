@@ -38,7 +38,7 @@ const MAX_BATCH: usize = 256;
 pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: CancellationToken) {
     let conn_id = shared.next_conn_id();
     let closer = Arc::new(Closer::default());
-    let outbox = Outbox::new(shared.queue_budget.clone(), closer.clone());
+    let outbox = Outbox::new(shared.queue_limits, closer.clone());
     let me = identity.user.clone();
     // Register before reading the room list: an event committed in between is both counted in
     // last_seq and queued live, which a client tolerates (it ignores seqs it has); the other
@@ -128,7 +128,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
 /// reader, outbox, writer and close handling as a chat session. The Autobahn suite drives
 /// this, so it checks the framing, UTF-8, fragmentation and close handling of real sessions.
 pub async fn run_echo(ws: Ws, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let outbox = Outbox::new(shared.queue_budget.clone(), Arc::default());
+    let outbox = Outbox::new(shared.queue_limits, Arc::default());
     drive(ws, &outbox, &shared, &shutdown, |text| {
         requests::ready(text.to_string())
     })

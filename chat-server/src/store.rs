@@ -156,10 +156,12 @@ pub fn open_existing(path: &Path) -> Result<Connection, StoreError> {
         .filter(|m| m.is_file())
         .map(|m| m.len());
     match len {
-        None => return Err(StoreError::Unavailable(format!(
+        None => {
+            return Err(StoreError::Unavailable(format!(
             "no database at {} (check --db; chat-server creates its database when it first serves)",
             path.display()
-        ))),
+        )))
+        }
         // SQLite would make an empty file a new database; it is not a chat-server's.
         Some(0) => {
             return Err(StoreError::Unavailable(format!(

@@ -16,7 +16,22 @@ fn offline(name: &'static str) -> impl FnMut(ServerFrame) -> Option<PresenceInfo
 
 #[tokio::test]
 async fn a_client_that_asks_for_big_pages_and_never_reads_is_evicted_and_its_socket_reset() {
-    let server = TestServer::start().await;
+    non_reader_is_evicted(test_config()).await;
+}
+
+#[tokio::test]
+async fn the_server_wide_total_evicts_a_non_reader_under_its_own_bound() {
+    non_reader_is_evicted(chat_server::Config {
+        outbound_queue_bytes: 1 << 30,
+        outbound_queue_frames: 1 << 20,
+        outbound_total_bytes: 1 << 20,
+        ..test_config()
+    })
+    .await;
+}
+
+async fn non_reader_is_evicted(config: chat_server::Config) {
+    let server = TestServer::start_with(config).await;
     let alice = server.register("alice").await;
     drop(server.register("mallory").await);
     let room = alice
