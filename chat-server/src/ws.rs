@@ -100,7 +100,9 @@ const LINGER_BYTES: usize = 1024 * 1024;
 pub async fn linger(stream: &mut TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _ = stream.shutdown().await;
-    let mut buf = [0u8; 4096];
+    // On the heap, only while lingering: an array here would live in the async state of every
+    // session (this is awaited inside it), 4 KiB per connection for its whole life.
+    let mut buf = vec![0u8; 4096];
     let mut read = 0;
     let drain = async {
         while read < LINGER_BYTES {
