@@ -368,7 +368,17 @@ async fn authenticate(
                     wait,
                 ));
             }
-            let hash = shared.hasher.hash(password).await.map_err(busy)?;
+            // From here, a registration that creates no account gives its place back.
+            let refund = |e: AuthError| {
+                guard.refund_registration(address);
+                e
+            };
+            let hash = shared
+                .hasher
+                .hash(password)
+                .await
+                .map_err(busy)
+                .map_err(refund)?;
             let token = auth::new_token();
             let token_hash = auth::token_hash(&token);
             let (user, token_id) = store
@@ -378,7 +388,8 @@ async fn authenticate(
                     let token_id = ops::insert_token(w.conn, user.id, &token_hash, &label, w.now)?;
                     Ok::<_, StoreError>((user, token_id))
                 })
-                .await?;
+                .await
+                .map_err(|e| refund(e.into()))?;
             Ok(Identity {
                 user,
                 token_id,

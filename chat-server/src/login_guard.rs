@@ -183,6 +183,17 @@ impl LoginGuard {
     }
 }
 
+impl LoginGuard {
+    /// Give back a registration taken by [`LoginGuard::take_registration`] that did not create
+    /// an account after all (the hashing pool was busy, the name was taken meanwhile).
+    pub fn refund_registration(&self, address: IpAddr) {
+        let capacity = f64::from(self.config.registrations_per_hour.max(1));
+        if let Some(bucket) = self.tables().registrations.get_mut(&address) {
+            bucket.tokens = (bucket.tokens + 1.0).min(capacity);
+        }
+    }
+}
+
 /// One more failure on a key: past the free ones, lock it for base × 2^(failures − free − 1),
 /// at most the configured maximum.
 fn strike(
@@ -305,6 +316,12 @@ mod tests {
         let wait = guard.take_registration(ip(1)).unwrap_err();
         assert_eq!(wait.as_secs(), 1200, "one every 20 minutes at 3 an hour");
         assert!(guard.take_registration(ip(2)).is_ok(), "per address");
+        guard.refund_registration(ip(1));
+        assert!(
+            guard.take_registration(ip(1)).is_ok(),
+            "a refunded place is free again"
+        );
+        assert!(guard.take_registration(ip(1)).is_err());
         tokio::time::advance(wait).await;
         assert!(guard.take_registration(ip(1)).is_ok());
     }
