@@ -177,3 +177,14 @@ pub struct PresenceInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Millis>,
 }
+
+impl PresenceInfo {
+    /// `user` is online now.
+    pub fn online(user: UserRef) -> PresenceInfo {
+        PresenceInfo {
+            user,
+            online: true,
+            last_seen: None,
+        }
+    }
+}

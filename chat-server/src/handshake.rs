@@ -10,7 +10,7 @@ use crate::server::Shared;
 use crate::store::{ops, queries, StoreError};
 use crate::ws::{self, ReadEnd, Ws};
 use chat_protocol::{close_code, Auth, ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,12 +182,7 @@ async fn refuse(ws: &mut Ws, peer: Option<SocketAddr>, refusal: Refusal) {
             reason,
         } => {
             tracing::info!(?peer, code, "handshake refused: {reason}");
-            if let Some(error) = error {
-                let sent = ws.send(Message::text(error));
-                let _ = tokio::time::timeout(ws::CLOSE_TIMEOUT, sent).await;
-            }
-            ws::close(ws, code, &reason).await;
-            ws::linger(ws.get_mut()).await;
+            ws::refuse(ws, error, code, &reason).await;
         }
         Refusal::PeerClosed => {
             if ws::answer_close(ws).await {

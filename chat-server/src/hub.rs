@@ -73,29 +73,16 @@ impl State {
     }
 
     /// Online users who share at least one room of at most `max_room` members with `user_id`.
-    /// Big rooms carry no presence: in a channel of thousands, every login would otherwise
-    /// push a frame to every member (quadratic work as everyone connects).
-    fn contacts(&self, user_id: UserId, max_room: usize) -> HashSet<UserId> {
-        let mut contacts = HashSet::new();
-        for room in self.user_rooms.get(&user_id).into_iter().flatten() {
-            let Some(members) = self.room_members.get(room) else {
-                continue;
-            };
-            if members.len() > max_room {
-                continue;
-            }
-            for &member in members {
-                if member != user_id && self.users.contains_key(&member) {
-                    contacts.insert(member);
-                }
-            }
-        }
+    fn online_contacts(&self, user_id: UserId, max_room: usize) -> HashSet<UserId> {
+        let mut contacts = self.all_contacts(user_id, max_room);
+        contacts.retain(|member| self.users.contains_key(member));
         contacts
     }
 
-    fn broadcast_presence(&self, info: &PresenceInfo, max_room: usize) {
-        let frame = Frame::from(to_json(&ServerFrame::Presence(info.clone())));
-        for contact in self.contacts(info.user.id, max_room) {
+    fn broadcast_presence(&self, info: PresenceInfo, max_room: usize) {
+        let user_id = info.user.id;
+        let frame = presence_frame(info);
+        for contact in self.online_contacts(user_id, max_room) {
             self.deliver_to_user(contact, &frame);
         }
     }
@@ -135,9 +122,10 @@ impl State {
                 id: member,
                 username: entry.username.clone(),
             };
-            self.deliver_to_user(newcomer, &presence_frame(member_ref, true));
+            self.deliver_to_user(newcomer, &presence_frame(PresenceInfo::online(member_ref)));
             if let Some(newcomer_ref) = &newcomer_ref {
-                self.deliver_to_user(member, &presence_frame(newcomer_ref.clone(), true));
+                let frame = presence_frame(PresenceInfo::online(newcomer_ref.clone()));
+                self.deliver_to_user(member, &frame);
             }
         }
     }
@@ -153,7 +141,9 @@ impl State {
         })
     }
 
-    /// Every user (online or not) who shares a presence-carrying room with `user_id`.
+    /// Every user (online or not) who shares a room of at most `max_room` members with
+    /// `user_id`. Big rooms carry no presence: in a channel of thousands, every login would
+    /// otherwise push a frame to every member (quadratic work as everyone connects).
     fn all_contacts(&self, user_id: UserId, max_room: usize) -> HashSet<UserId> {
         let mut contacts = HashSet::new();
         for room in self.user_rooms.get(&user_id).into_iter().flatten() {
@@ -256,14 +246,7 @@ impl Hub {
         entry.conns.push(conn_id);
         entry.presence_generation = generation;
         if came_online {
-            state.broadcast_presence(
-                &PresenceInfo {
-                    user: user.clone(),
-                    online: true,
-                    last_seen: None,
-                },
-                self.presence_max_room,
-            );
+            state.broadcast_presence(PresenceInfo::online(user.clone()), self.presence_max_room);
         }
         Ok(())
     }
@@ -327,14 +310,12 @@ impl Hub {
                 id: user_id,
                 username: entry.username,
             };
-            state.broadcast_presence(
-                &PresenceInfo {
-                    user,
-                    online: false,
-                    last_seen: Some(now),
-                },
-                self.presence_max_room,
-            );
+            let gone = PresenceInfo {
+                user,
+                online: false,
+                last_seen: Some(now),
+            };
+            state.broadcast_presence(gone, self.presence_max_room);
         }
         true
     }
@@ -351,25 +332,16 @@ impl Hub {
         let mut offline = Vec::new();
         for id in state.all_contacts(user_id, self.presence_max_room) {
             match state.users.get(&id) {
-                Some(entry) => online.push(PresenceInfo {
-                    user: UserRef {
-                        id,
-                        username: entry.username.clone(),
-                    },
-                    online: true,
-                    last_seen: None,
-                }),
+                Some(entry) => online.push(PresenceInfo::online(UserRef {
+                    id,
+                    username: entry.username.clone(),
+                })),
                 None => offline.push(id),
             }
         }
         online.sort_by_key(|p| p.user.id);
         offline.sort_unstable();
         (online, offline)
-    }
-
-    /// Online users who share a room with `user_id`.
-    pub fn online_contacts(&self, user_id: UserId) -> Vec<PresenceInfo> {
-        self.contacts(user_id).0
     }
 
     /// Start or stop `user`'s typing indicator in a room (the caller checked membership).
@@ -452,12 +424,8 @@ impl Hub {
     }
 }
 
-fn presence_frame(user: UserRef, online: bool) -> Frame {
-    Frame::from(to_json(&ServerFrame::Presence(PresenceInfo {
-        user,
-        online,
-        last_seen: None,
-    })))
+fn presence_frame(info: PresenceInfo) -> Frame {
+    Frame::from(to_json(&ServerFrame::Presence(info)))
 }
 
 fn typing_frame(room_id: RoomId, user: UserRef, typing: bool) -> Frame {
@@ -597,7 +565,7 @@ mod tests {
         let _a = connect(&hub, 1, &user(1, "alice"));
         assert_eq!(drain(&mut b).len(), 1, "bob shares a small room with alice");
         assert!(drain(&mut c).is_empty(), "carol shares only a big room");
-        let seen: Vec<UserId> = hub.online_contacts(1).iter().map(|p| p.user.id).collect();
+        let seen: Vec<UserId> = hub.contacts(1).0.iter().map(|p| p.user.id).collect();
         assert_eq!(seen, vec![2]);
     }
 

@@ -181,9 +181,7 @@ impl LoginGuard {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
         }
     }
-}
 
-impl LoginGuard {
     /// Give back a registration taken by [`LoginGuard::take_registration`] that did not create
     /// an account after all (the hashing pool was busy, the name was taken meanwhile).
     pub fn refund_registration(&self, address: IpAddr) {

@@ -170,10 +170,6 @@ pub fn ready(frame: String) -> Reply {
     Box::pin(std::future::ready(Answer::from(frame)))
 }
 
-fn refuse(request_id: RequestId, code: ErrorCode, message: impl Into<String>) -> Reply {
-    ready(error_frame(Some(request_id), code, message))
-}
-
 fn store_error(request_id: RequestId, e: &StoreError) -> String {
     let (code, message) = e.to_client();
     error_frame(Some(request_id), code, message)
@@ -232,8 +228,9 @@ fn check_username_arg(username: &str) -> Result<(), (ErrorCode, String)> {
 /// Most client ids accepted; long enough for any UUID with a prefix.
 const MAX_CLIENT_ID_CHARS: usize = 64;
 
-pub fn dispatch(ctx: &RequestCtx, frame: ClientFrame) -> Reply {
-    let request_id = frame.request_id().unwrap_or(0);
+/// Answer one decoded frame. `request_id` is the one to echo if it is refused: its own, or
+/// one found in the JSON of a frame that has none of its own (a `hello` after login).
+pub fn dispatch(ctx: &RequestCtx, frame: ClientFrame, request_id: Option<RequestId>) -> Reply {
     let access = access(&frame);
     match handle(ctx, frame) {
         Ok(reply) => match access {
@@ -241,7 +238,7 @@ pub fn dispatch(ctx: &RequestCtx, frame: ClientFrame) -> Reply {
             Access::Read => ctx.order.read(reply),
             Access::Neither => reply,
         },
-        Err((code, message)) => refuse(request_id, code, message),
+        Err((code, message)) => ready(error_frame(request_id, code, message)),
     }
 }
 

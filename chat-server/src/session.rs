@@ -55,9 +55,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
             me.username
         );
         let error = error_frame(None, ErrorCode::RateLimited, &message);
-        let _ = timeout(ws::CLOSE_TIMEOUT, ws.send(Message::text(error))).await;
-        ws::close(&mut ws, close_code::TRY_LATER, &message).await;
-        ws::linger(ws.get_mut()).await;
+        ws::refuse(&mut ws, Some(error), close_code::TRY_LATER, &message).await;
         return;
     }
 
@@ -84,12 +82,8 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         }
         Err(e) => {
             let (code, message) = e.to_client();
-            let _ = timeout(
-                ws::CLOSE_TIMEOUT,
-                ws.send(Message::text(error_frame(None, code, &message))),
-            )
-            .await;
-            ws::close(&mut ws, close_code::INTERNAL_ERROR, &message).await;
+            let error = error_frame(None, code, &message);
+            ws::refuse(&mut ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
             end_presence(&shared, conn_id, me.id, crate::store::now_ms());
             return;
         }
@@ -278,12 +272,10 @@ fn on_text(ctx: &RequestCtx, bucket: &mut TokenBucket, text: &str) -> Reply {
         return requests::ready(rate_limited_frame(request_id(), message, wait));
     }
     match frame {
-        Ok(ClientFrame::Hello(_)) => requests::ready(error_frame(
-            request_id(),
-            ErrorCode::BadRequest,
-            "already authenticated; hello is only the first frame",
-        )),
-        Ok(frame) => requests::dispatch(ctx, frame),
+        Ok(frame) => {
+            let request_id = frame.request_id().or_else(|| sniff_request_id(text));
+            requests::dispatch(ctx, frame, request_id)
+        }
         Err(e) => {
             let (request_id, message) = describe_bad_frame(text, &e);
             requests::ready(error_frame(request_id, ErrorCode::BadRequest, message))

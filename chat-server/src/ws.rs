@@ -78,6 +78,16 @@ pub async fn close(ws: &mut Ws, code: u16, reason: &str) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(close_frame(code, reason)))).await;
 }
 
+/// Refuse a connection not yet split: the error frame (if any), then the Close frame, then
+/// linger so the client reads both even if it sent more.
+pub async fn refuse(ws: &mut Ws, error: Option<String>, code: u16, reason: &str) {
+    if let Some(error) = error {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.send(Message::text(error))).await;
+    }
+    close(ws, code, reason).await;
+    linger(ws.get_mut()).await;
+}
+
 /// Answer a peer's Close frame: tungstenite has queued the reply, closing flushes it.
 pub async fn answer_close<S>(sink: &mut S) -> bool
 where

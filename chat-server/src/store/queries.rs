@@ -134,21 +134,27 @@ pub fn offline_presence(
     conn: &Connection,
     user_ids: &[UserId],
 ) -> Result<Vec<chat_protocol::PresenceInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT username, last_seen FROM users WHERE id = ?1")?;
-    let mut list = Vec::with_capacity(user_ids.len());
-    for &id in user_ids {
-        let row = stmt
-            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((username, last_seen)) = row {
-            list.push(chat_protocol::PresenceInfo {
-                user: UserRef { id, username },
-                online: false,
-                last_seen,
-            });
-        }
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(list)
+    // One statement for all of them (a reconnect storm runs this for every client), the ids
+    // passed as a JSON array.
+    let ids = serde_json::to_string(user_ids)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, username, last_seen FROM users
+         WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+    )?;
+    let rows = stmt.query_map([ids], |r| {
+        Ok(chat_protocol::PresenceInfo {
+            user: UserRef {
+                id: r.get(0)?,
+                username: r.get(1)?,
+            },
+            online: false,
+            last_seen: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn token_owner(
