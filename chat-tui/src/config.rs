@@ -23,6 +23,18 @@ pub struct ClientConfig {
     pub pinned: Vec<String>,
     /// Capture the mouse for the wheel and clicks (hold Shift to select text in most terminals).
     pub mouse: bool,
+    /// How emoji sequences (flags, ZWJ families, skin tones) are drawn.
+    pub emoji: EmojiMode,
+}
+
+/// Emoji sequences are drawn in safe pieces (`safe`, the default) or as sent (`full`, for a
+/// terminal that measures them as Unicode does, such as kitty or WezTerm outside tmux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmojiMode {
+    #[default]
+    Safe,
+    Full,
 }
 
 impl Default for ClientConfig {
@@ -34,6 +46,7 @@ impl Default for ClientConfig {
             desktop_notifications: DesktopNotify::Off,
             pinned: Vec::new(),
             mouse: true,
+            emoji: EmojiMode::Safe,
         }
     }
 }
@@ -76,6 +89,7 @@ pub struct Resolved {
     pub server: String,
     pub user: Option<String>,
     pub mouse: bool,
+    pub emoji: EmojiMode,
     pub settings: Settings,
 }
 
@@ -118,6 +132,7 @@ impl Config {
             server: overrides.server.unwrap_or_else(|| client.server.clone()),
             user: overrides.user.or_else(|| client.user.clone()),
             mouse: client.mouse,
+            emoji: client.emoji,
             settings: Settings {
                 bell: client.bell,
                 desktop: client.desktop_notifications,
@@ -142,6 +157,7 @@ mod tests {
         assert_eq!(resolved.settings.bell, defaults.bell);
         assert_eq!(resolved.settings.desktop, defaults.desktop_notifications);
         assert_eq!(resolved.mouse, defaults.mouse);
+        assert_eq!(resolved.emoji, defaults.emoji);
         assert!(resolved.settings.pinned.is_empty());
         let work = config.resolve("work");
         assert_eq!(work.server, "wss://chat.example.com");

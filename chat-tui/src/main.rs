@@ -63,6 +63,7 @@ fn run() -> anyhow::Result<()> {
     if let Some(user) = args.user {
         resolved.user = Some(user);
     }
+    chat_tui::wrap::set_full_emoji(resolved.emoji == chat_tui::config::EmojiMode::Full);
     let paths = session::profile_paths(&args.profile)
         .context("cannot find a home directory for the profile's data")?;
     session::ensure_dir(&paths.dir)

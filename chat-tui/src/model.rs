@@ -156,6 +156,11 @@ impl Room {
         }
     }
 
+    /// The name as drawn: sanitised for the terminal (see [`crate::wrap::sanitize`]).
+    pub fn shown_name(&self) -> String {
+        crate::wrap::sanitize(&self.display_name())
+    }
+
     /// Server time of the newest event we hold, for ordering the sidebar.
     pub fn last_activity(&self) -> Millis {
         self.timeline.events().last().map_or(0, |e| e.ts)

@@ -57,7 +57,7 @@ fn draw_header(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         return;
     };
     let mut spans = vec![Span::styled(
-        format!(" {}", room.display_name()),
+        format!(" {}", room.shown_name()),
         Style::default().add_modifier(Modifier::BOLD),
     )];
     if room.summary.kind == RoomKind::Direct {
@@ -157,7 +157,7 @@ fn draw_input(model: &Model, frame: &mut Frame<'_>, areas: &Areas) {
             (Connection::Connected { .. }, Some(room)) => {
                 format!(
                     "message {} · Alt-Enter new line · F1 help",
-                    room.display_name()
+                    room.shown_name()
                 )
             }
             (_, Some(_)) => "offline: messages wait here and go out on reconnect".to_string(),
@@ -190,7 +190,9 @@ fn draw_input(model: &Model, frame: &mut Frame<'_>, areas: &Areas) {
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
     let row = &rows[cursor_row];
-    let column = wrap::width(&text[row.start..cursor.min(row.end).max(row.start)]) as u16;
+    let column = wrap::width(&wrap::sanitize(
+        &text[row.start..cursor.min(row.end).max(row.start)],
+    )) as u16;
     frame.set_cursor_position(Position::new(
         area.x + prompt_width + column.min(text_width),
         area.y + (cursor_row - first) as u16,

@@ -1,10 +1,25 @@
 //! Text measured in terminal cells: wrapping, truncation and sanitising.
 //!
-//! Widths come from `unicode-width` per grapheme cluster, the same rule ratatui renders with,
-//! so CJK (two cells) and emoji sequences line up with what the terminal draws.
+//! Widths come from `unicode-width` per grapheme cluster, the same rule ratatui renders with.
+//! That rule is only safe for text whose width every terminal agrees on: CJK (two cells) and
+//! single emoji do; emoji *sequences* do not. A flag (two regional indicators), a ZWJ family, a
+//! skin tone, a VS16 or keycap sequence is 2 cells to ratatui but 1, 3, 4 or 6 to many
+//! terminals (tmux, xterm, vt100 parsers), and where they disagree ratatui's diff leaves stale
+//! glyphs on screen. So [`sanitize`] rewrites those sequences into pieces of certain width,
+//! unless the user said their terminal draws them as Unicode says (`emoji = "full"`).
 
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
+
+/// Emoji sequences are drawn as sent (`emoji = "full"`), not rewritten.
+static FULL_EMOJI: AtomicBool = AtomicBool::new(false);
+
+/// Set once at start-up from the config: a process-wide rendering choice, like `NO_COLOR`.
+pub fn set_full_emoji(full: bool) {
+    FULL_EMOJI.store(full, Ordering::Relaxed);
+}
 
 /// Cells `s` takes on screen.
 pub fn width(s: &str) -> usize {
@@ -15,10 +30,25 @@ fn grapheme_width(g: &str) -> usize {
     UnicodeWidthStr::width(g)
 }
 
-/// Text from other people may carry control characters; written to the terminal raw they could
-/// move the cursor or change colours. Tabs become spaces, other controls a visible mark.
+/// Text as it may be written to the terminal. Text from other people may carry control
+/// characters; written raw they could move the cursor or change colours: tabs become spaces,
+/// other controls a visible mark. Emoji sequences whose width terminals disagree on are
+/// rewritten (see the module comment and [`safe_cluster`]).
 pub fn sanitize(text: &str) -> String {
+    let full = FULL_EMOJI.load(Ordering::Relaxed);
     let mut out = String::with_capacity(text.len());
+    let risky = !full && text.chars().any(is_sequence_part);
+    if risky {
+        for cluster in text.graphemes(true) {
+            push_clean(&mut out, &safe_cluster(cluster));
+        }
+    } else {
+        push_clean(&mut out, text);
+    }
+    out
+}
+
+fn push_clean(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '\n' => out.push('\n'),
@@ -28,7 +58,84 @@ pub fn sanitize(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+}
+
+/// Cells one grapheme cluster of the original text takes once sanitised.
+pub fn display_width(cluster: &str) -> usize {
+    match cluster {
+        "\t" => 4,
+        "\n" | "\r\n" | "\r" => 0,
+        c if c.chars().any(|ch| ch.is_control()) => c.chars().filter(|ch| ch.is_control()).count(),
+        c => width(&safe_cluster(c)),
+    }
+}
+
+const ZWJ: char = '\u{200d}';
+const KEYCAP: char = '\u{20e3}';
+
+fn is_regional_indicator(c: char) -> bool {
+    ('\u{1f1e6}'..='\u{1f1ff}').contains(&c)
+}
+
+fn is_skin_tone(c: char) -> bool {
+    ('\u{1f3fb}'..='\u{1f3ff}').contains(&c)
+}
+
+fn is_variation_selector(c: char) -> bool {
+    c == '\u{fe0e}' || c == '\u{fe0f}'
+}
+
+fn is_tag(c: char) -> bool {
+    ('\u{e0020}'..='\u{e007f}').contains(&c)
+}
+
+/// A code point that only appears inside the sequences terminals disagree on.
+fn is_sequence_part(c: char) -> bool {
+    c == ZWJ
+        || c == KEYCAP
+        || is_regional_indicator(c)
+        || is_skin_tone(c)
+        || is_variation_selector(c)
+        || is_tag(c)
+}
+
+fn is_emoji_like(c: char) -> bool {
+    matches!(c, '\u{2190}'..='\u{2bff}' | '\u{1f000}'..='\u{1faff}')
+}
+
+/// One grapheme cluster in a form whose width every terminal agrees on:
+/// - a flag (regional indicator pair) becomes its letters, `🇫🇷` → `[FR]` (terminals draw the
+///   pair as one glyph of 2 cells, or as two letters of 1 or 2 cells each);
+/// - a ZWJ sequence becomes its parts side by side, `👨‍👩‍👧` → `👨👩👧`;
+/// - skin tones, variation selectors, keycap marks and tag characters are dropped: `👍🏽` → `👍`,
+///   `❤️` → `❤`, `1️⃣` → `1`.
+///
+/// Anything else is returned as it is.
+pub fn safe_cluster(cluster: &str) -> Cow<'_, str> {
+    if FULL_EMOJI.load(Ordering::Relaxed) || !cluster.chars().any(is_sequence_part) {
+        return Cow::Borrowed(cluster);
+    }
+    if cluster.chars().any(is_regional_indicator) {
+        let letters: String = cluster
+            .chars()
+            .filter(|&c| is_regional_indicator(c))
+            .map(|c| char::from(b'A' + (c as u32 - 0x1f1e6) as u8))
+            .collect();
+        return Cow::Owned(format!("[{letters}]"));
+    }
+    let emoji = cluster.chars().any(is_emoji_like);
+    let mut out = String::with_capacity(cluster.len());
+    for (i, c) in cluster.chars().enumerate() {
+        let dropped = is_variation_selector(c)
+            || c == KEYCAP
+            || is_tag(c)
+            || (c == ZWJ && emoji)
+            || (is_skin_tone(c) && i > 0);
+        if !dropped {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Word-wrap to `width` cells. Explicit line breaks are kept; a word longer than a line is
@@ -85,7 +192,7 @@ pub fn hard_wrap(text: &str, width: usize) -> Vec<std::ops::Range<usize>> {
             row_width = 0;
             continue;
         }
-        let gw = grapheme_width(g);
+        let gw = display_width(g);
         if row_width + gw > width {
             rows.push(start..i);
             start = i;
@@ -152,6 +259,26 @@ mod tests {
         let rows = hard_wrap(text, 4);
         assert_eq!(rows, [0..4, 4..6, 7..9]);
         assert_eq!(hard_wrap("", 4), vec![0..0]);
+    }
+
+    #[test]
+    fn emoji_sequences_are_drawn_in_pieces_every_terminal_measures_alike() {
+        assert_eq!(sanitize("flag only: 🇫🇷"), "flag only: [FR]");
+        assert_eq!(sanitize("👨‍👩‍👧 family"), "👨👩👧 family");
+        assert_eq!(sanitize("👍🏽 ok"), "👍 ok");
+        assert_eq!(sanitize("❤️ 1️⃣"), "❤ 1");
+        assert_eq!(sanitize("🏳️‍🌈"), "🏳🌈");
+        assert_eq!(sanitize("🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}"), "🏴");
+        // A skin tone on its own is a swatch, not a modifier: kept.
+        assert_eq!(sanitize("🏽"), "🏽");
+        // Text without sequences is untouched: CJK, single emoji, accents.
+        assert_eq!(sanitize("日本語 😀 café"), "日本語 😀 café");
+        // The width of the original cluster is the width of what is drawn.
+        for cluster in ["🇫🇷", "👨‍👩‍👧", "👍🏽", "❤️", "\t", "a"] {
+            assert_eq!(display_width(cluster), width(&sanitize(cluster)), "{cluster:?}");
+        }
+        // The input box wraps by what is drawn: `[FR]` is four cells.
+        assert_eq!(hard_wrap("🇫🇷🇫🇷", 5), [0..8, 8..16]);
     }
 
     #[test]

@@ -154,6 +154,14 @@ async fn start_server(db: &Path, listen: SocketAddr) -> RunningServer {
     panic!("server did not start on {listen}");
 }
 
+/// Characters of the emoji blocks (and the heart), wherever they are on screen.
+fn emoji_on(screen: &str) -> Vec<char> {
+    screen
+        .chars()
+        .filter(|&c| matches!(c, '\u{2764}' | '\u{1f000}'..='\u{1faff}'))
+        .collect()
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -270,6 +278,85 @@ async fn two_people_chat_and_an_offline_message_arrives_exactly_once() {
     tokio::task::spawn_blocking(move || {
         alice.quit();
         bob.quit();
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+}
+
+/// Emoji sequences that terminals measure differently from Unicode (flags, ZWJ families, skin
+/// tones, VS16, keycaps) must not leave stray glyphs: the vt100 parser measures them as tmux and
+/// xterm do, so where the client and the terminal disagree, glyphs stay behind in cells the
+/// client believes blank. Bob's lines end in the sequences, so nothing is drawn after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emoji_sequences_leave_no_stray_glyphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let url = server.url();
+    let register = |name: &str| Auth::Register {
+        username: name.into(),
+        password: PASSWORD.into(),
+    };
+    Client::connect(&url, register("alice")).await.unwrap().close();
+    let bob = Client::connect(&url, register("bob")).await.unwrap();
+    let home = dir.path().join("alice");
+    std::fs::create_dir_all(&home).unwrap();
+
+    let alice = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            let mut alice = Tui::start("alice", &home, &url);
+            alice.wait_text("log in");
+            alice.line(PASSWORD);
+            alice.wait_text("● connected");
+            alice.line("/create channel emoji @bob");
+            alice.wait_text("alice created channel emoji");
+            alice
+        }
+    })
+    .await
+    .unwrap();
+    let room = loop {
+        let rooms = bob.list_rooms().await.unwrap();
+        if let Some(room) = rooms.first() {
+            break room.id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let lines = [
+        "flag 🇫🇷",
+        "family 👨‍👩‍👧",
+        "skin 👍🏽",
+        "heart ❤️",
+        "keycap 1️⃣",
+        "rainbow 🏳️‍🌈",
+        "plain one",
+        "plain two",
+    ];
+    for (i, text) in lines.into_iter().enumerate() {
+        bob.send_message(room, format!("e{i}"), text).await.unwrap();
+    }
+
+    tokio::task::spawn_blocking(move || {
+        let mut alice = alice;
+        let screen = alice.wait_text("plain two");
+        // Drawn in pieces of certain width.
+        for drawn in ["flag [FR]", "family 👨👩👧", "skin 👍", "heart ❤", "keycap 1", "rainbow 🏳🌈"] {
+            assert!(screen.contains(drawn), "{drawn:?} not on screen:\n{screen}");
+        }
+        // Another room: nothing of the emoji room may remain anywhere.
+        alice.line("/create channel quiet");
+        alice.wait_text("alice created channel quiet");
+        std::thread::sleep(Duration::from_millis(300));
+        let screen = alice.contents();
+        assert_eq!(emoji_on(&screen), Vec::<char>::new(), "stray glyphs:\n{screen}");
+        // The help overlay is drawn over the same cells.
+        alice.keys("\x1bOP");
+        let screen = alice.wait_text("Help");
+        assert_eq!(emoji_on(&screen), Vec::<char>::new(), "stray glyphs:\n{screen}");
+        alice.keys("\x1b");
+        alice.quit();
     })
     .await
     .unwrap();

@@ -47,7 +47,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
                         String::new()
                     };
                     Line::from(vec![
-                        Span::raw(room.display_name()),
+                        Span::raw(room.shown_name()),
                         Span::styled(unread, Style::default().fg(Color::DarkGray)),
                     ])
                 })
@@ -68,7 +68,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
                                 format!(" — {}", wrap::sanitize(&c.topic))
                             };
                             Line::from(vec![
-                                Span::raw(format!("#{}", c.title)),
+                                Span::raw(format!("#{}", wrap::sanitize(&c.title))),
                                 Span::styled(
                                     format!("  {} members{joined}{topic}", c.member_count),
                                     Style::default().fg(Color::DarkGray),

@@ -40,7 +40,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>, area: Rect) {
             (false, n) => format!(" {n} "),
         };
         let name_room = width.saturating_sub(1 + 2 + wrap::width(&badge) + 1);
-        let name = wrap::truncate(&room.display_name(), name_room);
+        let name = wrap::truncate(&room.shown_name(), name_room);
         let pad = width.saturating_sub(1 + 2 + wrap::width(&name) + wrap::width(&badge));
         let mut name_style = Style::default();
         if unread > 0 {
