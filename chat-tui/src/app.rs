@@ -199,7 +199,17 @@ impl Runtime {
                 }
                 Effect::Notify { title, body } => notify(&model.settings, &title, &body),
                 Effect::Redraw => {
-                    let _ = terminal.clear();
+                    // `Terminal::clear` asks the terminal for the cursor position, whose answer
+                    // the input thread swallows; `resize` clears the screen and forgets what
+                    // was drawn without asking, so the next draw repaints every cell.
+                    match terminal.size() {
+                        Ok(size) => {
+                            if let Err(e) = terminal.resize(size.into()) {
+                                tracing::warn!("cannot clear the screen: {e}");
+                            }
+                        }
+                        Err(e) => tracing::warn!("cannot read the terminal size: {e}"),
+                    }
                 }
                 Effect::Quit => model.quit = true,
             }

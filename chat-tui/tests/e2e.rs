@@ -78,6 +78,12 @@ impl Tui {
         self.screen.lock().unwrap().screen().contents()
     }
 
+    /// Write over the screen as another program sharing the terminal would (`wall`, a
+    /// background job): the client does not know, so only a full repaint removes it.
+    fn scribble(&self, bytes: &str) {
+        self.screen.lock().unwrap().process(bytes.as_bytes());
+    }
+
     fn keys(&mut self, bytes: &str) {
         self.writer.write_all(bytes.as_bytes()).unwrap();
         self.writer.flush().unwrap();
@@ -345,6 +351,13 @@ async fn emoji_sequences_leave_no_stray_glyphs() {
         for drawn in ["flag [FR]", "family 👨👩👧", "skin 👍", "heart ❤", "keycap 1", "rainbow 🏳🌈"] {
             assert!(screen.contains(drawn), "{drawn:?} not on screen:\n{screen}");
         }
+        // Ctrl-L repaints every cell: what another program wrote over the screen goes.
+        alice.scribble("\x1b[5;30HBROADCAST FROM ROOT\x1b[20;40HGARBAGE");
+        assert!(alice.contents().contains("GARBAGE"));
+        alice.keys("\x0c");
+        alice.wait_for("Ctrl-L to repaint", |s| {
+            !s.contains("GARBAGE") && !s.contains("BROADCAST") && s.contains("plain two")
+        });
         // Another room: nothing of the emoji room may remain anywhere.
         alice.line("/create channel quiet");
         alice.wait_text("alice created channel quiet");
