@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Terminal client for the chat server.
 ///
 /// The first run shows a login screen (Ctrl-R there to create an account); the login is saved,
-/// so later runs connect at once. Inside, F1 or ? lists every key and /command.
+/// so later runs connect at once. Inside, F1 lists every key and /command.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {

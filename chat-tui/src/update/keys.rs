@@ -123,8 +123,15 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
     };
     let picker = match overlay {
         Overlay::Help => {
-            // Any key closes help; `?` and Esc are the obvious ones.
+            // Any key closes help. Esc and Enter only close it; any other key also does what
+            // it does, so a letter typed to get out of the help is not lost.
             model.overlay = None;
+            if !matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+                match model.screen {
+                    Screen::Login => on_login_key(model, key, fx),
+                    Screen::Chat => on_chat_key(model, key, fx),
+                }
+            }
             return;
         }
         Overlay::Switcher(p) => p,
@@ -225,9 +232,6 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::Char('p') if ctrl => step_room(model, -1, fx),
         KeyCode::Down if alt => step_room(model, 1, fx),
         KeyCode::Up if alt => step_room(model, -1, fx),
-        KeyCode::Char('?') if model.input.is_empty() && !ctrl && !alt => {
-            model.overlay = Some(Overlay::Help);
-        }
         KeyCode::PageUp => scroll_up(model, pane_rows, fx),
         KeyCode::PageDown => scroll_down(model, pane_rows, fx),
         KeyCode::End if model.input.is_empty() || ctrl => scroll_to_bottom(model, fx),

@@ -479,12 +479,36 @@ fn typing_is_announced_once_per_few_seconds_and_ended_by_sending() {
 }
 
 #[test]
+fn a_message_may_start_with_a_question_mark_and_a_key_closing_help_is_not_lost() {
+    let mut model = connected_model();
+    type_text(&mut model, "? what do you mean");
+    assert_eq!(model.overlay, None);
+    assert_eq!(model.input.text(), "? what do you mean");
+    model.input.take();
+    type_text(&mut model, "??");
+    assert_eq!(model.input.text(), "??");
+    model.input.take();
+    // Help open: the letter that closes it is typed, not swallowed.
+    update(&mut model, key(KeyCode::F(1)));
+    type_text(&mut model, "ok");
+    assert_eq!(model.overlay, None);
+    assert_eq!(model.input.text(), "ok");
+    // Enter closes the help without sending the draft.
+    update(&mut model, key(KeyCode::F(1)));
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert_eq!(model.overlay, None);
+    assert_eq!(model.input.text(), "ok");
+    assert!(fx.is_empty(), "{fx:?}");
+}
+
+#[test]
 fn keys_ctrl_c_help_newlines_and_paste() {
     let mut model = connected_model();
-    update(&mut model, key(KeyCode::Char('?')));
+    update(&mut model, key(KeyCode::F(1)));
     assert_eq!(model.overlay, Some(Overlay::Help));
     update(&mut model, key(KeyCode::Esc));
     assert_eq!(model.overlay, None);
+    assert_eq!(model.input.text(), "", "Esc only closes the help");
 
     type_text(&mut model, "why?");
     assert_eq!(

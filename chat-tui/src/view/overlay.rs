@@ -28,7 +28,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "start, end, clear line, delete word",
     ),
     ("Ctrl-L", "repaint the screen"),
-    ("? (empty input), F1", "this help"),
+    ("F1, /help", "this help"),
     ("Ctrl-C", "quit (twice if a draft would be lost)"),
 ];
 
@@ -126,7 +126,7 @@ fn draw_help(frame: &mut Frame<'_>) {
         Style::default().fg(Color::DarkGray),
     ));
     lines.push(Line::styled(
-        "Any key closes this help.",
+        "Any key closes this help (and still does what it does: a letter is typed).",
         Style::default().fg(Color::DarkGray),
     ));
     let rect = centered(frame, 96, lines.len() as u16 + 2);
