@@ -76,6 +76,8 @@ pub enum Connection {
     Connected {
         since: Millis,
         rtt_ms: Option<u32>,
+        /// When the unanswered ping went out.
+        ping_sent: Option<Millis>,
     },
     /// Lost or failed; the next attempt starts at `retry_at`.
     Waiting {

@@ -35,6 +35,8 @@ pub enum Msg {
         tag: Tag,
         result: Result<ServerFrame, RequestError>,
     },
+    /// A ping went out; until its answer the round trip is unknown.
+    PingSent,
     /// Round-trip time of the connection's last ping.
     Rtt(u32),
     /// Older events of a room found in the local cache (empty: ask the server).

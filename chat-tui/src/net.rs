@@ -10,9 +10,11 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinSet;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const PING_EVERY: Duration = Duration::from_secs(10);
-/// A connection that does not answer a ping within this long is taken for dead.
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// A ping goes out this often (one at a time), for the round trip and to notice a server that
+/// stopped answering: a hung process keeps its sockets open, so only silence gives it away.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// A ping unanswered after two rounds means the connection is dead.
+const PING_DEAD_AFTER: Duration = Duration::from_secs(10);
 
 /// Messages from a connection carry its generation, so those of an abandoned one are ignored.
 pub type Envelope = (Option<u64>, Msg);
@@ -107,6 +109,9 @@ async fn run(
     // Requests run concurrently; dropping the set (when this task ends) cancels them.
     let mut requests = JoinSet::new();
     let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (pongs, mut pong) = mpsc::unbounded_channel::<u32>();
+    let mut ping_started: Option<Instant> = None;
     let reason = loop {
         tokio::select! {
             frame = events.recv() => match frame {
@@ -134,26 +139,29 @@ async fn run(
                     return;
                 }
             },
-            _ = ping.tick() => {
-                let handle = handle.clone();
-                let msgs = msgs.clone();
-                requests.spawn(async move {
-                    let started = Instant::now();
-                    match tokio::time::timeout(PING_TIMEOUT, handle.ping()).await {
-                        Ok(Ok(())) => {
-                            let ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
-                            let _ = msgs.send((Some(generation), Msg::Rtt(ms)));
-                        }
-                        Ok(Err(_)) => {}
-                        Err(_) => {
-                            let _ = msgs.send((Some(generation), Msg::Disconnected {
-                                reason: "no answer from the server".into(),
-                                auth: false,
-                            }));
-                        }
-                    }
-                });
+            Some(ms) = pong.recv() => {
+                ping_started = None;
+                send(Msg::Rtt(ms));
             }
+            _ = ping.tick() => match ping_started {
+                Some(started) if started.elapsed() >= PING_DEAD_AFTER => {
+                    break ("no answer from the server".to_string(), false);
+                }
+                Some(_) => {}
+                None => {
+                    ping_started = Some(Instant::now());
+                    send(Msg::PingSent);
+                    let handle = handle.clone();
+                    let pongs = pongs.clone();
+                    requests.spawn(async move {
+                        let started = Instant::now();
+                        if handle.ping().await.is_ok() {
+                            let ms = started.elapsed().as_millis().min(u128::from(u32::MAX));
+                            let _ = pongs.send(ms as u32);
+                        }
+                    });
+                }
+            },
             Some(_) = requests.join_next(), if !requests.is_empty() => {}
         }
     };

@@ -75,9 +75,18 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Disconnected { reason, auth } => on_connection_lost(model, reason, auth, &mut fx),
         Msg::Server(frame) => on_frame(model, frame, &mut fx),
         Msg::Response { tag, result } => on_response(model, tag, result, &mut fx),
+        Msg::PingSent => {
+            if let Connection::Connected { ping_sent, .. } = &mut model.conn {
+                *ping_sent = Some(model.now);
+            }
+        }
         Msg::Rtt(ms) => {
-            if let Connection::Connected { rtt_ms, .. } = &mut model.conn {
+            if let Connection::Connected {
+                rtt_ms, ping_sent, ..
+            } = &mut model.conn
+            {
                 *rtt_ms = Some(ms);
+                *ping_sent = None;
             }
         }
         Msg::CachedOlder {

@@ -199,29 +199,37 @@ fn draw_input(model: &Model, frame: &mut Frame<'_>, areas: &Areas) {
     ));
 }
 
-/// The connection state in words, as the status bar shows it.
-pub fn connection_text(model: &Model) -> (String, Color) {
+/// A ping unanswered for this long makes the round trip unknown, and says so.
+const PING_OVERDUE_MS: i64 = 2_000;
+
+/// The connection state in words, as the status bar shows it: the state itself first, then the
+/// details in the order they are given up when the window is narrow.
+pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     let queued = model.outbox.waiting();
-    let queued_text = if queued > 0 {
-        format!(" · {queued} queued")
-    } else {
-        String::new()
-    };
+    let mut details = Vec::new();
+    if queued > 0 {
+        details.push(format!("{queued} queued"));
+    }
     match &model.conn {
-        Connection::Connected { rtt_ms, .. } => {
-            let rtt = rtt_ms.map_or(String::new(), |ms| format!(" · {ms} ms"));
-            (format!("● connected{rtt}{queued_text}"), Color::Green)
+        Connection::Connected {
+            rtt_ms, ping_sent, ..
+        } => {
+            let overdue = ping_sent.filter(|sent| model.now - sent >= PING_OVERDUE_MS);
+            if let Some(sent) = overdue {
+                let secs = (model.now - sent) / 1000;
+                details.insert(0, format!("no answer for {secs} s"));
+                return ("● connected".into(), details, Color::Yellow);
+            }
+            if let Some(ms) = rtt_ms {
+                details.push(format!("{ms} ms"));
+            }
+            ("● connected".into(), details, Color::Green)
         }
         Connection::Connecting { attempt } => {
-            let attempt = if *attempt > 0 {
-                format!(" (attempt {})", attempt + 1)
-            } else {
-                String::new()
-            };
-            (
-                format!("◌ connecting{attempt}…{queued_text}"),
-                Color::Yellow,
-            )
+            if *attempt > 0 {
+                details.push(format!("attempt {}", attempt + 1));
+            }
+            ("◌ connecting…".into(), details, Color::Yellow)
         }
         Connection::Waiting {
             attempt,
@@ -229,29 +237,48 @@ pub fn connection_text(model: &Model) -> (String, Color) {
             reason,
         } => {
             let secs = ((retry_at - model.now).max(0) + 999) / 1000;
-            (
-                format!(
-                    "○ offline · reconnecting in {secs} s (attempt {}){queued_text} · {reason}",
-                    attempt + 1
-                ),
-                Color::Red,
-            )
+            details.push(reason.clone());
+            details.push(format!("reconnecting in {secs} s"));
+            details.push(format!("attempt {}", attempt + 1));
+            ("○ offline".into(), details, Color::Red)
         }
-        Connection::Offline => (format!("○ offline{queued_text}"), Color::Red),
+        Connection::Offline => ("○ offline".into(), details, Color::Red),
     }
 }
 
+/// The status bar: connection state and queue count are the last things a narrow window cuts;
+/// who and where come after them, then the help hint.
+pub fn status_line(model: &Model, width: usize) -> (String, String, Color) {
+    let (state, details, color) = connection_text(model);
+    let mut left = format!(" {state}");
+    for detail in details {
+        let longer = format!("{left} · {detail}");
+        if wrap::width(&longer) > width {
+            break;
+        }
+        left = longer;
+    }
+    let left = wrap::truncate(&left, width);
+    let room = width.saturating_sub(wrap::width(&left) + 2);
+    let user = model.me.as_ref().map(|me| me.username.as_str());
+    let candidates = [
+        user.map(|u| format!("{u} @ {} · F1 help ", model.server_url)),
+        Some(format!("{} · F1 help ", model.server_url)),
+        user.map(|u| format!("{u} · F1 help ")),
+        user.map(|u| format!("{u} ")),
+    ];
+    let right = candidates
+        .into_iter()
+        .flatten()
+        .find(|c| wrap::width(c) <= room)
+        .unwrap_or_default();
+    (left, right, color)
+}
+
 fn draw_status(model: &Model, frame: &mut Frame<'_>, area: Rect) {
-    let (state, color) = connection_text(model);
-    let who = model
-        .me
-        .as_ref()
-        .map_or(String::new(), |me| format!("{} @ ", me.username));
-    let right = format!("{who}{} · F1 help ", model.server_url);
-    let right_width = wrap::width(&right);
-    let left_room = usize::from(area.width).saturating_sub(right_width + 1);
-    let left = wrap::truncate(&format!(" {state}"), left_room);
-    let pad = usize::from(area.width).saturating_sub(wrap::width(&left) + right_width);
+    let width = usize::from(area.width);
+    let (left, right, color) = status_line(model, width);
+    let pad = width.saturating_sub(wrap::width(&left) + wrap::width(&right));
     let line = Line::from(vec![
         Span::styled(left, Style::default().fg(color)),
         Span::raw(" ".repeat(pad)),

@@ -268,14 +268,21 @@ mod tests {
         assert_eq!(sanitize("👍🏽 ok"), "👍 ok");
         assert_eq!(sanitize("❤️ 1️⃣"), "❤ 1");
         assert_eq!(sanitize("🏳️‍🌈"), "🏳🌈");
-        assert_eq!(sanitize("🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}"), "🏴");
+        assert_eq!(
+            sanitize("🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}"),
+            "🏴"
+        );
         // A skin tone on its own is a swatch, not a modifier: kept.
         assert_eq!(sanitize("🏽"), "🏽");
         // Text without sequences is untouched: CJK, single emoji, accents.
         assert_eq!(sanitize("日本語 😀 café"), "日本語 😀 café");
         // The width of the original cluster is the width of what is drawn.
         for cluster in ["🇫🇷", "👨‍👩‍👧", "👍🏽", "❤️", "\t", "a"] {
-            assert_eq!(display_width(cluster), width(&sanitize(cluster)), "{cluster:?}");
+            assert_eq!(
+                display_width(cluster),
+                width(&sanitize(cluster)),
+                "{cluster:?}"
+            );
         }
         // The input box wraps by what is drawn: `[FR]` is four cells.
         assert_eq!(hard_wrap("🇫🇷🇫🇷", 5), [0..8, 8..16]);

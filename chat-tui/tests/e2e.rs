@@ -13,6 +13,7 @@ use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize}
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,59 @@ fn emoji_on(screen: &str) -> Vec<char> {
         .collect()
 }
 
+/// A TCP relay in front of the server that can be frozen: it stops passing bytes both ways but
+/// keeps every socket open, as a server stopped with SIGSTOP does.
+struct Relay {
+    url: String,
+    frozen: Arc<AtomicBool>,
+}
+
+impl Relay {
+    async fn start(target: SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let frozen = Arc::new(AtomicBool::new(false));
+        let flag = frozen.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(pump(client_read, server_write, flag.clone()));
+                tokio::spawn(pump(server_read, client_write, flag.clone()));
+            }
+        });
+        Relay { url, frozen }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::SeqCst);
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -304,7 +358,10 @@ async fn emoji_sequences_leave_no_stray_glyphs() {
         username: name.into(),
         password: PASSWORD.into(),
     };
-    Client::connect(&url, register("alice")).await.unwrap().close();
+    Client::connect(&url, register("alice"))
+        .await
+        .unwrap()
+        .close();
     let bob = Client::connect(&url, register("bob")).await.unwrap();
     let home = dir.path().join("alice");
     std::fs::create_dir_all(&home).unwrap();
@@ -348,7 +405,14 @@ async fn emoji_sequences_leave_no_stray_glyphs() {
         let mut alice = alice;
         let screen = alice.wait_text("plain two");
         // Drawn in pieces of certain width.
-        for drawn in ["flag [FR]", "family 👨👩👧", "skin 👍", "heart ❤", "keycap 1", "rainbow 🏳🌈"] {
+        for drawn in [
+            "flag [FR]",
+            "family 👨👩👧",
+            "skin 👍",
+            "heart ❤",
+            "keycap 1",
+            "rainbow 🏳🌈",
+        ] {
             assert!(screen.contains(drawn), "{drawn:?} not on screen:\n{screen}");
         }
         // Ctrl-L repaints every cell: what another program wrote over the screen goes.
@@ -363,12 +427,59 @@ async fn emoji_sequences_leave_no_stray_glyphs() {
         alice.wait_text("alice created channel quiet");
         std::thread::sleep(Duration::from_millis(300));
         let screen = alice.contents();
-        assert_eq!(emoji_on(&screen), Vec::<char>::new(), "stray glyphs:\n{screen}");
+        assert_eq!(
+            emoji_on(&screen),
+            Vec::<char>::new(),
+            "stray glyphs:\n{screen}"
+        );
         // The help overlay is drawn over the same cells.
         alice.keys("\x1bOP");
         let screen = alice.wait_text("Help");
-        assert_eq!(emoji_on(&screen), Vec::<char>::new(), "stray glyphs:\n{screen}");
+        assert_eq!(
+            emoji_on(&screen),
+            Vec::<char>::new(),
+            "stray glyphs:\n{screen}"
+        );
         alice.keys("\x1b");
+        alice.quit();
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+}
+
+/// A server that stops answering (SIGSTOP: sockets open, nothing moves) is noticed within two
+/// missed pings: the round trip shows as unknown first, then the client says why it is offline
+/// and reconnects once the server answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_is_noticed_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let auth = Auth::Register {
+        username: "alice".into(),
+        password: PASSWORD.into(),
+    };
+    Client::connect(&server.url(), auth).await.unwrap().close();
+    let relay = Relay::start(server.addr).await;
+    let home = dir.path().join("alice");
+    std::fs::create_dir_all(&home).unwrap();
+    let url = relay.url.clone();
+    let relay = Arc::new(relay);
+    let frozen = relay.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut alice = Tui::start("alice", &home, &url);
+        alice.wait_text("log in");
+        alice.line(PASSWORD);
+        alice.wait_for("a round trip", |s| {
+            s.contains("● connected ·") && s.contains(" ms")
+        });
+        frozen.freeze(true);
+        let screen = alice.wait_text("no answer for");
+        assert!(!screen.contains(" ms "), "{screen}");
+        alice.wait_text("○ offline · no answer from the server");
+        frozen.freeze(false);
+        alice.wait_for("the reconnection", |s| s.contains("● connected"));
         alice.quit();
     })
     .await

@@ -94,6 +94,7 @@ pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Eff
     model.conn = Connection::Connected {
         since: model.now,
         rtt_ms: None,
+        ping_sent: None,
     };
     let switched_account = model.me.as_ref().is_some_and(|me| me.id != welcome.user.id);
     if switched_account {

@@ -45,6 +45,7 @@ fn the_chat_screen_shows_rooms_messages_and_state() {
     model.conn = Connection::Connected {
         since: model.now,
         rtt_ms: Some(12),
+        ping_sent: None,
     };
     update(
         &mut model,
@@ -141,12 +142,49 @@ fn reconnecting_and_the_queue_show_in_the_status_bar() {
     let status = rows.last().unwrap();
     assert!(
         status.contains(
-            "○ offline · reconnecting in 3 s (attempt 2) · 1 queued · connection refused"
+            "○ offline · 1 queued · connection refused · reconnecting in 3 s · attempt 2"
         ),
         "{status}"
     );
     assert!(find(&rows, "later").contains("later ◷ sending"));
     assert!(find(&rows, "offline: messages wait here").contains('›'));
+
+    // Narrow windows give up the address and the details before the state and the queue.
+    for (width, expected) in [
+        (60, " ○ offline · 1 queued · connection refused"),
+        (40, " ○ offline · 1 queued   alice · F1 help"),
+        (30, " ○ offline · 1 queued"),
+    ] {
+        model.size = (width, 12);
+        let rows = render(&model);
+        let status = rows.last().unwrap();
+        assert!(status.starts_with(expected), "{width} columns: {status:?}");
+    }
+}
+
+#[test]
+fn a_ping_without_answer_makes_the_round_trip_unknown() {
+    let mut model = connected_model();
+    update(&mut model, Msg::Rtt(3));
+    let status = render(&model).last().cloned().unwrap();
+    assert!(status.contains("● connected · 3 ms"), "{status}");
+    update(&mut model, Msg::PingSent);
+    model.now += 1_000;
+    let status = render(&model).last().cloned().unwrap();
+    assert!(
+        status.contains("● connected · 3 ms"),
+        "a ping in flight: {status}"
+    );
+    model.now += 3_000;
+    let status = render(&model).last().cloned().unwrap();
+    assert!(
+        status.contains("● connected · no answer for 4 s"),
+        "{status}"
+    );
+    assert!(!status.contains("ms"), "{status}");
+    update(&mut model, Msg::Rtt(7));
+    let status = render(&model).last().cloned().unwrap();
+    assert!(status.contains("● connected · 7 ms"), "{status}");
 }
 
 #[test]
