@@ -23,6 +23,7 @@ fn model() -> Model {
     model.conn = Connection::Connected {
         since: 0,
         rtt_ms: Some(1),
+        ping_sent: None,
     };
     let users: Vec<UserRef> = (1..=5)
         .map(|id| UserRef {
