@@ -6,8 +6,8 @@
 
 use crate::{
     to_json, AddMember, Auth, ClientFrame, CreateRoom, ErrorCode, GetHistory, Hello, History,
-    JoinRoom, LeaveRoom, MessageSent, Ping, RequestId, RoomId, RoomKind, RoomSummary, SendMessage,
-    Seq, ServerFrame, SetReceipt, SetTyping, Welcome, PROTOCOL_VERSION,
+    JoinRoom, LeaveRoom, Logout, MessageSent, Ping, RequestId, RoomId, RoomKind, RoomSummary,
+    SendMessage, Seq, ServerFrame, SetReceipt, SetTyping, Welcome, PROTOCOL_VERSION,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -58,6 +58,16 @@ impl ClientError {
     }
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The WebSocket, with TCP_NODELAY: small frames (a ping, a typing flag) go out at once, not
+/// after Nagle's algorithm waits for the acknowledgement of the previous one (40 ms and more).
+async fn open_socket(url: &str) -> Result<Socket, ClientError> {
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    Ok(ws)
+}
+
 /// The close code and reason the server gave when it ended the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseInfo {
@@ -95,12 +105,26 @@ impl std::ops::Deref for Client {
 
 impl Client {
     /// Connect to `url` (e.g. `ws://127.0.0.1:7800`), authenticate, and wait for the welcome.
+    /// A token issued by this login is labelled `chat-protocol/VERSION`; [`Client::connect_as`]
+    /// names the program and device instead.
     pub async fn connect(url: &str, auth: Auth) -> Result<Client, ClientError> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let name = format!("chat-protocol/{}", env!("CARGO_PKG_VERSION"));
+        Client::connect_as(url, auth, name).await
+    }
+
+    /// [`Client::connect`] naming the client, for example `"weather-bot on host1"`: the server
+    /// logs it and labels a token issued by this login with it, so `chat-server token list`
+    /// tells devices apart.
+    pub async fn connect_as(
+        url: &str,
+        auth: Auth,
+        client_name: impl Into<String>,
+    ) -> Result<Client, ClientError> {
+        let mut ws = open_socket(url).await?;
         let hello = ClientFrame::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             auth,
-            client: Some(format!("chat-protocol/{}", env!("CARGO_PKG_VERSION"))),
+            client: Some(client_name.into()),
         });
         ws.send(Message::text(to_json(&hello))).await?;
         let welcome = loop {
@@ -248,6 +272,14 @@ impl ClientHandle {
 
     pub async fn ping(&self) -> Result<(), ClientError> {
         self.request(ClientFrame::Ping(Ping { request_id: 0 }))
+            .await
+            .map(drop)
+    }
+
+    /// End this login: the server revokes the connection's token and closes every connection
+    /// that uses it (this one too, after the answer).
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        self.request(ClientFrame::Logout(Logout { request_id: 0 }))
             .await
             .map(drop)
     }
@@ -500,4 +532,27 @@ async fn run_socket<S>(
     }
     // Dropping the waiters wakes every pending request with "closed".
     lock(&pending).clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_socket_sends_small_frames_without_delay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("ws://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tokio_tungstenite::accept_async(tcp).await.expect("upgrade")
+        });
+        let ws = open_socket(&url).await.expect("connect");
+        let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = ws.get_ref() else {
+            panic!("a ws:// URL gives a plain TCP stream");
+        };
+        assert!(tcp.nodelay().expect("nodelay"), "TCP_NODELAY is not set");
+        drop(server.await);
+    }
 }

@@ -44,6 +44,7 @@ pub enum ClientFrame {
     ListMembers(ListMembers),
     SetReceipt(SetReceipt),
     SetTyping(SetTyping),
+    Logout(Logout),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +194,14 @@ pub struct SetTyping {
     pub typing: bool,
 }
 
+/// End this login: the token the connection authenticated with is revoked. Answered with
+/// `ok`; then every connection that uses the token, this one included, is closed with 4003
+/// (reason `logged out`), and the token no longer logs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logout {
+    pub request_id: RequestId,
+}
+
 impl ClientFrame {
     /// The request id, for every frame but `hello`.
     pub fn request_id(&self) -> Option<RequestId> {
@@ -215,6 +224,7 @@ impl ClientFrame {
             ClientFrame::ListMembers(f) => f.request_id,
             ClientFrame::SetReceipt(f) => f.request_id,
             ClientFrame::SetTyping(f) => f.request_id,
+            ClientFrame::Logout(f) => f.request_id,
         })
     }
 
@@ -239,6 +249,7 @@ impl ClientFrame {
             ClientFrame::ListMembers(f) => &mut f.request_id,
             ClientFrame::SetReceipt(f) => &mut f.request_id,
             ClientFrame::SetTyping(f) => &mut f.request_id,
+            ClientFrame::Logout(f) => &mut f.request_id,
         };
         *slot = id;
     }

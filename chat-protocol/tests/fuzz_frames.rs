@@ -189,6 +189,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                 typing,
             })
         }),
+        id().prop_map(|request_id| ClientFrame::Logout(Logout { request_id })),
     ]
 }
 

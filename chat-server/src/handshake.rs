@@ -163,7 +163,7 @@ pub async fn serve(
             return refuse(&mut ws, peer, refusal).await;
         }
     };
-    let label = hello.client.unwrap_or_else(|| "unnamed client".into());
+    let label = token_label(hello.client.as_deref());
     let identity = match authenticate(&shared, hello.auth, label, slot.address()).await {
         Ok(identity) => identity,
         Err(e) => return refuse(&mut ws, peer, e.refusal()).await,
@@ -172,6 +172,23 @@ pub async fn serve(
     crate::session::run(ws, identity, shared, shutdown).await;
     tracing::info!(?peer, "disconnected");
     drop(slot);
+}
+
+/// Longest client name kept as a token's label.
+const MAX_LABEL_CHARS: usize = 100;
+
+/// The client's name for itself, as a token label: one line, of bounded length.
+fn token_label(client: Option<&str>) -> String {
+    let label: String = client
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_LABEL_CHARS)
+        .collect();
+    match label.trim() {
+        "" => "unnamed client".into(),
+        trimmed => trimmed.to_string(),
+    }
 }
 
 async fn refuse(ws: &mut Ws, peer: Option<SocketAddr>, refusal: Refusal) {

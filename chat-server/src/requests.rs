@@ -18,16 +18,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
+mod account;
+
 /// A response on its way.
 pub type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
 
 /// Something a request does to the hub (typing), applied by the session in request order.
 pub type Effect = Box<dyn FnOnce() + Send>;
 
-/// A serialised response, and the hub effect to apply just before it is queued.
+/// A serialised response, the hub effect to apply just before it is queued, and one to apply
+/// just after (closing the connection once the answer is on its way).
 pub struct Answer {
     pub frame: String,
     pub effect: Option<Effect>,
+    pub after: Option<Effect>,
 }
 
 impl From<String> for Answer {
@@ -35,6 +39,7 @@ impl From<String> for Answer {
         Answer {
             frame,
             effect: None,
+            after: None,
         }
     }
 }
@@ -51,6 +56,8 @@ pub struct RequestCtx {
     pub limits: Limits,
     pub me: UserRef,
     pub conn_id: ConnId,
+    /// The token the connection authenticated with.
+    pub token_id: i64,
     pub order: WriteOrder,
 }
 
@@ -127,7 +134,8 @@ fn access(frame: &ClientFrame) -> Access {
         | ClientFrame::SetRole(_)
         | ClientFrame::RenameRoom(_)
         | ClientFrame::SetTopic(_)
-        | ClientFrame::SetReceipt(_) => Access::Write,
+        | ClientFrame::SetReceipt(_)
+        | ClientFrame::Logout(_) => Access::Write,
         // set_typing checks membership in the database before it changes the hub.
         ClientFrame::GetHistory(_)
         | ClientFrame::ListRooms(_)
@@ -297,6 +305,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
                         effect: Some(Box::new(move || {
                             hub.set_typing(room_id, &me, conn_id, false)
                         })),
+                        after: None,
                     },
                     Err(e) => store_error(rid, &e).into(),
                 }
@@ -453,6 +462,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
                 .submit(move |w| ops::set_receipt(w, &me, r.room_id, r.delivered_seq, r.read_seq));
             answer(r.request_id, job, ok(r.request_id))
         }
+        ClientFrame::Logout(r) => account::logout(ctx, r.request_id),
         ClientFrame::SetTyping(r) => {
             let store = ctx.store.clone();
             let hub = ctx.hub.clone();
@@ -471,6 +481,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
                         effect: Some(Box::new(move || {
                             hub.set_typing(room_id, &me, conn_id, r.typing)
                         })),
+                        after: None,
                     },
                     Err(e) => store_error(r.request_id, &e).into(),
                 }

@@ -103,6 +103,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         limits: shared.limits.clone(),
         me,
         conn_id,
+        token_id: identity.token_id,
         order: requests::WriteOrder::default(),
     };
     let config = &shared.config;
@@ -203,7 +204,7 @@ async fn read_loop(
                 break;
             }
             Some(answer) = in_flight.next(), if !in_flight.is_empty() => {
-                let Answer { frame, effect } = answer;
+                let Answer { frame, effect, after } = answer;
                 // Effects apply in request order, before the answer is queued: a client that
                 // sends typing true then false back to back is seen to stop.
                 if let Some(effect) = effect {
@@ -211,6 +212,9 @@ async fn read_loop(
                 }
                 if !outbox.push(&Frame::from(frame)) {
                     break;
+                }
+                if let Some(after) = after {
+                    after();
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
@@ -372,8 +376,9 @@ async fn finish(
         Some(Ending::PeerClosed) => ws::answer_close(sink).await,
         Some(Ending::Close(code, reason)) => {
             let goodbye = async {
-                if *code == close_code::GOING_AWAY {
-                    // Shutting down: deliver what is already queued before saying goodbye.
+                if *code == close_code::GOING_AWAY || *code == close_code::TOKEN_REVOKED {
+                    // Shutting down, or logged out: deliver what is already queued (the answer
+                    // to `logout`) before saying goodbye.
                     loop {
                         write_batch(sink, batch).await?;
                         if !outbox.take_batch(batch, MAX_BATCH) {

@@ -1,6 +1,7 @@
 //! The admin subcommands of the real binary, against a running server's database.
 
 use crate::support::*;
+use chat_protocol::client::Client;
 use chat_protocol::{close_code, Auth, ErrorCode};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -195,4 +196,80 @@ async fn the_database_and_its_wal_and_shm_are_private_to_the_owner() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o077, 0, "{path} has mode {mode:o}");
     }
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token_and_closes_every_connection_using_it() {
+    let server = TestServer::start().await;
+    let first = server.register("alice").await;
+    let token = first
+        .welcome()
+        .token
+        .clone()
+        .expect("registration issues a token");
+    let auth = Auth::Token {
+        token: token.clone(),
+    };
+    let mut same_token = server.connect(auth.clone()).await.expect("token login");
+    let mut other_device = server.login("alice").await;
+
+    let mut first = first;
+    first.logout().await.expect("logout answered ok");
+    for client in [&mut first, &mut same_token] {
+        assert_eq!(wait_closed(client).await, Some(close_code::TOKEN_REVOKED));
+        assert_eq!(client.close_info().expect("close").reason, "logged out");
+    }
+    assert_eq!(
+        refusal(&server, auth).await,
+        Some(ErrorCode::Unauthorized),
+        "a logged-out token no longer logs in"
+    );
+    other_device
+        .ping()
+        .await
+        .expect("another login of the same user is untouched");
+    assert!(other_device.drain_events().await.is_ok());
+    let listing = admin(&server, &["token", "list", "alice"], "");
+    // One row per token: the revoked column ends in "… ago", a live token's in "-".
+    let ends: Vec<bool> = listing
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_end().ends_with("ago"))
+        .collect();
+    assert_eq!(
+        ends,
+        [true, false],
+        "registration token revoked, the other live:\n{listing}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_labelled_with_the_clients_name_for_itself() {
+    let server = TestServer::start().await;
+    server.register("alice").await;
+    let password = |name: &str| Auth::Password {
+        username: name.into(),
+        password: PASSWORD.into(),
+    };
+    Client::connect_as(
+        &server.url,
+        password("alice"),
+        "chat-tui 0.1 on laptop (profile work)",
+    )
+    .await
+    .expect("login");
+    let hostile = format!("evil\x1b[2J\nname {}", "x".repeat(500));
+    Client::connect_as(&server.url, password("alice"), hostile)
+        .await
+        .expect("login");
+    let listing = admin(&server, &["token", "list", "alice"], "");
+    assert!(
+        listing.contains("chat-tui 0.1 on laptop (profile work)"),
+        "{listing}"
+    );
+    assert!(!listing.contains('\x1b'), "{listing:?}");
+    assert!(
+        !listing.contains(&"x".repeat(101)),
+        "labels are capped: {listing}"
+    );
 }
