@@ -21,8 +21,19 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 pub struct Options {
+    pub profile: String,
     pub paths: ProfilePaths,
     pub config: Resolved,
+}
+
+/// How this client names itself to the server, which labels the login's token with it:
+/// `chat-tui/0.1.0 on laptop (profile work)`, so `chat-server token list` tells devices apart.
+pub fn client_name(profile: &str) -> String {
+    format!(
+        "chat-tui/{} on {} (profile {profile})",
+        env!("CARGO_PKG_VERSION"),
+        session::hostname()
+    )
 }
 
 pub fn now_ms() -> i64 {
@@ -72,6 +83,7 @@ struct Runtime {
     generation: u64,
     cache: CacheWorker,
     paths: ProfilePaths,
+    client_name: String,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -86,6 +98,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         generation: 0,
         cache: worker,
         paths: options.paths.clone(),
+        client_name: client_name(&options.profile),
     };
 
     let (mut terminal, guard) = terminal::enter(options.config.mouse)?;
@@ -158,6 +171,7 @@ impl Runtime {
                         self.generation,
                         url,
                         auth,
+                        self.client_name.clone(),
                         self.msgs.clone(),
                     ));
                 }

@@ -51,7 +51,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "logout",
         "/logout",
-        "forget the saved login and show the login screen",
+        "end this login on the server, forget it here, show the login form",
     ),
     ("help", "/help", "show keys and commands"),
     ("quit", "/quit", "leave chat-tui (queued messages are kept)"),

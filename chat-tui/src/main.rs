@@ -74,6 +74,7 @@ fn run() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(app::run(Options {
+        profile: args.profile,
         paths,
         config: resolved,
     }))

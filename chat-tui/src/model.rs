@@ -238,6 +238,8 @@ pub struct Model {
     pub outbox_retry_at: Millis,
     /// /logout was typed once while messages were still queued.
     pub confirm_logout: bool,
+    /// /logout asked the server to revoke the token; the connection's end is expected.
+    pub logging_out: bool,
 }
 
 impl Model {
@@ -284,6 +286,7 @@ impl Model {
             limits: Limits::default(),
             outbox_retry_at: 0,
             confirm_logout: false,
+            logging_out: false,
         }
     }
 

@@ -84,6 +84,8 @@ pub enum Tag {
     Channels,
     /// A command whose success is reported as this text.
     Action(String),
+    /// `/logout`: the server revokes the token.
+    Logout,
 }
 
 /// Side effects `update` asks for; the runtime performs them.

@@ -27,14 +27,16 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Connect to `url` as `client_name` (the label of a token this login is issued).
     pub fn spawn(
         generation: u64,
         url: String,
         auth: Auth,
+        client_name: String,
         msgs: UnboundedSender<Envelope>,
     ) -> Connection {
         let (requests, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(generation, url, auth, msgs, rx));
+        let task = tokio::spawn(run(generation, url, auth, client_name, msgs, rx));
         Connection {
             generation,
             requests,
@@ -81,29 +83,33 @@ async fn run(
     generation: u64,
     url: String,
     auth: Auth,
+    client_name: String,
     msgs: UnboundedSender<Envelope>,
     mut commands: mpsc::UnboundedReceiver<(Tag, ClientFrame)>,
 ) {
     let send = |msg: Msg| {
         let _ = msgs.send((Some(generation), msg));
     };
-    let client = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&url, auth)).await {
-        Ok(Ok(client)) => client,
-        Ok(Err(e)) => {
-            send(Msg::ConnectFailed {
-                auth: is_auth_failure(&e),
-                error: short_error(&e),
-            });
-            return;
-        }
-        Err(_) => {
-            send(Msg::ConnectFailed {
-                error: "timed out".into(),
-                auth: false,
-            });
-            return;
-        }
-    };
+    let client =
+        match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect_as(&url, auth, client_name))
+            .await
+        {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                send(Msg::ConnectFailed {
+                    auth: is_auth_failure(&e),
+                    error: short_error(&e),
+                });
+                return;
+            }
+            Err(_) => {
+                send(Msg::ConnectFailed {
+                    error: "timed out".into(),
+                    auth: false,
+                });
+                return;
+            }
+        };
     let (handle, mut events, welcome) = client.split();
     send(Msg::Connected(Box::new(welcome)));
     // Requests run concurrently; dropping the set (when this task ends) cancels them.

@@ -88,6 +88,17 @@ pub fn save(path: &Path, session: &Session) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// This machine's name, for the label of its login tokens.
+pub fn hostname() -> String {
+    let from_file = |path: &str| std::fs::read_to_string(path).ok();
+    from_file("/proc/sys/kernel/hostname")
+        .or_else(|| from_file("/etc/hostname"))
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "an unnamed host".into())
+}
+
 pub fn forget(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),

@@ -12,7 +12,7 @@ use crate::pane::{self, Geometry};
 use crate::timeline::Timeline;
 use chat_protocol::{
     AddMember, Auth, ChannelInfo, ClientFrame, CreateRoom, ErrorCode, EventContent, GetHistory,
-    JoinRoom, LeaveRoom, ListChannels, ListMembers, OpenDirect, RemoveMember, RenameRoom,
+    JoinRoom, LeaveRoom, ListChannels, ListMembers, Logout, OpenDirect, RemoveMember, RenameRoom,
     RoomEvent, RoomId, RoomKind, RoomSummary, SendMessage, ServerFrame, SetReceipt, SetTopic,
     SetTyping, Welcome,
 };

@@ -35,6 +35,12 @@ pub(crate) fn on_connection_lost(
 ) {
     let previous = std::mem::replace(&mut model.conn, Connection::Offline);
     connection_reset(model);
+    if model.logging_out {
+        // The server closes the connection of a token it revoked: that is the logout done.
+        let reason = (!auth).then(|| NOT_REVOKED.to_string());
+        logout(model, reason, fx);
+        return;
+    }
     if auth {
         let reason = if model.screen == Screen::Login {
             reason

@@ -350,6 +350,12 @@ pub(crate) fn on_response(
             notice(model, e.message, true);
         }
         (Tag::Action(text), Ok(_)) => notice(model, text, false),
+        (Tag::Logout, Ok(_)) => logout(model, None, fx),
+        (Tag::Logout, Err(e)) if e.code.is_none() => logout(model, Some(NOT_REVOKED.into()), fx),
+        (Tag::Logout, Err(e)) => {
+            model.logging_out = false;
+            notice(model, format!("cannot log out: {}", e.message), true);
+        }
         (Tag::Quiet, _) => {}
         (_, Err(e)) => notice(model, e.message, true),
         (_, Ok(_)) => {}

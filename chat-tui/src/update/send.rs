@@ -108,7 +108,18 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
                 );
                 return;
             }
-            logout(model, None, fx);
+            if is_connected(model) {
+                // The token is revoked first; the answer (or the connection's end) logs out.
+                model.logging_out = true;
+                notice(model, "logging out…", false);
+                request(
+                    fx,
+                    Tag::Logout,
+                    ClientFrame::Logout(Logout { request_id: 0 }),
+                );
+            } else {
+                logout(model, Some(NOT_REVOKED.into()), fx);
+            }
             return;
         }
         _ => {}
@@ -219,6 +230,10 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
     request(fx, tag, frame);
 }
 
+/// Said on the login screen after logging out without reaching the server.
+pub(crate) const NOT_REVOKED: &str =
+    "logged out on this device, but the server did not confirm: the login may stay valid until revoked (chat-server token revoke)";
+
 pub(crate) fn logout(model: &mut Model, reason: Option<String>, fx: &mut Vec<Effect>) {
     fx.push(Effect::Disconnect);
     fx.push(Effect::ForgetSession);
@@ -231,8 +246,11 @@ pub(crate) fn logout(model: &mut Model, reason: Option<String>, fx: &mut Vec<Eff
     model.selected = None;
     model.outbox = Default::default();
     model.confirm_logout = false;
+    model.logging_out = false;
     model.overlay = None;
+    model.notice = None;
     model.screen = Screen::Login;
+    model.login.register = false;
     model.login.password.clear();
     model.login.focus = LoginField::Password;
     model.login.error = reason;

@@ -6,6 +6,8 @@ use crate::model::{delivery, Delivery, Settings};
 use chat_protocol::{Limits, MessageSent, PresenceInfo, Receipt, Role, RoomEvent, Typing, UserRef};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+mod account;
+
 pub fn user(id: i64, name: &str) -> UserRef {
     UserRef {
         id,
@@ -115,7 +117,7 @@ pub fn type_text(model: &mut Model, text: &str) -> Vec<Effect> {
     fx
 }
 
-fn requests(fx: &[Effect]) -> Vec<&ClientFrame> {
+pub fn requests(fx: &[Effect]) -> Vec<&ClientFrame> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Request { frame, .. } => Some(frame),
@@ -124,7 +126,7 @@ fn requests(fx: &[Effect]) -> Vec<&ClientFrame> {
         .collect()
 }
 
-fn sends(fx: &[Effect]) -> Vec<(String, String)> {
+pub fn sends(fx: &[Effect]) -> Vec<(String, String)> {
     requests(fx)
         .into_iter()
         .filter_map(|f| match f {
@@ -134,7 +136,7 @@ fn sends(fx: &[Effect]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn lose_connection(model: &mut Model) -> Vec<Effect> {
+pub fn lose_connection(model: &mut Model) -> Vec<Effect> {
     update(
         model,
         Msg::Disconnected {

@@ -1,0 +1,77 @@
+//! Logging out, and what the login screen shows afterwards.
+
+use super::*;
+use crate::msg::Tag;
+
+fn run(model: &mut Model, command: &str) -> Vec<Effect> {
+    type_text(model, command);
+    update(model, key(KeyCode::Enter))
+}
+
+fn logout_request(fx: &[Effect]) -> bool {
+    fx.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Request {
+                tag: Tag::Logout,
+                frame: ClientFrame::Logout(_)
+            }
+        )
+    })
+}
+
+#[test]
+fn logout_revokes_the_token_on_the_server_then_shows_the_login_form() {
+    let mut model = connected_model();
+    model.login.register = true;
+    let fx = run(&mut model, "/logout");
+    assert!(logout_request(&fx), "{fx:?}");
+    assert_eq!(model.screen, Screen::Chat, "waits for the server's answer");
+
+    let fx = update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::Logout,
+            result: Ok(ServerFrame::Ok(chat_protocol::OkResponse { request_id: 1 })),
+        },
+    );
+    assert_eq!(model.screen, Screen::Login);
+    assert!(
+        !model.login.register,
+        "back to logging in, not creating an account"
+    );
+    assert_eq!(model.login.focus, LoginField::Password);
+    assert_eq!(model.login.username, "alice");
+    assert_eq!(model.login.error, None);
+    assert!(fx.contains(&Effect::ForgetSession));
+    assert!(fx.contains(&Effect::Cache(CacheOp::Clear)));
+    assert_eq!(model.token, None);
+}
+
+#[test]
+fn the_servers_close_after_logout_is_the_logout_not_an_error() {
+    let mut model = connected_model();
+    run(&mut model, "/logout");
+    // The close can overtake the answer: it ends the logout quietly.
+    update(
+        &mut model,
+        Msg::Disconnected {
+            reason: "token revoked: logged out".into(),
+            auth: true,
+        },
+    );
+    assert_eq!(model.screen, Screen::Login);
+    assert_eq!(model.login.error, None);
+}
+
+#[test]
+fn logging_out_offline_says_the_token_was_not_revoked() {
+    let mut model = connected_model();
+    lose_connection(&mut model);
+    let fx = run(&mut model, "/logout");
+    assert!(!logout_request(&fx));
+    assert_eq!(model.screen, Screen::Login);
+    let error = model.login.error.clone().unwrap_or_default();
+    assert!(error.contains("server did not confirm"), "{error}");
+    assert!(fx.contains(&Effect::ForgetSession));
+}
