@@ -73,6 +73,14 @@ pub fn initial_model(options: &Options, cache: &Cache) -> anyhow::Result<Model> 
                 .insert(id, Room::new(summary, Timeline::from_cache(events, last)));
         }
         model.outbox = Outbox::from_items(cached.outbox);
+        // Back where the user was, with what they were writing there.
+        model.drafts = cached.drafts;
+        model.selected = cached.selected.filter(|id| model.rooms.contains_key(id));
+        if let Some(id) = model.selected {
+            let draft = model.drafts.remove(&id).unwrap_or_default();
+            model.input.set(draft.clone());
+            model.draft_saved = draft;
+        }
     }
     Ok(model)
 }

@@ -9,6 +9,7 @@ use crate::msg::{CacheOp, Msg};
 use crate::outbox::{OutboxItem, OutboxState};
 use chat_protocol::{RoomEvent, RoomId, RoomSummary, Seq, UserRef};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 use tokio::sync::mpsc::UnboundedSender;
@@ -36,9 +37,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     client_id TEXT NOT NULL UNIQUE,
     room_id INTEGER NOT NULL,
     text TEXT NOT NULL,
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    room_name TEXT NOT NULL DEFAULT '',
+    failed TEXT
 );
+CREATE TABLE IF NOT EXISTS drafts (room_id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 ";
+
+/// Columns added to caches made by earlier versions.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("outbox", "room_name", "TEXT NOT NULL DEFAULT ''"),
+    ("outbox", "failed", "TEXT"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -55,6 +65,10 @@ pub struct Cached {
     /// Each room with its newest contiguous run of events.
     pub rooms: Vec<(RoomSummary, Vec<RoomEvent>)>,
     pub outbox: Vec<OutboxItem>,
+    /// Unsent text per room.
+    pub drafts: HashMap<RoomId, String>,
+    /// The room that was open when the client last ran.
+    pub selected: Option<RoomId>,
 }
 
 pub struct Cache {
@@ -77,6 +91,16 @@ impl Cache {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, decl) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                &format!("SELECT count(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
+        }
         Ok(Cache { conn })
     }
 
@@ -99,9 +123,9 @@ impl Cache {
             let events = self.newest_run(summary.id, synced_to, STARTUP_EVENTS)?;
             rooms.push((summary, events));
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT client_id, room_id, text, created FROM outbox ORDER BY pos")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id, room_id, text, created, room_name, failed FROM outbox ORDER BY pos",
+        )?;
         let outbox = stmt
             .query_map([], |r| {
                 Ok(OutboxItem {
@@ -109,11 +133,33 @@ impl Cache {
                     room_id: r.get(1)?,
                     text: r.get(2)?,
                     created: r.get(3)?,
-                    state: OutboxState::Queued,
+                    room_name: r.get(4)?,
+                    state: match r.get::<_, Option<String>>(5)? {
+                        Some(reason) => OutboxState::Failed(reason),
+                        None => OutboxState::Queued,
+                    },
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(Cached { me, rooms, outbox })
+        let drafts = self
+            .conn
+            .prepare("SELECT room_id, text FROM drafts")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let selected = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'selected'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|v| v.parse().ok());
+        Ok(Cached {
+            me,
+            rooms,
+            outbox,
+            drafts,
+            selected,
+        })
     }
 
     /// The newest events at or below `upto`, cut to the run without holes that ends the newest.
@@ -186,9 +232,42 @@ impl Cache {
                 }
                 CacheOp::OutboxPut(item) => {
                     tx.execute(
-                        "INSERT OR IGNORE INTO outbox (client_id, room_id, text, created)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![item.client_id, item.room_id, item.text, item.created],
+                        "INSERT OR IGNORE INTO outbox (client_id, room_id, text, created, room_name)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            item.client_id,
+                            item.room_id,
+                            item.text,
+                            item.created,
+                            item.room_name
+                        ],
+                    )?;
+                }
+                CacheOp::OutboxFailed { client_id, reason } => {
+                    tx.execute(
+                        "UPDATE outbox SET failed = ?2 WHERE client_id = ?1",
+                        params![client_id, reason],
+                    )?;
+                }
+                CacheOp::OutboxRetry(client_id) => {
+                    tx.execute(
+                        "UPDATE outbox SET failed = NULL WHERE client_id = ?1",
+                        [client_id],
+                    )?;
+                }
+                CacheOp::Draft { room_id, text } if text.is_empty() => {
+                    tx.execute("DELETE FROM drafts WHERE room_id = ?1", [room_id])?;
+                }
+                CacheOp::Draft { room_id, text } => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO drafts (room_id, text) VALUES (?1, ?2)",
+                        params![room_id, text],
+                    )?;
+                }
+                CacheOp::Selected(room_id) => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('selected', ?1)",
+                        [room_id.to_string()],
                     )?;
                 }
                 CacheOp::OutboxRemove(client_id) => {
@@ -196,7 +275,8 @@ impl Cache {
                 }
                 CacheOp::Clear => {
                     tx.execute_batch(
-                        "DELETE FROM meta; DELETE FROM rooms; DELETE FROM events; DELETE FROM outbox;",
+                        "DELETE FROM meta; DELETE FROM rooms; DELETE FROM events; DELETE FROM outbox;
+                         DELETE FROM drafts;",
                     )?;
                 }
             }
@@ -320,6 +400,7 @@ mod tests {
         let item = OutboxItem {
             client_id: "x".into(),
             room_id: 1,
+            room_name: "#general".into(),
             text: "offline hello".into(),
             created: 5,
             state: OutboxState::InFlight,
@@ -348,6 +429,76 @@ mod tests {
             .apply(&[CacheOp::OutboxRemove("x".into())])
             .expect("remove");
         assert!(cache.load().expect("load").outbox.is_empty());
+    }
+
+    #[test]
+    fn failed_messages_drafts_and_the_open_room_come_back() {
+        let mut cache = Cache::in_memory().expect("open");
+        let item = OutboxItem {
+            client_id: "x".into(),
+            room_id: 5,
+            room_name: "#ops".into(),
+            text: "for ops".into(),
+            created: 5,
+            state: OutboxState::Queued,
+        };
+        cache
+            .apply(&[
+                CacheOp::OutboxPut(item),
+                CacheOp::OutboxFailed {
+                    client_id: "x".into(),
+                    reason: "you are no longer a member of #ops".into(),
+                },
+                CacheOp::Draft {
+                    room_id: 1,
+                    text: "half a thought".into(),
+                },
+                CacheOp::Draft {
+                    room_id: 2,
+                    text: "gone".into(),
+                },
+                CacheOp::Draft {
+                    room_id: 2,
+                    text: String::new(),
+                },
+                CacheOp::Selected(7),
+            ])
+            .expect("write");
+        let cached = cache.load().expect("load");
+        assert_eq!(cached.outbox[0].room_name, "#ops");
+        assert_eq!(
+            cached.outbox[0].state,
+            OutboxState::Failed("you are no longer a member of #ops".into())
+        );
+        assert_eq!(cached.drafts.len(), 1);
+        assert_eq!(cached.drafts[&1], "half a thought");
+        assert_eq!(cached.selected, Some(7));
+        cache
+            .apply(&[CacheOp::OutboxRetry("x".into())])
+            .expect("retry");
+        assert_eq!(
+            cache.load().expect("load").outbox[0].state,
+            OutboxState::Queued
+        );
+    }
+
+    #[test]
+    fn a_cache_from_before_failed_messages_is_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cache.sqlite");
+        let old = Connection::open(&path).expect("open");
+        old.execute_batch(
+            "CREATE TABLE outbox (pos INTEGER PRIMARY KEY AUTOINCREMENT,
+                client_id TEXT NOT NULL UNIQUE, room_id INTEGER NOT NULL,
+                text TEXT NOT NULL, created INTEGER NOT NULL);
+             INSERT INTO outbox (client_id, room_id, text, created) VALUES ('a', 1, 'hi', 1);",
+        )
+        .expect("old schema");
+        drop(old);
+        let cache = Cache::open(&path).expect("upgrade");
+        let cached = cache.load().expect("load");
+        assert_eq!(cached.outbox[0].text, "hi");
+        assert_eq!(cached.outbox[0].state, OutboxState::Queued);
     }
 
     #[test]

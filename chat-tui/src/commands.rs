@@ -19,6 +19,7 @@ pub enum Command {
     Rename(String),
     Channels,
     Reconnect,
+    Unsent,
     Logout,
     Help,
     Quit,
@@ -48,6 +49,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "browse the public channel directory",
     ),
     ("reconnect", "/reconnect", "connect again now"),
+    (
+        "unsent",
+        "/unsent",
+        "messages not sent: copy one to the input, retry or discard it",
+    ),
     (
         "logout",
         "/logout",
@@ -110,6 +116,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "channels" | "list" => no_args("channels", Command::Channels),
         "reconnect" => no_args("reconnect", Command::Reconnect),
         "logout" => no_args("logout", Command::Logout),
+        "unsent" => no_args("unsent", Command::Unsent),
         "help" => Ok(Command::Help),
         "quit" | "exit" => Ok(Command::Quit),
         "" => Err("type a command after /, or /help".into()),

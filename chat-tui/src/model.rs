@@ -186,6 +186,10 @@ pub enum Overlay {
         picker: Picker,
         channels: Option<Vec<ChannelInfo>>,
     },
+    /// /unsent: messages the server refused or whose room went away, the selected one first.
+    Unsent {
+        selected: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,8 +229,6 @@ pub struct Model {
     pub overlay: Option<Overlay>,
     pub notice: Option<Notice>,
     pub rng: Rng,
-    /// Ctrl-C was pressed once with a draft in the input; a second press quits.
-    pub confirm_quit: bool,
     pub quit: bool,
     /// Terminal size in cells (columns, rows).
     pub size: (u16, u16),
@@ -240,6 +242,10 @@ pub struct Model {
     pub confirm_logout: bool,
     /// /logout asked the server to revoke the token; the connection's end is expected.
     pub logging_out: bool,
+    /// Unsent text of the rooms not in view (the one in view is in `input`).
+    pub drafts: HashMap<RoomId, String>,
+    /// The draft last written to the cache for the room in view.
+    pub draft_saved: String,
 }
 
 impl Model {
@@ -279,7 +285,6 @@ impl Model {
             overlay: None,
             notice: None,
             rng,
-            confirm_quit: false,
             quit: false,
             size: (80, 24),
             typing_sent: None,
@@ -287,6 +292,8 @@ impl Model {
             outbox_retry_at: 0,
             confirm_logout: false,
             logging_out: false,
+            drafts: HashMap::new(),
+            draft_saved: String::new(),
         }
     }
 

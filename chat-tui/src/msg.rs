@@ -133,6 +133,20 @@ pub enum CacheOp {
     Events(Vec<RoomEvent>),
     OutboxPut(OutboxItem),
     OutboxRemove(String),
+    /// Refused or its room gone: kept, with the reason, until the user deals with it.
+    OutboxFailed {
+        client_id: String,
+        reason: String,
+    },
+    /// A failed message queued again.
+    OutboxRetry(String),
+    /// The unsent text of a room (empty: none).
+    Draft {
+        room_id: RoomId,
+        text: String,
+    },
+    /// The room in view, to open it again next time.
+    Selected(RoomId),
     /// Logged out: nothing of this account stays on disk.
     Clear,
 }

@@ -10,6 +10,8 @@ use chat_protocol::{Millis, RoomId};
 pub struct OutboxItem {
     pub client_id: String,
     pub room_id: RoomId,
+    /// The room's name when the message was written: still known if the room goes away.
+    pub room_name: String,
     pub text: String,
     pub created: Millis,
     pub state: OutboxState,
@@ -62,10 +64,41 @@ impl Outbox {
         Some(self.items.remove(i))
     }
 
-    pub fn fail(&mut self, client_id: &str, reason: String) {
-        if let Some(item) = self.items.iter_mut().find(|i| i.client_id == client_id) {
-            item.state = OutboxState::Failed(reason);
-        }
+    /// Refused: kept, with the reason, until the user retries, edits or discards it.
+    pub fn fail(&mut self, client_id: &str, reason: String) -> Option<&OutboxItem> {
+        let item = self.items.iter_mut().find(|i| i.client_id == client_id)?;
+        item.state = OutboxState::Failed(reason);
+        Some(item)
+    }
+
+    /// The room went away: its waiting messages fail with `reason`; returns their client ids.
+    pub fn fail_room(&mut self, room_id: RoomId, reason: &str) -> Vec<String> {
+        self.items
+            .iter_mut()
+            .filter(|i| i.room_id == room_id && i.state == OutboxState::Queued)
+            .map(|i| {
+                i.state = OutboxState::Failed(reason.to_string());
+                i.client_id.clone()
+            })
+            .collect()
+    }
+
+    /// A failed message goes back in the queue, after the others.
+    pub fn retry(&mut self, client_id: &str) -> bool {
+        let Some(i) = self.items.iter().position(|i| i.client_id == client_id) else {
+            return false;
+        };
+        let mut item = self.items.remove(i);
+        item.state = OutboxState::Queued;
+        self.items.push(item);
+        true
+    }
+
+    /// Messages the server refused or whose room went away, oldest first.
+    pub fn failed(&self) -> impl Iterator<Item = &OutboxItem> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i.state, OutboxState::Failed(_)))
     }
 
     /// The connection dropped: whatever was in flight is sent again (with the same client id)
@@ -89,12 +122,6 @@ impl Outbox {
     pub fn in_room(&self, room_id: RoomId) -> impl Iterator<Item = &OutboxItem> {
         self.items.iter().filter(move |i| i.room_id == room_id)
     }
-
-    /// Drop failed messages of a room (after the user has seen them).
-    pub fn forget_failed(&mut self, room_id: RoomId) {
-        self.items
-            .retain(|i| !(i.room_id == room_id && matches!(i.state, OutboxState::Failed(_))));
-    }
 }
 
 #[cfg(test)]
@@ -105,6 +132,7 @@ mod tests {
         OutboxItem {
             client_id: id.into(),
             room_id,
+            room_name: "#general".into(),
             text: format!("text {id}"),
             created: 0,
             state: OutboxState::Queued,
@@ -155,7 +183,25 @@ mod tests {
             Some("b".into())
         );
         assert_eq!(outbox.waiting(), 1);
-        outbox.forget_failed(1);
+        assert_eq!(outbox.failed().count(), 1, "kept until dealt with");
+        outbox.remove("a");
         assert_eq!(outbox.items().len(), 1);
+    }
+
+    #[test]
+    fn a_gone_rooms_messages_fail_and_a_retry_goes_last() {
+        let mut outbox = Outbox::default();
+        outbox.push(item("a", 1));
+        outbox.push(item("b", 2));
+        outbox.push(item("c", 1));
+        assert_eq!(outbox.fail_room(1, "gone"), ["a", "c"]);
+        assert_eq!(outbox.waiting(), 1);
+        assert!(outbox.retry("a"));
+        let order: Vec<&str> = outbox
+            .items()
+            .iter()
+            .map(|i| i.client_id.as_str())
+            .collect();
+        assert_eq!(order, ["b", "c", "a"]);
     }
 }

@@ -27,6 +27,7 @@ mod rooms;
 mod send;
 #[cfg(test)]
 pub(crate) mod tests;
+mod unsent;
 
 use connection::*;
 use frames::*;
@@ -35,6 +36,7 @@ pub use keys::{channel_matches, switcher_matches};
 pub use rooms::select_room;
 use rooms::*;
 use send::*;
+use unsent::*;
 
 /// Events per history request.
 pub const PAGE: u32 = 100;

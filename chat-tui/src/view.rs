@@ -210,6 +210,10 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     if queued > 0 {
         details.push(format!("{queued} queued"));
     }
+    let unsent = model.outbox.failed().count();
+    if unsent > 0 {
+        details.push(format!("{unsent} not sent (/unsent)"));
+    }
     match &model.conn {
         Connection::Connected {
             rtt_ms, ping_sent, ..

@@ -94,6 +94,7 @@ pub(crate) fn on_tick(model: &mut Model, fx: &mut Vec<Effect>) {
         model.notice = None;
     }
     pump_outbox(model, fx);
+    save_draft(model, fx);
 }
 
 pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Effect>) {
@@ -137,8 +138,7 @@ pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Eff
         .filter(|id| !listed.contains(id))
         .collect();
     for id in gone {
-        model.rooms.remove(&id);
-        fx.push(Effect::Cache(CacheOp::RemoveRoom(id)));
+        forget_room(model, id, fx);
     }
     for summary in welcome.rooms {
         upsert_room(model, summary, fx);

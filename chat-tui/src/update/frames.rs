@@ -60,16 +60,45 @@ pub(crate) fn on_frame(model: &mut Model, frame: ServerFrame, fx: &mut Vec<Effec
 }
 
 pub(crate) fn remove_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
-    if model.rooms.remove(&room_id).is_none() {
+    if !forget_room(model, room_id, fx) {
         return;
     }
-    fx.push(Effect::Cache(CacheOp::RemoveRoom(room_id)));
     if model.selected == Some(room_id) {
         model.selected = None;
         if let Some(&next) = model.room_order().first() {
             select_room(model, next, fx);
         }
     }
+}
+
+/// I am no longer in a room: drop it and its cache. Messages still waiting for it are kept as
+/// failed, naming the room and why, for the user to copy, retry or discard (/unsent).
+pub(crate) fn forget_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) -> bool {
+    let Some(room) = model.rooms.remove(&room_id) else {
+        return false;
+    };
+    fx.push(Effect::Cache(CacheOp::RemoveRoom(room_id)));
+    model.drafts.remove(&room_id);
+    let name = room.display_name();
+    let reason = format!("you are no longer a member of {name}");
+    let failed = model.outbox.fail_room(room_id, &reason);
+    if !failed.is_empty() {
+        notice(
+            model,
+            format!(
+                "{} message(s) to {name} not sent: {reason}; /unsent to copy, retry or discard",
+                failed.len()
+            ),
+            true,
+        );
+    }
+    for client_id in failed {
+        fx.push(Effect::Cache(CacheOp::OutboxFailed {
+            client_id,
+            reason: reason.clone(),
+        }));
+    }
+    true
 }
 
 pub(crate) fn on_live_event(model: &mut Model, event: RoomEvent, fx: &mut Vec<Effect>) {
@@ -239,9 +268,22 @@ pub(crate) fn on_response(
                 model.outbox_retry_at = model.now + 2_000;
             }
             Some(_) => {
-                model.outbox.fail(&client_id, e.message.clone());
-                fx.push(Effect::Cache(CacheOp::OutboxRemove(client_id)));
-                notice(model, format!("message not sent: {}", e.message), true);
+                let room = model
+                    .outbox
+                    .fail(&client_id, e.message.clone())
+                    .map_or_else(String::new, |item| format!(" to {}", item.room_name));
+                fx.push(Effect::Cache(CacheOp::OutboxFailed {
+                    client_id,
+                    reason: e.message.clone(),
+                }));
+                notice(
+                    model,
+                    format!(
+                        "message{room} not sent: {}; /unsent to copy, retry or discard",
+                        e.message
+                    ),
+                    true,
+                );
                 pump_outbox(model, fx);
             }
         },

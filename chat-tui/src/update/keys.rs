@@ -8,23 +8,11 @@ pub(crate) fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
-        let draft = model.screen == Screen::Chat && !model.input.text().trim().is_empty();
-        if draft && !model.confirm_quit {
-            model.confirm_quit = true;
-            notice(
-                model,
-                "press Ctrl-C again to quit (the unsent draft will be lost)",
-                true,
-            );
-            return;
-        }
+        // Nothing is lost by quitting: the draft and the queue are kept on disk.
+        save_draft(model, fx);
         model.quit = true;
         fx.push(Effect::Quit);
         return;
-    }
-    if model.confirm_quit {
-        model.confirm_quit = false;
-        model.notice = None;
     }
     if ctrl && key.code == KeyCode::Char('l') {
         fx.push(Effect::Redraw);
@@ -132,6 +120,10 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
                     Screen::Chat => on_chat_key(model, key, fx),
                 }
             }
+            return;
+        }
+        Overlay::Unsent { .. } => {
+            on_unsent_key(model, key, fx);
             return;
         }
         Overlay::Switcher(p) => p,
@@ -268,7 +260,7 @@ pub(crate) fn on_paste(model: &mut Model, text: &str, fx: &mut Vec<Effect>) {
         (Some(Overlay::Switcher(p)), _) | (Some(Overlay::Channels { picker: p, .. }), _) => {
             p.query.push_str(text.lines().next().unwrap_or_default());
         }
-        (Some(Overlay::Help), _) => {}
+        (Some(Overlay::Help | Overlay::Unsent { .. }), _) => {}
         (None, Screen::Login) => {
             let form = &mut model.login;
             let line = text.lines().next().unwrap_or_default();

@@ -24,11 +24,10 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
         if let Some(old) = model.selected.and_then(|id| model.rooms.get_mut(&id)) {
             old.marker = None;
         }
-        if let Some(old) = model.selected {
-            model.outbox.forget_failed(old);
-        }
+        switch_draft(model, room_id, fx);
         model.selected = Some(room_id);
         model.completion = None;
+        fx.push(Effect::Cache(CacheOp::Selected(room_id)));
     }
     let connected = is_connected(model);
     let Some(room) = model.rooms.get_mut(&room_id) else {
@@ -45,6 +44,44 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
         request(fx, Tag::Members { room_id }, frame);
     }
     mark_read(model, room_id, fx);
+}
+
+/// Each room keeps its own unsent text: the input's goes with the room left, the draft of the
+/// room opened comes back.
+fn switch_draft(model: &mut Model, to: RoomId, fx: &mut Vec<Effect>) {
+    let leaving = model.input.take();
+    if let Some(from) = model.selected {
+        if leaving.trim().is_empty() {
+            model.drafts.remove(&from);
+        } else {
+            model.drafts.insert(from, leaving.clone());
+        }
+        if leaving != model.draft_saved {
+            fx.push(Effect::Cache(CacheOp::Draft {
+                room_id: from,
+                text: leaving,
+            }));
+        }
+    }
+    let draft = model.drafts.remove(&to).unwrap_or_default();
+    model.input.set(draft.clone());
+    model.draft_saved = draft;
+}
+
+/// Write the draft of the room in view to the cache if it changed (each tick, and before
+/// quitting), so it survives a restart or a crash.
+pub(crate) fn save_draft(model: &mut Model, fx: &mut Vec<Effect>) {
+    let Some(room_id) = model.selected else {
+        return;
+    };
+    let text = model.input.text();
+    if text != model.draft_saved {
+        model.draft_saved = text.to_string();
+        fx.push(Effect::Cache(CacheOp::Draft {
+            room_id,
+            text: text.to_string(),
+        }));
+    }
 }
 
 /// The first message from someone else after what I have read, for the "new messages" line.

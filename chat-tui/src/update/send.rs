@@ -41,9 +41,11 @@ pub(crate) fn submit(model: &mut Model, fx: &mut Vec<Effect>) {
         return;
     }
     let room_id = room.id();
+    let room_name = room.display_name();
     let item = OutboxItem {
         client_id: model.rng.client_id(),
         room_id,
+        room_name,
         text: text.to_string(),
         created: model.now,
         state: OutboxState::Queued,
@@ -85,8 +87,17 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
             return;
         }
         Command::Quit => {
+            save_draft(model, fx);
             model.quit = true;
             fx.push(Effect::Quit);
+            return;
+        }
+        Command::Unsent => {
+            if model.outbox.failed().next().is_none() {
+                notice(model, "every message was sent", false);
+            } else {
+                model.overlay = Some(Overlay::Unsent { selected: 0 });
+            }
             return;
         }
         Command::Reconnect => {

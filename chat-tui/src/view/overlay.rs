@@ -29,13 +29,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("Ctrl-L", "repaint the screen"),
     ("F1, /help", "this help"),
-    ("Ctrl-C", "quit (twice if a draft would be lost)"),
+    ("Ctrl-C", "quit (drafts and unsent messages are kept)"),
 ];
 
 pub fn draw(model: &Model, frame: &mut Frame<'_>) {
     match &model.overlay {
         None => {}
         Some(Overlay::Help) => draw_help(frame),
+        Some(Overlay::Unsent { selected }) => draw_unsent(model, frame, *selected),
         Some(Overlay::Switcher(picker)) => {
             let rows: Vec<Line<'static>> = switcher_matches(model, &picker.query)
                 .into_iter()
@@ -135,6 +136,45 @@ fn draw_help(frame: &mut Frame<'_>) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
         rect,
     );
+}
+
+/// Messages not sent: where to, why, and the text, with the keys that deal with them.
+fn draw_unsent(model: &Model, frame: &mut Frame<'_>, selected: usize) {
+    let rect = centered(frame, 76, 16);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Not sent · Enter: to the input · r: retry · d: discard · Esc ");
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let width = usize::from(inner.width);
+    let items: Vec<_> = model.outbox.failed().collect();
+    let selected = selected.min(items.len().saturating_sub(1));
+    let per_item = 2;
+    let visible = (usize::from(inner.height) / per_item).max(1);
+    let first = (selected + 1).saturating_sub(visible);
+    let mut lines = Vec::new();
+    for (i, item) in items.iter().enumerate().skip(first).take(visible) {
+        let reason = match &item.state {
+            crate::outbox::OutboxState::Failed(reason) => reason.as_str(),
+            _ => "",
+        };
+        let head = format!(" {} · {}", wrap::sanitize(&item.room_name), reason);
+        let first_line = item.text.lines().next().unwrap_or_default();
+        let text = format!("   {}", wrap::sanitize(first_line));
+        let mut head = Line::styled(
+            wrap::truncate(&head, width),
+            Style::default().fg(Color::Red),
+        );
+        let mut text = Line::raw(wrap::truncate(&text, width));
+        if i == selected {
+            head = head.style(Style::default().bg(Color::Blue).fg(Color::White));
+            text = text.style(Style::default().bg(Color::Blue).fg(Color::White));
+        }
+        lines.push(head);
+        lines.push(text);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_picker(
