@@ -373,16 +373,29 @@ async fn emoji_sequences_leave_no_stray_glyphs() {
             alice.wait_text("log in");
             alice.line(PASSWORD);
             alice.wait_text("● connected");
-            alice.line("/create channel emoji @bob");
-            alice.wait_text("alice created channel emoji");
             alice
         }
     })
     .await
     .unwrap();
+    // A direct conversation bob opens shows him online in alice's sidebar at once, before
+    // she opens it.
+    let dm = bob.open_direct("alice").await.unwrap();
+    bob.send_message(dm.id, "d1", "psst").await.unwrap();
+    let alice = tokio::task::spawn_blocking(move || {
+        let mut alice = alice;
+        alice.wait_for("bob online in the sidebar", |s| {
+            s.lines().any(|l| l.contains("● bob"))
+        });
+        alice.line("/create channel emoji @bob");
+        alice.wait_text("alice created channel emoji");
+        alice
+    })
+    .await
+    .unwrap();
     let room = loop {
         let rooms = bob.list_rooms().await.unwrap();
-        if let Some(room) = rooms.first() {
+        if let Some(room) = rooms.iter().find(|r| r.kind == RoomKind::Channel) {
             break room.id;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
