@@ -7,7 +7,7 @@
 use crate::model::{delivery, Delivery, Model, Room, Scroll};
 use crate::outbox::{OutboxItem, OutboxState};
 use crate::wrap;
-use chat_protocol::{EventContent, Millis, RoomEvent, RoomKind};
+use chat_protocol::{EventContent, Millis, RoomEvent, RoomKind, Seq};
 use chrono::{DateTime, FixedOffset};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -329,9 +329,22 @@ pub fn scrolled_down(model: &Model, room: &Room, rows: usize, g: Geometry) -> Sc
 
 /// The scroll position that shows the oldest loaded event at the top of the pane.
 fn top_of(model: &Model, room: &Room, g: Geometry, pane: usize) -> Scroll {
+    top_at(model, room, 0, g, pane)
+}
+
+/// The scroll position that puts event `seq` (with the lines above it: the day and the "new
+/// messages" rule) at the top of the pane; the bottom if everything from it on fits.
+pub fn showing_from(model: &Model, room: &Room, seq: Seq, g: Geometry, pane: usize) -> Scroll {
+    match room.timeline.position(seq) {
+        Ok(i) => top_at(model, room, i, g, pane),
+        Err(_) => Scroll::Bottom,
+    }
+}
+
+fn top_at(model: &Model, room: &Room, start: usize, g: Geometry, pane: usize) -> Scroll {
     let events = room.timeline.events();
     let mut total = 0;
-    for (i, event) in events.iter().enumerate() {
+    for (i, event) in events.iter().enumerate().skip(start) {
         total += height(model, room, i, g);
         if total >= pane {
             if i + 1 == events.len() && total == pane {
@@ -346,7 +359,7 @@ fn top_of(model: &Model, room: &Room, g: Geometry, pane: usize) -> Scroll {
     Scroll::Bottom
 }
 
-fn anchor_index(room: &Room, seq: chat_protocol::Seq) -> usize {
+fn anchor_index(room: &Room, seq: Seq) -> usize {
     let len = room.timeline.len();
     room.timeline
         .position(seq)

@@ -307,7 +307,13 @@ pub(crate) fn on_response(
             }
             if room.marker.is_none() && model.selected == Some(room_id) {
                 room.marker = first_unread(room, model.me.as_ref().map(|m| m.id));
+                if room.marker.is_some() && room.scroll == Scroll::Bottom {
+                    open_at_marker(model, room_id);
+                }
             }
+            let Some(room) = model.rooms.get_mut(&room_id) else {
+                return;
+            };
             catch_up(room, fx);
             if model.selected == Some(room_id) {
                 mark_read(model, room_id, fx);

@@ -19,7 +19,8 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
     if !model.rooms.contains_key(&room_id) {
         return;
     }
-    if model.selected != Some(room_id) {
+    let opening = model.selected != Some(room_id);
+    if opening {
         stop_typing(model, fx);
         if let Some(old) = model.selected.and_then(|id| model.rooms.get_mut(&id)) {
             old.marker = None;
@@ -35,6 +36,12 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
     };
     room.mention = false;
     room.marker = first_unread(room, model.me.as_ref().map(|m| m.id));
+    if opening {
+        open_at_marker(model, room_id);
+    }
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
     if connected && !room.members_loaded {
         room.members_loaded = true;
         let frame = ClientFrame::ListMembers(ListMembers {
@@ -44,6 +51,28 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
         request(fx, Tag::Members { room_id }, frame);
     }
     mark_read(model, room_id, fx);
+}
+
+/// A room opened with more unread than fits shows its first unread message at the top (under
+/// the "new messages" line), as WeeChat and Slack do; reading on scrolls down to the rest.
+pub(crate) fn open_at_marker(model: &mut Model, room_id: RoomId) {
+    let (g, pane_height) = geometry(model);
+    let me = model.me.as_ref().map(|m| m.id);
+    let Some(room) = model.rooms.get(&room_id) else {
+        return;
+    };
+    let scroll = match room.marker {
+        Some(seq) => pane::showing_from(model, room, seq, g, pane_height),
+        None => Scroll::Bottom,
+    };
+    let below = match scroll {
+        Scroll::At { seq, .. } => unread_after(room, me, seq),
+        Scroll::Bottom => 0,
+    };
+    if let Some(room) = model.rooms.get_mut(&room_id) {
+        room.scroll = scroll;
+        room.unseen_below = below;
+    }
 }
 
 /// Each room keeps its own unsent text: the input's goes with the room left, the draft of the

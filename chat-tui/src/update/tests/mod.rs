@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 mod account;
 mod drafts;
+mod opening;
 mod unsent;
 
 pub fn user(id: i64, name: &str) -> UserRef {

@@ -1,0 +1,92 @@
+//! Opening a room with more unread messages than fit starts at the first of them.
+
+use super::*;
+use crate::model::Scroll;
+use crate::pane::{self, Geometry};
+
+const BUSY: RoomId = 12;
+
+/// #busy: 50 messages from bob, of which alice has read 9.
+fn with_busy_room() -> Model {
+    let mut model = connected_model();
+    let mut room = summary(BUSY, RoomKind::Channel, "busy", 50);
+    room.read_seq = 9;
+    room.unread = 41;
+    upsert(&mut model, room);
+    let bob = user(2, "bob");
+    let history = chat_protocol::History {
+        request_id: 0,
+        room_id: BUSY,
+        events: (1..=50)
+            .map(|seq| message(BUSY, seq, &bob, &format!("line {seq}")))
+            .collect(),
+        more: false,
+    };
+    update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::HistoryLatest { room_id: BUSY },
+            result: Ok(ServerFrame::History(history)),
+        },
+    );
+    model
+}
+
+fn upsert(model: &mut Model, room: RoomSummary) {
+    update(
+        model,
+        Msg::Server(ServerFrame::RoomAdded(chat_protocol::RoomAdded { room })),
+    );
+}
+
+fn visible_text(model: &Model) -> Vec<String> {
+    let room = model.selected_room().expect("a room in view");
+    let area = crate::layout::areas(model).messages;
+    pane::visible_lines(
+        model,
+        room,
+        Geometry::new(area.width),
+        usize::from(area.height),
+    )
+    .iter()
+    .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+    .collect()
+}
+
+#[test]
+fn a_room_with_many_unread_opens_at_the_first_unread() {
+    let mut model = with_busy_room();
+    select_room(&mut model, BUSY, &mut Vec::new());
+    let rows = visible_text(&model);
+    assert!(rows[0].contains("new messages"), "{rows:#?}");
+    assert!(rows[1].contains("line 10"), "{rows:#?}");
+    let room = &model.rooms[&BUSY];
+    assert!(matches!(room.scroll, Scroll::At { .. }));
+    assert!(room.unseen_below > 0, "the hint counts what is below");
+    assert!(
+        room.summary.unread > 0 && room.summary.unread < 41,
+        "only what is on screen is read: {}",
+        room.summary.unread
+    );
+    // Reading on to the end reads it all.
+    update(&mut model, key(KeyCode::Esc));
+    assert_eq!(model.rooms[&BUSY].summary.unread, 0);
+    assert_eq!(model.rooms[&BUSY].scroll, Scroll::Bottom);
+}
+
+#[test]
+fn a_room_whose_unread_fit_opens_at_the_bottom() {
+    let mut model = with_busy_room();
+    if let Some(room) = model.rooms.get_mut(&BUSY) {
+        room.summary.read_seq = 47;
+        room.summary.unread = 3;
+    }
+    select_room(&mut model, BUSY, &mut Vec::new());
+    assert_eq!(model.rooms[&BUSY].scroll, Scroll::Bottom);
+    let rows = visible_text(&model);
+    assert!(rows.iter().any(|r| r.contains("new messages")), "{rows:#?}");
+    assert!(
+        rows.last().is_some_and(|r| r.contains("line 50")),
+        "{rows:#?}"
+    );
+}
