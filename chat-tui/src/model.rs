@@ -368,8 +368,11 @@ pub enum Delivery {
     Pending,
     Failed(String),
     Sent,
-    /// Every other member's device has it.
+    /// The other person's device has it; in a group, someone's device does (one member who
+    /// never comes back must not hold every message at "sent").
     Delivered,
+    /// Some of the other members of a group have read it.
+    ReadBy(usize),
     /// Every other member has read it.
     Read,
 }
@@ -382,12 +385,19 @@ pub fn delivery(room: &Room, me: UserId, seq: Seq) -> Delivery {
         .filter(|(id, _)| **id != me)
         .map(|(_, r)| r)
         .collect();
+    let read = others.iter().filter(|(_, read)| *read >= seq).count();
+    let delivered = others
+        .iter()
+        .filter(|(delivered, _)| *delivered >= seq)
+        .count();
     if others.is_empty() {
-        return Delivery::Sent;
-    }
-    if others.iter().all(|(_, read)| *read >= seq) {
+        Delivery::Sent
+    } else if read == others.len() {
         Delivery::Read
-    } else if others.iter().all(|(delivered, _)| *delivered >= seq) {
+    } else if read > 0 {
+        Delivery::ReadBy(read)
+    } else if delivered == others.len() || (delivered > 0 && room.summary.kind != RoomKind::Direct)
+    {
         Delivery::Delivered
     } else {
         Delivery::Sent

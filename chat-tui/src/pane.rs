@@ -112,11 +112,17 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
     match &event.content {
         EventContent::Message { text, .. } => {
             let mine = model.is_me(&event.sender);
-            let mark = if mine {
+            // One mark per run of my messages, on its last: receipts only move forward, so
+            // the earlier ones are at least as far along.
+            let run_goes_on = events
+                .get(i + 1)
+                .is_some_and(|next| is_message(next) && model.is_me(&next.sender));
+            let mark = if mine && !run_goes_on {
                 model.me.as_ref().map(|me| delivery(room, me.id, event.seq))
             } else {
                 None
             };
+            let group = room.summary.kind != RoomKind::Direct;
             let nick = (!continues).then(|| {
                 Span::styled(
                     event.sender.username.clone(),
@@ -131,7 +137,8 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
             } else {
                 Style::default()
             };
-            lines.extend(body_lines(&time, nick, text, style, mark.as_ref(), g));
+            let mark = mark.map(|m| mark_span(&m, group));
+            lines.extend(body_lines(&time, nick, text, style, mark, g));
         }
         other => {
             let text = describe(event, other, room.summary.kind);
@@ -161,10 +168,18 @@ pub fn pending_lines(model: &Model, item: &OutboxItem, g: Geometry) -> Vec<Line<
         name,
         Style::default().fg(color).add_modifier(Modifier::BOLD),
     );
-    body_lines(&time, Some(nick), &item.text, dim(), Some(&mark), g)
+    body_lines(
+        &time,
+        Some(nick),
+        &item.text,
+        dim(),
+        Some(mark_span(&mark, false)),
+        g,
+    )
 }
 
-fn mark_span(mark: &Delivery) -> Span<'static> {
+/// The mark as drawn; `group` counts readers ("read by 3", "read by all").
+fn mark_span(mark: &Delivery, group: bool) -> Span<'static> {
     match mark {
         Delivery::Pending => Span::styled("◷ sending", dim()),
         Delivery::Failed(reason) => Span::styled(
@@ -173,6 +188,8 @@ fn mark_span(mark: &Delivery) -> Span<'static> {
         ),
         Delivery::Sent => Span::styled("✓", dim()),
         Delivery::Delivered => Span::styled("✓✓", dim()),
+        Delivery::ReadBy(n) => Span::styled(format!("✓✓ read by {n}"), dim()),
+        Delivery::Read if group => Span::styled("✓✓ read by all", Style::default().fg(Color::Cyan)),
         Delivery::Read => Span::styled("✓✓ read", Style::default().fg(Color::Cyan)),
     }
 }
@@ -182,13 +199,12 @@ fn body_lines(
     nick: Option<Span<'static>>,
     text: &str,
     style: Style,
-    mark: Option<&Delivery>,
+    mark: Option<Span<'static>>,
     g: Geometry,
 ) -> Vec<Line<'static>> {
     let text = wrap::sanitize(text);
     let text_width = g.text_width();
     let mut rows = wrap::wrap(&text, text_width);
-    let mark = mark.map(mark_span);
     // The mark goes after the text on the last row when it fits, else on a row of its own.
     let mark_on_own_row = mark.as_ref().is_some_and(|m| {
         rows.last()

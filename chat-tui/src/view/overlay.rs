@@ -123,7 +123,7 @@ fn draw_help(frame: &mut Frame<'_>) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        "Marks on your messages: ◷ sending · ✓ sent · ✓✓ delivered · ✓✓ read · ✗ not sent",
+        "Marks (on the last of your messages in a row): ◷ sending · ✓ sent · ✓✓ delivered · ✓✓ read (by N, by all) · ✗ not sent",
         Style::default().fg(Color::DarkGray),
     ));
     lines.push(Line::styled(

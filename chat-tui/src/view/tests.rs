@@ -260,3 +260,40 @@ fn help_lists_every_command() {
     }
     assert!(rows.contains("Ctrl-K"));
 }
+
+#[test]
+fn read_marks_show_once_per_run_and_count_readers_in_groups() {
+    let mut model = connected_model();
+    let alice = user(1, "alice");
+    for (seq, text) in [(4, "one"), (5, "two"), (6, "three")] {
+        update(
+            &mut model,
+            Msg::Server(ServerFrame::Event(message(GENERAL, seq, &alice, text))),
+        );
+    }
+    // #general has bob, carol and dave besides alice; dave never comes back.
+    let room = model.rooms.get_mut(&GENERAL).unwrap();
+    room.receipts.insert(2, (6, 6));
+    room.receipts.insert(3, (6, 5));
+    room.receipts.insert(4, (0, 0));
+    let rows = render(&model);
+    for quiet in ["one", "two"] {
+        let row = find(&rows, &format!("  {quiet}"));
+        assert!(!row.contains('✓'), "one mark per run, on its last: {row}");
+    }
+    assert!(
+        find(&rows, "three").ends_with("three ✓✓ read by 1"),
+        "{rows:#?}"
+    );
+    // One absent member does not hold the run at "sent".
+    let room = model.rooms.get_mut(&GENERAL).unwrap();
+    room.receipts.insert(2, (6, 0));
+    room.receipts.insert(3, (0, 0));
+    assert!(find(&render(&model), "three").ends_with("three ✓✓"));
+    // Everyone read it.
+    let room = model.rooms.get_mut(&GENERAL).unwrap();
+    for id in [2, 3, 4] {
+        room.receipts.insert(id, (6, 6));
+    }
+    assert!(find(&render(&model), "three").ends_with("three ✓✓ read by all"));
+}
