@@ -41,7 +41,7 @@ fn upsert(model: &mut Model, room: RoomSummary) {
 
 fn visible_text(model: &Model) -> Vec<String> {
     let room = model.selected_room().expect("a room in view");
-    let area = crate::layout::areas(model).messages;
+    let area = layout::areas(model).messages;
     pane::visible_lines(
         model,
         room,
