@@ -58,6 +58,33 @@ impl ClientError {
     }
 }
 
+/// Whether `url` is a WebSocket address the client can connect to (`ws://host:port` or
+/// `wss://…`); the error says what is wrong with it, before any connection is tried.
+pub fn check_url(url: &str) -> Result<(), String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        return Err("the server address starts with ws:// or wss://".into());
+    }
+    let request = url
+        .into_client_request()
+        .map_err(|e| format!("not a valid server address: {e}"))?;
+    let uri = request.uri();
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("the server address has no host name".into());
+    }
+    // An unparsable port is no port to `Uri::port`: look at the authority as written.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    if let Some((_, port)) = authority
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.ends_with(']'))
+    {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("the port {port:?} is not a number from 1 to 65535"));
+        }
+    }
+    Ok(())
+}
+
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -537,6 +564,21 @@ async fn run_socket<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_addresses_are_checked_before_connecting() {
+        assert_eq!(check_url("ws://127.0.0.1:7800"), Ok(()));
+        assert_eq!(check_url("wss://chat.example.com/ws"), Ok(()));
+        for bad in [
+            "http://x",
+            "ws://",
+            "ws://host:78OO",
+            "ws://ho st:1",
+            "127.0.0.1:7800",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn the_socket_sends_small_frames_without_delay() {

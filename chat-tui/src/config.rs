@@ -69,17 +69,16 @@ struct ConfigFile {
     profiles: HashMap<String, ProfileConfig>,
 }
 
+/// The cause is part of the message and deliberately not a `source`: printed with its chain
+/// (`{:#}`), it would appear twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("invalid config {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("invalid config {path}: {cause}")]
     Parse {
         path: String,
-        source: toml::de::Error,
+        cause: toml::de::Error,
     },
 }
 
@@ -106,16 +105,16 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
                 return Ok(Config::default())
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(ConfigError::Read {
                     path: path.display().to_string(),
-                    source,
+                    cause,
                 })
             }
         };
-        Config::parse(&text).map_err(|source| ConfigError::Parse {
+        Config::parse(&text).map_err(|cause| ConfigError::Parse {
             path: path.display().to_string(),
-            source,
+            cause,
         })
     }
 
@@ -173,6 +172,16 @@ mod tests {
         assert_eq!(config.resolve("x").server, "ws://a");
         assert_eq!(config.resolve("b").server, "ws://b");
         assert!(!config.resolve("b").settings.bell);
+    }
+
+    #[test]
+    fn a_config_error_says_its_cause_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[client]\nservr = 1\n").expect("write");
+        let error = anyhow::Error::new(Config::load(&path, true).expect_err("invalid"));
+        let shown = format!("{error:#}");
+        assert_eq!(shown.matches("unknown field").count(), 1, "{shown}");
     }
 
     #[test]

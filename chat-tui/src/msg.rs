@@ -18,10 +18,13 @@ pub enum Msg {
     /// Once a second: countdowns, typing expiry, reconnect timing.
     Tick,
     Connected(Box<Welcome>),
-    /// A connection attempt failed; `auth` when the server refused the credentials.
+    /// A connection attempt failed; `auth` when the server refused the credentials, `answered`
+    /// when the server gave a reason (a weak password, a taken name) rather than the network
+    /// failing.
     ConnectFailed {
         error: String,
         auth: bool,
+        answered: bool,
     },
     /// An established connection ended; `auth` when the token was revoked.
     Disconnected {

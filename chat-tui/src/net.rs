@@ -98,6 +98,7 @@ async fn run(
             Ok(Err(e)) => {
                 send(Msg::ConnectFailed {
                     auth: is_auth_failure(&e),
+                    answered: matches!(e, ClientError::Server { .. }),
                     error: short_error(&e),
                 });
                 return;
@@ -106,6 +107,7 @@ async fn run(
                 send(Msg::ConnectFailed {
                     error: "timed out".into(),
                     auth: false,
+                    answered: false,
                 });
                 return;
             }
@@ -186,7 +188,8 @@ fn close_reason(code: u16, reason: &str) -> String {
         close_code::IDLE_TIMEOUT => "idle timeout",
         _ => "closed by the server",
     };
-    if reason.is_empty() {
+    // The server's reason often says the same ("token revoked"): say it once.
+    if reason.is_empty() || what.contains(reason) {
         what.to_string()
     } else {
         format!("{what}: {reason}")
@@ -207,5 +210,26 @@ fn short_error(e: &ClientError) -> String {
         }
         ClientError::Closed(Some(info)) => close_reason(info.code, &info.reason),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_reason_is_said_once() {
+        assert_eq!(
+            close_reason(close_code::TOKEN_REVOKED, "token revoked"),
+            "token revoked"
+        );
+        assert_eq!(
+            close_reason(close_code::TOKEN_REVOKED, "logged out"),
+            "token revoked: logged out"
+        );
+        assert_eq!(
+            close_reason(close_code::GOING_AWAY, ""),
+            "server restarting"
+        );
     }
 }

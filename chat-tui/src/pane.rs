@@ -81,6 +81,9 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
     let events = room.timeline.events();
     let event = &events[i];
     let prev = i.checked_sub(1).map(|p| &events[p]);
+    if says_nothing_new(room.summary.kind, event, prev) {
+        return Vec::new();
+    }
     let offset = model.utc_offset_secs;
     let mut lines = Vec::new();
     let new_day = prev.is_none_or(|p| day_of(p.ts, offset) != day_of(event.ts, offset));
@@ -248,6 +251,23 @@ fn body_lines(
             Line::from(spans)
         })
         .collect()
+}
+
+/// Membership events that only repeat what the line before says: the creator joining the room
+/// they just created, and the joins and adds of a direct conversation, whose two members are
+/// fixed ("bob started this conversation" says it all).
+fn says_nothing_new(kind: RoomKind, event: &RoomEvent, prev: Option<&RoomEvent>) -> bool {
+    match &event.content {
+        EventContent::MemberJoined { .. } | EventContent::MemberAdded { .. }
+            if kind == RoomKind::Direct =>
+        {
+            true
+        }
+        EventContent::MemberJoined { user, .. } => prev.is_some_and(|p| {
+            matches!(p.content, EventContent::RoomCreated { .. }) && p.sender.id == user.id
+        }),
+        _ => false,
+    }
 }
 
 fn is_message(event: &RoomEvent) -> bool {

@@ -73,8 +73,27 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Resize(w, h) => model.size = (w, h),
         Msg::Tick => on_tick(model, &mut fx),
         Msg::Connected(welcome) => on_connected(model, *welcome, &mut fx),
-        Msg::ConnectFailed { error, auth } => on_connection_lost(model, error, auth, &mut fx),
-        Msg::Disconnected { reason, auth } => on_connection_lost(model, reason, auth, &mut fx),
+        Msg::ConnectFailed {
+            error,
+            auth,
+            answered,
+        } => {
+            // On the login screen, a refusal with a reason is the answer, not a network fault.
+            let error = if answered || model.screen != Screen::Login {
+                error
+            } else {
+                format!("cannot connect: {error}")
+            };
+            on_connection_lost(model, error, auth, &mut fx)
+        }
+        Msg::Disconnected { reason, auth } => {
+            let reason = if model.screen == Screen::Login {
+                format!("cannot connect: {reason}")
+            } else {
+                reason
+            };
+            on_connection_lost(model, reason, auth, &mut fx)
+        }
         Msg::Server(frame) => on_frame(model, frame, &mut fx),
         Msg::Response { tag, result } => on_response(model, tag, result, &mut fx),
         Msg::PingSent => {

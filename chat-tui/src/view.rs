@@ -154,6 +154,12 @@ fn draw_input(model: &Model, frame: &mut Frame<'_>, areas: &Areas) {
     if text.is_empty() {
         let hint = match (&model.conn, model.selected_room()) {
             (_, None) => "type /help for commands".to_string(),
+            (_, Some(room))
+                if room.summary.kind == RoomKind::Announcement
+                    && !room.summary.role.can_manage() =>
+            {
+                "read-only: only admins post in this announcement room".to_string()
+            }
             (Connection::Connected { .. }, Some(room)) => {
                 format!(
                     "message {} · Alt-Enter new line · F1 help",

@@ -146,7 +146,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     for paragraph in text.split('\n') {
         let mut line = String::new();
         let mut line_width = 0;
-        for word in paragraph.split_word_bounds() {
+        for word in words_and_spaces(paragraph) {
             let w = self::width(word);
             if line_width + w <= width {
                 line.push_str(word);
@@ -178,27 +178,60 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Break into rows of exactly `width` cells (for the input box, where every character counts
-/// and the cursor must be placed): returns each row's byte range in `text`.
+/// Runs of spaces and runs of anything else, in order: lines break only at spaces, as in the
+/// message pane, so a word or a URL that fits a line is never split.
+fn words_and_spaces(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let space = first.is_whitespace();
+        let end = rest
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace() != space)
+            .map_or(rest.len(), |(i, _)| i);
+        let (run, tail) = rest.split_at(end);
+        rest = tail;
+        Some(run)
+    })
+}
+
+/// Break the input box's text into rows of at most `width` cells, at spaces like the message
+/// pane where a word fits, inside a word where it does not. Returns each row's byte range in
+/// `text`; together they cover every byte but the line breaks, so the cursor can be placed.
 pub fn hard_wrap(text: &str, width: usize) -> Vec<std::ops::Range<usize>> {
     let width = width.max(1);
     let mut rows = Vec::new();
     let mut start = 0;
     let mut row_width = 0;
+    // Where the row may break: just after its last space, and the width up to there.
+    let mut last_break: Option<(usize, usize)> = None;
     for (i, g) in text.grapheme_indices(true) {
         if g == "\n" || g == "\r\n" {
             rows.push(start..i);
             start = i + g.len();
             row_width = 0;
+            last_break = None;
             continue;
         }
         let gw = display_width(g);
         if row_width + gw > width {
-            rows.push(start..i);
-            start = i;
-            row_width = 0;
+            match last_break.take() {
+                Some((at, before)) if at > start => {
+                    rows.push(start..at);
+                    start = at;
+                    row_width -= before;
+                }
+                _ => {
+                    rows.push(start..i);
+                    start = i;
+                    row_width = 0;
+                }
+            }
         }
         row_width += gw;
+        if g.chars().all(char::is_whitespace) {
+            last_break = Some((i + g.len(), row_width));
+        }
     }
     rows.push(start..text.len());
     rows
@@ -251,6 +284,26 @@ mod tests {
     #[test]
     fn control_characters_cannot_reach_the_terminal() {
         assert_eq!(sanitize("a\x1b[2Jb\tc\r\n"), "a\u{fffd}[2Jb    c\n");
+    }
+
+    #[test]
+    fn urls_and_words_that_fit_a_line_are_not_split() {
+        let text = "see https://example.com/path/to/x now";
+        assert_eq!(
+            wrap(text, 30),
+            ["see", "https://example.com/path/to/x", "now"]
+        );
+        assert_eq!(wrap("well-known re-use", 12), ["well-known", "re-use"]);
+    }
+
+    #[test]
+    fn the_input_box_wraps_at_spaces_too() {
+        let text = "hello world again";
+        let rows: Vec<&str> = hard_wrap(text, 8).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(rows, ["hello ", "world ", "again"]);
+        let long = "abcdefghij kl";
+        let rows: Vec<&str> = hard_wrap(long, 4).into_iter().map(|r| &long[r]).collect();
+        assert_eq!(rows, ["abcd", "efgh", "ij ", "kl"]);
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub(crate) fn on_connection_lost(
         return;
     }
     if model.screen == Screen::Login {
-        model.login.error = Some(format!("cannot connect: {reason}"));
+        model.login.error = Some(reason);
         return;
     }
     let attempt = match previous {

@@ -136,7 +136,11 @@ pub(crate) fn on_live_event(model: &mut Model, event: RoomEvent, fx: &mut Vec<Ef
             }
             let notify = !watching && (room.summary.kind == RoomKind::Direct || mentions);
             if notify {
-                let title = format!("{} in {}", event.sender.username, room.display_name());
+                let title = if room.summary.kind == RoomKind::Direct {
+                    event.sender.username.clone()
+                } else {
+                    format!("{} in {}", event.sender.username, room.display_name())
+                };
                 let body = crate::model::message_text(&event)
                     .unwrap_or_default()
                     .to_string();
@@ -236,6 +240,11 @@ pub(crate) fn on_response(
 ) {
     match (tag, result) {
         (Tag::Send { client_id }, Ok(ServerFrame::MessageSent(ack))) => {
+            // A complaint about an earlier message is stale once one goes through (the
+            // status bar still counts what was not sent).
+            if model.notice.as_ref().is_some_and(|n| n.error) {
+                model.notice = None;
+            }
             let item = model.outbox.remove(&client_id);
             fx.push(Effect::Cache(CacheOp::OutboxRemove(client_id.clone())));
             if let (Some(item), Some(me)) = (item, model.me.clone()) {

@@ -80,17 +80,17 @@ pub(crate) fn submit_login(model: &mut Model, fx: &mut Vec<Effect>) {
     let form = &mut model.login;
     let server = form.server.trim().to_string();
     let username = form.username.trim().to_string();
-    let error = if !(server.starts_with("ws://") || server.starts_with("wss://")) {
-        Some("the server address starts with ws:// or wss://")
+    let error = if let Err(e) = chat_protocol::client::check_url(&server) {
+        Some(e)
     } else if username.is_empty() {
-        Some("enter a username")
+        Some("enter a username".into())
     } else if form.password.is_empty() {
-        Some("enter a password")
+        Some("enter a password".into())
     } else {
         None
     };
     if let Some(error) = error {
-        form.error = Some(error.into());
+        form.error = Some(error);
         return;
     }
     form.error = None;

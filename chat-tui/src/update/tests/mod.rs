@@ -185,6 +185,7 @@ fn reconnects_back_off_with_jitter_and_reset_after_a_stable_connection() {
             Msg::ConnectFailed {
                 error: "connection refused".into(),
                 auth: false,
+                answered: false,
             },
         );
     }
