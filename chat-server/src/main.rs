@@ -241,18 +241,19 @@ fn token(db: &Path, cmd: TokenCommand) -> anyhow::Result<()> {
             ));
         }
         TokenCommand::List { username } => {
+            // The label is last: it is free text of any length (client and device names).
             say(format!(
-                "{:>5}  {:<32} {:<24} {:<14} revoked",
-                "id", "username", "label", "created"
+                "{:>5}  {:<32} {:<14} {:<14} label",
+                "id", "username", "created", "revoked"
             ))?;
             for t in admin::list_tokens(&conn, username.as_deref())? {
                 say(format!(
-                    "{:>5}  {:<32} {:<24} {:<14} {}",
+                    "{:>5}  {:<32} {:<14} {:<14} {}",
                     t.id,
                     t.username,
-                    t.label,
                     when(Some(t.created_at)),
-                    when(t.revoked_at)
+                    when(t.revoked_at),
+                    t.label,
                 ))?;
             }
         }

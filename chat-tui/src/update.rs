@@ -86,14 +86,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             };
             on_connection_lost(model, error, auth, &mut fx)
         }
-        Msg::Disconnected { reason, auth } => {
-            let reason = if model.screen == Screen::Login {
-                format!("cannot connect: {reason}")
-            } else {
-                reason
-            };
-            on_connection_lost(model, reason, auth, &mut fx)
-        }
+        // Logged out already (the answer to /logout came first): the connection's end is old news.
+        Msg::Disconnected { .. } if model.conn == Connection::Offline => {}
+        Msg::Disconnected { reason, auth } => on_connection_lost(model, reason, auth, &mut fx),
         Msg::Server(frame) => on_frame(model, frame, &mut fx),
         Msg::Response { tag, result } => on_response(model, tag, result, &mut fx),
         Msg::PingSent => {

@@ -65,6 +65,28 @@ fn the_servers_close_after_logout_is_the_logout_not_an_error() {
 }
 
 #[test]
+fn the_servers_close_after_the_answer_to_logout_is_not_an_error_either() {
+    let mut model = connected_model();
+    run(&mut model, "/logout");
+    update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::Logout,
+            result: Ok(ServerFrame::Ok(chat_protocol::OkResponse { request_id: 1 })),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Disconnected {
+            reason: "token revoked: logged out".into(),
+            auth: true,
+        },
+    );
+    assert_eq!(model.screen, Screen::Login);
+    assert_eq!(model.login.error, None);
+}
+
+#[test]
 fn logging_out_offline_says_the_token_was_not_revoked() {
     let mut model = connected_model();
     lose_connection(&mut model);
