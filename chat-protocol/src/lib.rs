@@ -10,6 +10,8 @@ mod error;
 mod frames;
 mod limits;
 mod model;
+#[cfg(feature = "client")]
+pub mod reconnect;
 
 pub use error::{close_code, ErrorCode};
 pub use frames::*;

@@ -4,7 +4,7 @@
 
 use chat_protocol::client::Client;
 use chat_protocol::{Auth, EventContent, ServerFrame};
-use chat_server::server::spawn;
+use chat_server::server::{spawn, RunningServer};
 use chat_server::{admin, store, Config};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -85,7 +85,50 @@ async fn chat_with_bot(bot: &str, mut command: Command) {
         "hello, bot ✓",
         "plain messages get no answer"
     );
+
+    // The server restarts; what is said before the bot is back is answered once it is.
+    let addr = server.addr;
     server.stop().await;
+    let server = restart(addr, &db).await;
+    let auth = Auth::Password {
+        username: "human".into(),
+        password: "a long password".into(),
+    };
+    let mut human = Client::connect(&server.url(), auth).await.unwrap();
+    human
+        .send_message(room.id, "4", "!echo said while you were away")
+        .await
+        .unwrap();
+    assert_eq!(
+        next_reply(&mut human, bot).await,
+        "said while you were away"
+    );
+    human.send_message(room.id, "5", "!ping").await.unwrap();
+    assert_eq!(next_reply(&mut human, bot).await, "pong", "live again");
+    let history = human.history_after(room.id, 0, 100).await.unwrap();
+    let answers = history
+        .events
+        .iter()
+        .filter(|e| matches!(&e.content, EventContent::Message { text, .. } if text == "said while you were away"))
+        .filter(|e| e.sender.username == bot)
+        .count();
+    assert_eq!(answers, 1, "answered exactly once");
+    server.stop().await;
+}
+
+/// Start the server again on the same address and database (the port may take a moment).
+async fn restart(addr: std::net::SocketAddr, db: &std::path::Path) -> RunningServer {
+    for _ in 0..50 {
+        let config = Config {
+            listen: addr,
+            ..Config::default()
+        };
+        if let Ok(server) = spawn(config, db).await {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not start again on {addr}");
 }
 
 #[tokio::test]
