@@ -222,6 +222,7 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::Char('k') if ctrl => model.overlay = Some(Overlay::Switcher(Picker::default())),
         KeyCode::Char('n') if ctrl => step_room(model, 1, fx),
         KeyCode::Char('p') if ctrl => step_room(model, -1, fx),
+        KeyCode::Char('a') if alt => next_unread_room(model, fx),
         KeyCode::Down if alt => step_room(model, 1, fx),
         KeyCode::Up if alt => step_room(model, -1, fx),
         KeyCode::PageUp => scroll_up(model, pane_rows, fx),

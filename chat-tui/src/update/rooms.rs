@@ -15,6 +15,30 @@ pub(crate) fn step_room(model: &mut Model, step: isize, fx: &mut Vec<Effect>) {
     select_room(model, order[next], fx);
 }
 
+/// Alt-A, as in WeeChat: the next conversation with unread messages (mentions first), in
+/// sidebar order after the one in view.
+pub(crate) fn next_unread_room(model: &mut Model, fx: &mut Vec<Effect>) {
+    let order = model.room_order();
+    let current = model
+        .selected
+        .and_then(|id| order.iter().position(|&r| r == id))
+        .map_or(0, |i| i + 1);
+    let after_current = order.iter().cycle().skip(current).take(order.len());
+    let unread: Vec<&Room> = after_current
+        .filter_map(|id| model.rooms.get(id))
+        .filter(|r| r.summary.unread > 0 && Some(r.id()) != model.selected)
+        .collect();
+    let next = unread
+        .iter()
+        .find(|r| r.mention)
+        .or_else(|| unread.first())
+        .map(|r| r.id());
+    match next {
+        Some(id) => select_room(model, id, fx),
+        None => notice(model, "nothing unread", false),
+    }
+}
+
 pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
     if !model.rooms.contains_key(&room_id) {
         return;

@@ -21,6 +21,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "next, previous conversation",
     ),
     ("Ctrl-K", "jump to a conversation by name"),
+    (
+        "Alt-A",
+        "next conversation with unread messages (mentions first)",
+    ),
     ("PgUp, PgDn, mouse wheel", "scroll the messages"),
     ("End (empty input), Esc", "back to the newest message"),
     (

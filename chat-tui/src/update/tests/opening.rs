@@ -90,3 +90,20 @@ fn a_room_whose_unread_fit_opens_at_the_bottom() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn alt_a_jumps_to_the_next_room_with_unread_messages() {
+    let mut model = with_busy_room();
+    assert_eq!(model.selected, Some(GENERAL));
+    let alt_a = Msg::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT));
+    update(&mut model, alt_a.clone());
+    assert_eq!(model.selected, Some(BUSY));
+    // Read it all: nothing else is unread, so Alt-A stays and says so.
+    update(&mut model, key(KeyCode::Esc));
+    update(&mut model, alt_a);
+    assert_eq!(model.selected, Some(BUSY));
+    assert!(model
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text == "nothing unread"));
+}
