@@ -2,8 +2,8 @@
 # WebSocket conformance: the Autobahn test cases (run by kosoku, from PyPI) against a
 # chat-server started with its hidden --conformance-echo endpoint, which echoes text messages
 # through the real session code. The results must match autobahn-expected.json.
-# Usage: tests/reliability/autobahn.sh [path/to/chat-server]   (default: $CARGO_TARGET_DIR or
-# target, /debug)
+# Usage: tests/reliability/autobahn.sh [path/to/chat-server]
+# (default: target/debug/chat-server, or under $CARGO_TARGET_DIR when that is set)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
