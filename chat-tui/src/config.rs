@@ -2,6 +2,7 @@
 //! override it per profile. config.example.toml documents every one.
 
 use crate::model::{DesktopNotify, Settings};
+use crate::view::theme::Theme;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +26,8 @@ pub struct ClientConfig {
     pub mouse: bool,
     /// How emoji sequences (flags, ZWJ families, skin tones) are drawn.
     pub emoji: EmojiMode,
+    /// Colours for a dark or a light terminal background (`NO_COLOR` turns colour off).
+    pub theme: Theme,
 }
 
 /// Emoji sequences are drawn in safe pieces (`safe`, the default) or as sent (`full`, for a
@@ -47,6 +50,7 @@ impl Default for ClientConfig {
             pinned: Vec::new(),
             mouse: true,
             emoji: EmojiMode::Safe,
+            theme: Theme::Dark,
         }
     }
 }
@@ -136,6 +140,9 @@ impl Config {
                 bell: client.bell,
                 desktop: client.desktop_notifications,
                 pinned: overrides.pinned.unwrap_or_else(|| client.pinned.clone()),
+                theme: client
+                    .theme
+                    .with_env(std::env::var("NO_COLOR").ok().as_deref()),
             },
         }
     }
@@ -157,6 +164,7 @@ mod tests {
         assert_eq!(resolved.settings.desktop, defaults.desktop_notifications);
         assert_eq!(resolved.mouse, defaults.mouse);
         assert_eq!(resolved.emoji, defaults.emoji);
+        assert_eq!(config.file.client.theme, defaults.theme);
         assert!(resolved.settings.pinned.is_empty());
         let work = config.resolve("work");
         assert_eq!(work.server, "wss://chat.example.com");

@@ -29,6 +29,7 @@ pub struct Settings {
     pub desktop: DesktopNotify,
     /// Room titles (or a direct room's peer) listed first in the sidebar, in this order.
     pub pinned: Vec<String>,
+    pub theme: crate::view::theme::Theme,
 }
 
 impl Default for Settings {
@@ -37,6 +38,7 @@ impl Default for Settings {
             bell: true,
             desktop: DesktopNotify::Off,
             pinned: Vec::new(),
+            theme: crate::view::theme::Theme::Dark,
         }
     }
 }

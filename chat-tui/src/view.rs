@@ -5,6 +5,7 @@ mod overlay;
 mod sidebar;
 #[cfg(test)]
 mod tests;
+pub mod theme;
 
 use crate::layout::{self, Areas, PROMPT};
 use crate::model::{typing_text, Connection, Model, Screen, Scroll};
@@ -23,6 +24,7 @@ pub fn view(model: &Model, frame: &mut Frame<'_>) {
         Screen::Chat => draw_chat(model, frame),
     }
     overlay::draw(model, frame);
+    theme::apply(frame.buffer_mut(), model.settings.theme);
 }
 
 fn dim() -> Style {

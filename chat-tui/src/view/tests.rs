@@ -297,3 +297,46 @@ fn read_marks_show_once_per_run_and_count_readers_in_groups() {
     }
     assert!(find(&render(&model), "three").ends_with("three ✓✓ read by all"));
 }
+
+#[test]
+fn no_color_draws_without_colour_and_marks_highlights_in_reverse() {
+    use crate::view::theme::Theme;
+    use ratatui::style::{Color, Modifier};
+    let mut model = connected_model();
+    model.settings.theme = Theme::Dark.with_env(Some("1"));
+    let (w, h) = model.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| view(&model, f)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    assert!(buffer
+        .content
+        .iter()
+        .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    // The selected room in the sidebar is still told apart.
+    assert!(buffer[(3, 1)].modifier.contains(Modifier::REVERSED));
+    assert_eq!(
+        Theme::Light.with_env(Some("")),
+        Theme::Light,
+        "an empty NO_COLOR is unset"
+    );
+}
+
+#[test]
+fn the_light_theme_keeps_text_readable_on_a_light_background() {
+    use crate::view::theme::Theme;
+    use ratatui::style::Color;
+    let mut model = connected_model();
+    model.settings.theme = Theme::Light;
+    let (w, h) = model.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| view(&model, f)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    assert!(
+        buffer
+            .content
+            .iter()
+            .filter(|c| c.bg == Color::Reset)
+            .all(|c| !matches!(c.fg, Color::White | Color::Yellow | Color::Gray)),
+        "no white, yellow or grey text on the background"
+    );
+}
