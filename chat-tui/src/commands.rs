@@ -20,6 +20,10 @@ pub enum Command {
     Channels,
     Reconnect,
     Unsent,
+    /// The members of the room in view: presence, role, who has read my last message.
+    Names,
+    /// What is known of someone: presence, last seen, rooms in common.
+    Whois(String),
     Logout,
     Help,
     Quit,
@@ -47,6 +51,16 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "channels",
         "/channels",
         "browse the public channel directory",
+    ),
+    (
+        "names",
+        "/names",
+        "who is in this room: online, role, who read your last message",
+    ),
+    (
+        "whois",
+        "/whois USER",
+        "someone's presence, last seen and rooms in common",
     ),
     ("reconnect", "/reconnect", "connect again now"),
     (
@@ -117,6 +131,8 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "reconnect" => no_args("reconnect", Command::Reconnect),
         "logout" => no_args("logout", Command::Logout),
         "unsent" => no_args("unsent", Command::Unsent),
+        "names" | "who" | "members" => no_args("names", Command::Names),
+        "whois" => one_name("whois").map(Command::Whois),
         "help" => Ok(Command::Help),
         "quit" | "exit" => Ok(Command::Quit),
         "" => Err("type a command after /, or /help".into()),

@@ -5,7 +5,7 @@ use crate::editor::Editor;
 use crate::outbox::Outbox;
 use crate::timeline::Timeline;
 use chat_protocol::{
-    ChannelInfo, EventContent, Limits, Millis, RoomEvent, RoomId, RoomKind, RoomSummary, Seq,
+    ChannelInfo, EventContent, Limits, Millis, Role, RoomEvent, RoomId, RoomKind, RoomSummary, Seq,
     UserId, UserRef,
 };
 use std::collections::{BTreeMap, HashMap};
@@ -107,6 +107,8 @@ pub struct Room {
     pub receipts: HashMap<UserId, (Seq, Seq)>,
     /// Member names, for @completion; filled when the room is first opened.
     pub members: Vec<UserRef>,
+    /// Members' roles, from the same answer.
+    pub roles: HashMap<UserId, Role>,
     pub members_loaded: bool,
     /// Who is typing, and until when we believe it without hearing again.
     pub typing: Vec<(UserRef, Millis)>,
@@ -132,6 +134,7 @@ impl Room {
             timeline,
             receipts: HashMap::new(),
             members: Vec::new(),
+            roles: HashMap::new(),
             members_loaded: false,
             typing: Vec::new(),
             mention: false,
@@ -192,6 +195,10 @@ pub enum Overlay {
     Unsent {
         selected: usize,
     },
+    /// /names: the members of a room.
+    Members {
+        room_id: RoomId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +232,8 @@ pub struct Model {
     pub rooms: BTreeMap<RoomId, Room>,
     pub selected: Option<RoomId>,
     pub online: HashMap<UserId, bool>,
+    /// When offline contacts were last online (from the welcome and presence frames).
+    pub last_seen: HashMap<UserId, Millis>,
     pub input: Editor,
     pub completion: Option<Completion>,
     pub outbox: Outbox,
@@ -281,6 +290,7 @@ impl Model {
             rooms: BTreeMap::new(),
             selected: None,
             online: HashMap::new(),
+            last_seen: HashMap::new(),
             input: Editor::default(),
             completion: None,
             outbox: Outbox::default(),

@@ -129,6 +129,11 @@ pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Eff
         .iter()
         .map(|p| (p.user.id, p.online))
         .collect();
+    model.last_seen = welcome
+        .presence
+        .iter()
+        .filter_map(|p| Some((p.user.id, p.last_seen?)))
+        .collect();
 
     let listed: std::collections::HashSet<RoomId> = welcome.rooms.iter().map(|r| r.id).collect();
     let gone: Vec<RoomId> = model

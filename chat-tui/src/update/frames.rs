@@ -45,6 +45,9 @@ pub(crate) fn on_frame(model: &mut Model, frame: ServerFrame, fx: &mut Vec<Effec
         }
         ServerFrame::Presence(p) => {
             model.online.insert(p.user.id, p.online);
+            if let Some(at) = p.last_seen {
+                model.last_seen.insert(p.user.id, at);
+            }
         }
         ServerFrame::RoomAdded(added) => {
             let room_id = added.room.id;
@@ -342,6 +345,11 @@ pub(crate) fn on_response(
             let me = model.me.as_ref().map(|m| m.id);
             if let Some(room) = model.rooms.get_mut(&room_id) {
                 room.members = members.members.iter().map(|m| m.user.clone()).collect();
+                room.roles = members
+                    .members
+                    .iter()
+                    .map(|m| (m.user.id, m.role))
+                    .collect();
                 room.receipts = members
                     .members
                     .iter()

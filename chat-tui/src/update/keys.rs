@@ -110,7 +110,7 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
         return;
     };
     let picker = match overlay {
-        Overlay::Help => {
+        Overlay::Help | Overlay::Members { .. } => {
             // Any key closes help. Esc and Enter only close it; any other key also does what
             // it does, so a letter typed to get out of the help is not lost.
             model.overlay = None;
@@ -261,7 +261,7 @@ pub(crate) fn on_paste(model: &mut Model, text: &str, fx: &mut Vec<Effect>) {
         (Some(Overlay::Switcher(p)), _) | (Some(Overlay::Channels { picker: p, .. }), _) => {
             p.query.push_str(text.lines().next().unwrap_or_default());
         }
-        (Some(Overlay::Help | Overlay::Unsent { .. }), _) => {}
+        (Some(Overlay::Help | Overlay::Unsent { .. } | Overlay::Members { .. }), _) => {}
         (None, Screen::Login) => {
             let form = &mut model.login;
             let line = text.lines().next().unwrap_or_default();

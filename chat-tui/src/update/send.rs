@@ -100,6 +100,27 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
             }
             return;
         }
+        Command::Names => {
+            let Some(room_id) = model.selected else {
+                notice(model, "no room open", true);
+                return;
+            };
+            model.overlay = Some(Overlay::Members { room_id });
+            if is_connected(model) {
+                // Fresh roles and read marks; the list shows what is known meanwhile.
+                let frame = ClientFrame::ListMembers(ListMembers {
+                    request_id: 0,
+                    room_id,
+                });
+                request(fx, Tag::Members { room_id }, frame);
+            }
+            return;
+        }
+        Command::Whois(name) => {
+            let text = whois(model, &name);
+            notice(model, text, false);
+            return;
+        }
         Command::Reconnect => {
             if is_connected(model) || matches!(model.conn, Connection::Connecting { .. }) {
                 fx.push(Effect::Disconnect);
@@ -239,6 +260,47 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
         }
     };
     request(fx, tag, frame);
+}
+
+/// What is known of `name` without asking the server: presence, last seen, rooms in common.
+pub(crate) fn whois(model: &Model, name: &str) -> String {
+    let wanted = name.trim_start_matches('@').to_lowercase();
+    let mut user = None;
+    let mut rooms = Vec::new();
+    for id in model.room_order() {
+        let Some(room) = model.rooms.get(&id) else {
+            continue;
+        };
+        let found = room
+            .members
+            .iter()
+            .chain(room.summary.peer.iter())
+            .find(|u| u.username.to_lowercase() == wanted);
+        if let Some(found) = found {
+            user = Some(found.clone());
+            rooms.push(room.display_name());
+        }
+    }
+    let Some(user) = user else {
+        return format!("{name}: not in any room you have opened; /dm {name} to start one");
+    };
+    let presence = match (model.online.get(&user.id), model.last_seen.get(&user.id)) {
+        (Some(true), _) => "online".to_string(),
+        (_, Some(at)) => format!("offline, last seen {}", ago(model.now - at)),
+        _ => "offline".to_string(),
+    };
+    format!("{}: {presence} · in {}", user.username, rooms.join(", "))
+}
+
+/// "3 min ago", "5 h ago", "2 days ago".
+fn ago(ms: i64) -> String {
+    let mins = ms.max(0) / 60_000;
+    match mins {
+        0 => "just now".into(),
+        1..=59 => format!("{mins} min ago"),
+        60..=2879 => format!("{} h ago", mins / 60),
+        _ => format!("{} days ago", mins / 1440),
+    }
 }
 
 /// Said on the login screen after logging out without reaching the server.

@@ -41,6 +41,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         None => {}
         Some(Overlay::Help) => draw_help(frame),
         Some(Overlay::Unsent { selected }) => draw_unsent(model, frame, *selected),
+        Some(Overlay::Members { room_id }) => draw_members(model, frame, *room_id),
         Some(Overlay::Switcher(picker)) => {
             let rows: Vec<Line<'static>> = switcher_matches(model, &picker.query)
                 .into_iter()
@@ -75,7 +76,11 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
                             Line::from(vec![
                                 Span::raw(format!("#{}", wrap::sanitize(&c.title))),
                                 Span::styled(
-                                    format!("  {} members{joined}{topic}", c.member_count),
+                                    format!(
+                                        "  {} member{}{joined}{topic}",
+                                        c.member_count,
+                                        if c.member_count == 1 { "" } else { "s" }
+                                    ),
                                     Style::default().fg(Color::DarkGray),
                                 ),
                             ])
@@ -138,6 +143,71 @@ fn draw_help(frame: &mut Frame<'_>) {
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
+        rect,
+    );
+}
+
+/// A room's members, online first: presence, role, and whether they have read my last message.
+fn draw_members(model: &Model, frame: &mut Frame<'_>, room_id: chat_protocol::RoomId) {
+    let Some(room) = model.rooms.get(&room_id) else {
+        return;
+    };
+    let my_last = model.me.as_ref().and_then(|me| {
+        room.timeline
+            .events()
+            .iter()
+            .rev()
+            .find(|e| e.sender.id == me.id && crate::model::message_text(e).is_some())
+            .map(|e| e.seq)
+    });
+    let mut members: Vec<&chat_protocol::UserRef> = room.members.iter().collect();
+    let online = |id: i64| model.online.get(&id).copied().unwrap_or(false);
+    members.sort_by_key(|u| (!online(u.id), u.username.to_lowercase()));
+    let mut lines = Vec::new();
+    if members.is_empty() {
+        lines.push(Line::styled(
+            "  loading…",
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
+    for user in members {
+        let (icon, color) = if online(user.id) {
+            ("●", Color::Green)
+        } else {
+            ("○", Color::DarkGray)
+        };
+        let role = room
+            .roles
+            .get(&user.id)
+            .filter(|r| r.can_manage())
+            .map_or("", |r| r.as_str());
+        let read = match (my_last, room.receipts.get(&user.id)) {
+            (Some(seq), Some((_, read))) if *read >= seq => "✓✓ read your last message",
+            (Some(_), Some(_)) => "not read your last message yet",
+            _ => "",
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {icon} "), Style::default().fg(color)),
+            Span::raw(format!("{:<20}", wrap::truncate(&user.username, 20))),
+            Span::styled(format!("{role:<7}"), Style::default().fg(Color::Cyan)),
+            Span::styled(read, Style::default().fg(Color::DarkGray)),
+        ]));
+    }
+    let height = (lines.len() as u16 + 2).min(frame.area().height);
+    let rect = centered(frame, 70, height);
+    frame.render_widget(Clear, rect);
+    let title = format!(
+        " {} · {} member{} · any key closes ",
+        room.shown_name(),
+        room.summary.member_count,
+        if room.summary.member_count == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         rect,
     );
 }

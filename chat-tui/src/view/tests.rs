@@ -340,3 +340,93 @@ fn the_light_theme_keeps_text_readable_on_a_light_background() {
         "no white, yellow or grey text on the background"
     );
 }
+
+#[test]
+fn names_lists_members_online_first_with_roles_and_who_read_my_last_message() {
+    use chat_protocol::{Member, Members, Role};
+    let mut model = connected_model();
+    crate::update::tests::type_text(&mut model, "/names");
+    let fx = update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Enter,
+        )),
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        crate::msg::Effect::Request {
+            frame: chat_protocol::ClientFrame::ListMembers(_),
+            ..
+        }
+    )));
+    let member = |id, name: &str, role, online, read_seq| Member {
+        user: user(id, name),
+        role,
+        online,
+        delivered_seq: read_seq,
+        read_seq,
+    };
+    update(
+        &mut model,
+        Msg::Response {
+            tag: crate::msg::Tag::Members { room_id: GENERAL },
+            result: Ok(ServerFrame::Members(Members {
+                request_id: 1,
+                room_id: GENERAL,
+                members: vec![
+                    member(1, "alice", Role::Owner, true, 3),
+                    member(2, "bob", Role::Member, true, 2),
+                    member(3, "carol", Role::Admin, false, 1),
+                ],
+            })),
+        },
+    );
+    let rows = render(&model);
+    // The overlay's rows: the name padded to its column.
+    let row_of = |name: &str| {
+        rows.iter()
+            .position(|r| r.contains(&format!("{name:<20}")) && r.matches('│').count() >= 2)
+            .unwrap_or_else(|| panic!("no member row for {name}:\n{}", rows.join("\n")))
+    };
+    let bob = &rows[row_of("bob")];
+    assert!(
+        bob.contains("● bob") && bob.contains("✓✓ read your last message"),
+        "{bob}"
+    );
+    let carol = &rows[row_of("carol")];
+    assert!(carol.contains("○ carol"), "{carol}");
+    assert!(
+        carol.contains("admin") && carol.contains("not read"),
+        "{carol}"
+    );
+    let order: Vec<usize> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|n| row_of(n))
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "online first: {order:?}"
+    );
+    // Any key closes it.
+    update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Esc,
+        )),
+    );
+    assert_eq!(model.overlay, None);
+
+    // /whois says what is known.
+    crate::update::tests::type_text(&mut model, "/whois carol");
+    update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Enter,
+        )),
+    );
+    let notice = model.notice.clone().unwrap().text;
+    assert!(
+        notice.starts_with("carol: offline · in #general"),
+        "{notice}"
+    );
+}
