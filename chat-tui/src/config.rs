@@ -1,7 +1,7 @@
 //! Client settings: the `[client]` table of config.toml, and `[profiles.NAME]` tables that
 //! override it per profile. config.example.toml documents every one.
 
-use crate::model::{DesktopNotify, Settings};
+use crate::model::{DesktopNotify, Settings, DEFAULT_TIME_FORMAT};
 use crate::view::theme::Theme;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -28,6 +28,8 @@ pub struct ClientConfig {
     pub emoji: EmojiMode,
     /// Colours for a dark or a light terminal background (`NO_COLOR` turns colour off).
     pub theme: Theme,
+    /// How message times are written: chrono's strftime, e.g. "%H:%M" or "%-I:%M %p".
+    pub time_format: String,
 }
 
 /// Emoji sequences are drawn in safe pieces (`safe`, the default) or as sent (`full`, for a
@@ -51,6 +53,7 @@ impl Default for ClientConfig {
             mouse: true,
             emoji: EmojiMode::Safe,
             theme: Theme::Dark,
+            time_format: DEFAULT_TIME_FORMAT.into(),
         }
     }
 }
@@ -96,6 +99,20 @@ pub struct Resolved {
     pub settings: Settings,
 }
 
+/// A strftime format chrono can write, and not an empty one.
+fn check_time_format(format: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if format.trim().is_empty() {
+        return Err("time_format is empty".into());
+    }
+    if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
+        return Err(format!(
+            "time_format {format:?} is not a strftime format (for example \"%H:%M\")"
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Default)]
 pub struct Config {
     file: ConfigFile,
@@ -123,9 +140,11 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
-        Ok(Config {
-            file: toml::from_str(text)?,
-        })
+        let file: ConfigFile = toml::from_str(text)?;
+        if let Err(e) = check_time_format(&file.client.time_format) {
+            return Err(serde::de::Error::custom(e));
+        }
+        Ok(Config { file })
     }
 
     pub fn resolve(&self, profile: &str) -> Resolved {
@@ -143,6 +162,7 @@ impl Config {
                 theme: client
                     .theme
                     .with_env(std::env::var("NO_COLOR").ok().as_deref()),
+                time_format: client.time_format.clone(),
             },
         }
     }
@@ -164,6 +184,7 @@ mod tests {
         assert_eq!(resolved.settings.desktop, defaults.desktop_notifications);
         assert_eq!(resolved.mouse, defaults.mouse);
         assert_eq!(resolved.emoji, defaults.emoji);
+        assert_eq!(resolved.settings.time_format, defaults.time_format);
         assert_eq!(config.file.client.theme, defaults.theme);
         assert!(resolved.settings.pinned.is_empty());
         let work = config.resolve("work");
@@ -190,6 +211,18 @@ mod tests {
         let error = anyhow::Error::new(Config::load(&path, true).expect_err("invalid"));
         let shown = format!("{error:#}");
         assert_eq!(shown.matches("unknown field").count(), 1, "{shown}");
+    }
+
+    #[test]
+    fn time_formats_are_checked_and_measured() {
+        let twelve = Config::parse("[client]\ntime_format = \"%-I:%M %p\"\n").expect("parses");
+        let settings = twelve.resolve("default").settings;
+        assert_eq!(settings.time_width(), 8, "11:59 PM");
+        let error = Config::parse("[client]\ntime_format = \"%Q\"\n").expect_err("bad");
+        assert!(
+            error.to_string().contains("not a strftime format"),
+            "{error}"
+        );
     }
 
     #[test]

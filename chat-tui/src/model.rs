@@ -23,6 +23,8 @@ pub enum DesktopNotify {
     Osc777,
 }
 
+pub const DEFAULT_TIME_FORMAT: &str = "%H:%M";
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bell: bool,
@@ -30,6 +32,19 @@ pub struct Settings {
     /// Room titles (or a direct room's peer) listed first in the sidebar, in this order.
     pub pinned: Vec<String>,
     pub theme: crate::view::theme::Theme,
+    /// How message times are written (chrono's strftime), `%H:%M` by default.
+    pub time_format: String,
+}
+
+impl Settings {
+    /// Cells the widest time in `time_format` takes (a late December evening, a long month).
+    pub fn time_width(&self) -> usize {
+        let sample = chrono::NaiveDate::from_ymd_opt(2026, 12, 30)
+            .and_then(|d| d.and_hms_opt(23, 59, 59))
+            .map(|t| t.format(&self.time_format).to_string())
+            .unwrap_or_default();
+        crate::wrap::width(&sample)
+    }
 }
 
 impl Default for Settings {
@@ -39,6 +54,7 @@ impl Default for Settings {
             desktop: DesktopNotify::Off,
             pinned: Vec::new(),
             theme: crate::view::theme::Theme::Dark,
+            time_format: DEFAULT_TIME_FORMAT.into(),
         }
     }
 }

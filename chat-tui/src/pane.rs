@@ -20,18 +20,25 @@ const GROUP_MS: Millis = 5 * 60 * 1000;
 pub struct Geometry {
     pub width: usize,
     pub nick_width: usize,
+    /// Cells of a formatted time (`time_format`; 5 for `%H:%M`).
+    pub time_width: usize,
 }
 
 impl Geometry {
-    pub fn new(width: u16) -> Geometry {
+    /// The pane of `model` at `width` cells.
+    pub fn of(model: &Model, width: u16) -> Geometry {
         let width = width as usize;
         let nick_width = if width < 50 { 8 } else { 12 };
-        Geometry { width, nick_width }
+        Geometry {
+            width,
+            nick_width,
+            time_width: model.settings.time_width(),
+        }
     }
 
-    /// Cells before the text: time (5), space, nick, two spaces.
+    /// Cells before the text: time, space, nick, two spaces.
     fn prefix(&self) -> usize {
-        6 + self.nick_width + 2
+        self.time_width + 1 + self.nick_width + 2
     }
 
     fn text_width(&self) -> usize {
@@ -110,7 +117,7 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
                 && event.ts - p.ts < GROUP_MS
         });
     let time = local_time(event.ts, offset)
-        .map(|t| t.format("%H:%M").to_string())
+        .map(|t| t.format(&model.settings.time_format).to_string())
         .unwrap_or_default();
     match &event.content {
         EventContent::Message { text, .. } => {
@@ -159,7 +166,7 @@ pub fn pending_lines(model: &Model, item: &OutboxItem, g: Geometry) -> Vec<Line<
         _ => Delivery::Pending,
     };
     let time = local_time(item.created, model.utc_offset_secs)
-        .map(|t| t.format("%H:%M").to_string())
+        .map(|t| t.format(&model.settings.time_format).to_string())
         .unwrap_or_default();
     let (name, color) = model
         .me
@@ -222,7 +229,8 @@ fn body_lines(
         .map(|(n, row)| {
             let mut spans = Vec::with_capacity(5);
             if n == 0 {
-                spans.push(Span::styled(format!("{time:>5} "), dim()));
+                let pad = g.time_width.saturating_sub(wrap::width(time));
+                spans.push(Span::styled(format!("{}{time} ", " ".repeat(pad)), dim()));
                 match &nick {
                     Some(nick) => {
                         let name = wrap::truncate(&nick.content, g.nick_width);

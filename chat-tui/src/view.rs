@@ -92,7 +92,7 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     let Some(room) = model.selected_room() else {
         return;
     };
-    let g = Geometry::new(area.width);
+    let g = Geometry::of(model, area.width);
     let pane_height = usize::from(area.height);
     let mut lines = pane::visible_lines(model, room, g, pane_height);
     if lines.is_empty() {

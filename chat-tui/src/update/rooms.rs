@@ -155,7 +155,7 @@ pub(crate) fn first_unread(room: &Room, me: Option<i64>) -> Option<chat_protocol
 
 pub(crate) fn geometry(model: &Model) -> (Geometry, usize) {
     let area = layout::areas(model).messages;
-    (Geometry::new(area.width), usize::from(area.height))
+    (Geometry::of(model, area.width), usize::from(area.height))
 }
 
 pub(crate) fn scroll_up(model: &mut Model, rows: usize, fx: &mut Vec<Effect>) {

@@ -430,3 +430,12 @@ fn names_lists_members_online_first_with_roles_and_who_read_my_last_message() {
         "{notice}"
     );
 }
+
+#[test]
+fn a_twelve_hour_time_format_widens_the_time_column() {
+    let mut model = connected_model();
+    model.settings.time_format = "%-I:%M %p".into();
+    let rows = render(&model);
+    let row = find(&rows, "hello bob");
+    assert!(row.contains("10:13 PM        alice  hello bob"), "{row}");
+}

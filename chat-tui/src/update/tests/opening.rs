@@ -45,7 +45,7 @@ fn visible_text(model: &Model) -> Vec<String> {
     pane::visible_lines(
         model,
         room,
-        Geometry::new(area.width),
+        Geometry::of(model, area.width),
         usize::from(area.height),
     )
     .iter()
