@@ -1,6 +1,7 @@
 //! Client settings: the `[client]` table of config.toml, and `[profiles.NAME]` tables that
 //! override it per profile. config.example.toml documents every one.
 
+use crate::keymap::{Action, KeyMap};
 use crate::model::{DesktopNotify, Settings, DEFAULT_TIME_FORMAT};
 use crate::view::theme::Theme;
 use serde::Deserialize;
@@ -30,6 +31,33 @@ pub struct ClientConfig {
     pub theme: Theme,
     /// How message times are written: chrono's strftime, e.g. "%H:%M" or "%-I:%M %p".
     pub time_format: String,
+    /// Rebound keys: an action and its key or keys (`switcher = "ctrl-g"`).
+    pub keys: HashMap<Action, OneOrMore>,
+}
+
+/// One key, or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMore {
+    One(String),
+    More(Vec<String>),
+}
+
+impl ClientConfig {
+    fn key_map(&self) -> Result<KeyMap, String> {
+        let custom = self
+            .keys
+            .iter()
+            .map(|(action, keys)| {
+                let keys = match keys {
+                    OneOrMore::One(key) => vec![key.clone()],
+                    OneOrMore::More(keys) => keys.clone(),
+                };
+                (*action, keys)
+            })
+            .collect();
+        KeyMap::new(&custom)
+    }
 }
 
 /// Emoji sequences are drawn in safe pieces (`safe`, the default) or as sent (`full`, for a
@@ -54,6 +82,7 @@ impl Default for ClientConfig {
             emoji: EmojiMode::Safe,
             theme: Theme::Dark,
             time_format: DEFAULT_TIME_FORMAT.into(),
+            keys: HashMap::new(),
         }
     }
 }
@@ -144,6 +173,9 @@ impl Config {
         if let Err(e) = check_time_format(&file.client.time_format) {
             return Err(serde::de::Error::custom(e));
         }
+        if let Err(e) = file.client.key_map() {
+            return Err(serde::de::Error::custom(format!("[client.keys]: {e}")));
+        }
         Ok(Config { file })
     }
 
@@ -163,6 +195,7 @@ impl Config {
                     .theme
                     .with_env(std::env::var("NO_COLOR").ok().as_deref()),
                 time_format: client.time_format.clone(),
+                keys: client.key_map().unwrap_or_default(),
             },
         }
     }
@@ -223,6 +256,20 @@ mod tests {
             error.to_string().contains("not a strftime format"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn keys_can_be_rebound_and_bad_bindings_are_refused() {
+        let config = Config::parse(
+            "[client.keys]\nswitcher = \"ctrl-g\"\nnext_room = [\"alt-j\", \"ctrl-n\"]\n",
+        )
+        .expect("parses");
+        let keys = config.resolve("default").settings.keys;
+        assert_eq!(keys.describe(Action::Switcher), "Ctrl-G");
+        assert_eq!(keys.describe(Action::NextRoom), "Alt-J, Ctrl-N");
+        let error = Config::parse("[client.keys]\nhelp = \"q\"\n").expect_err("plain key");
+        assert!(error.to_string().contains("would be typed"), "{error}");
+        assert!(Config::parse("[client.keys]\nfly = \"ctrl-f\"\n").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod complete;
 pub mod config;
 pub mod editor;
+pub mod keymap;
 pub mod layout;
 pub mod model;
 pub mod msg;

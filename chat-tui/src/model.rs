@@ -34,6 +34,7 @@ pub struct Settings {
     pub theme: crate::view::theme::Theme,
     /// How message times are written (chrono's strftime), `%H:%M` by default.
     pub time_format: String,
+    pub keys: crate::keymap::KeyMap,
 }
 
 impl Settings {
@@ -55,6 +56,7 @@ impl Default for Settings {
             pinned: Vec::new(),
             theme: crate::view::theme::Theme::Dark,
             time_format: DEFAULT_TIME_FORMAT.into(),
+            keys: crate::keymap::KeyMap::default(),
         }
     }
 }

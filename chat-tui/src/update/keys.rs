@@ -1,6 +1,7 @@
 //! Keys, pastes and the mouse: what each does on each screen.
 
 use super::*;
+use crate::keymap::Action;
 
 pub(crate) fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
     if key.kind == KeyEventKind::Release {
@@ -14,16 +15,19 @@ pub(crate) fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
         fx.push(Effect::Quit);
         return;
     }
-    if ctrl && key.code == KeyCode::Char('l') {
-        fx.push(Effect::Redraw);
-        return;
-    }
-    if key.code == KeyCode::F(1) {
-        model.overlay = match model.overlay {
-            Some(Overlay::Help) => None,
-            _ => Some(Overlay::Help),
-        };
-        return;
+    match model.settings.keys.action(&key) {
+        Some(Action::Redraw) => {
+            fx.push(Effect::Redraw);
+            return;
+        }
+        Some(Action::Help) => {
+            model.overlay = match model.overlay {
+                Some(Overlay::Help) => None,
+                _ => Some(Overlay::Help),
+            };
+            return;
+        }
+        _ => {}
     }
     if model.overlay.is_some() {
         on_overlay_key(model, key, fx);
@@ -218,13 +222,17 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         .saturating_sub(2)
         .max(1);
     let before = model.input.text().len();
+    match model.settings.keys.action(&key) {
+        Some(Action::Switcher) => {
+            model.overlay = Some(Overlay::Switcher(Picker::default()));
+            return;
+        }
+        Some(Action::NextRoom) => return step_room(model, 1, fx),
+        Some(Action::PrevRoom) => return step_room(model, -1, fx),
+        Some(Action::NextUnread) => return next_unread_room(model, fx),
+        Some(Action::Help | Action::Redraw) | None => {}
+    }
     match key.code {
-        KeyCode::Char('k') if ctrl => model.overlay = Some(Overlay::Switcher(Picker::default())),
-        KeyCode::Char('n') if ctrl => step_room(model, 1, fx),
-        KeyCode::Char('p') if ctrl => step_room(model, -1, fx),
-        KeyCode::Char('a') if alt => next_unread_room(model, fx),
-        KeyCode::Down if alt => step_room(model, 1, fx),
-        KeyCode::Up if alt => step_room(model, -1, fx),
         KeyCode::PageUp => scroll_up(model, pane_rows, fx),
         KeyCode::PageDown => scroll_down(model, pane_rows, fx),
         KeyCode::End if model.input.is_empty() || ctrl => scroll_to_bottom(model, fx),

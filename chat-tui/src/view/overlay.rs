@@ -1,6 +1,7 @@
 //! Boxes drawn over the screen: help, the quick switcher, the channel directory.
 
 use crate::commands::COMMANDS;
+use crate::keymap::Action;
 use crate::model::{Model, Overlay, Picker};
 use crate::update::{channel_matches, switcher_matches};
 use crate::wrap;
@@ -10,36 +11,25 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-/// Every key, as the help screen lists it.
+/// The keys that cannot be rebound, as the help screen lists them.
 pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "send the message or run the /command"),
     ("Alt-Enter, Shift-Enter, Ctrl-J", "new line in the message"),
     ("Up, Down", "move in the input, then browse what you sent"),
     ("Tab", "complete /commands, @names and #rooms (again: next)"),
-    (
-        "Ctrl-N, Ctrl-P, Alt-Down, Alt-Up",
-        "next, previous conversation",
-    ),
-    ("Ctrl-K", "jump to a conversation by name"),
-    (
-        "Alt-A",
-        "next conversation with unread messages (mentions first)",
-    ),
     ("PgUp, PgDn, mouse wheel", "scroll the messages"),
     ("End (empty input), Esc", "back to the newest message"),
     (
         "Ctrl-A, Ctrl-E, Ctrl-U, Ctrl-W",
         "start, end, clear line, delete word",
     ),
-    ("Ctrl-L", "repaint the screen"),
-    ("F1, /help", "this help"),
     ("Ctrl-C", "quit (drafts and unsent messages are kept)"),
 ];
 
 pub fn draw(model: &Model, frame: &mut Frame<'_>) {
     match &model.overlay {
         None => {}
-        Some(Overlay::Help) => draw_help(frame),
+        Some(Overlay::Help) => draw_help(model, frame),
         Some(Overlay::Unsent { selected }) => draw_unsent(model, frame, *selected),
         Some(Overlay::Members { room_id }) => draw_members(model, frame, *room_id),
         Some(Overlay::Switcher(picker)) => {
@@ -112,14 +102,31 @@ fn centered(frame: &Frame<'_>, width: u16, height: u16) -> Rect {
     )
 }
 
-fn draw_help(frame: &mut Frame<'_>) {
+/// The keys `[client.keys]` can rebind, with what they do; the help shows the keys in force.
+const BOUND: &[(Action, &str)] = &[
+    (Action::NextRoom, "next conversation"),
+    (Action::PrevRoom, "previous conversation"),
+    (
+        Action::NextUnread,
+        "next conversation with unread messages (mentions first)",
+    ),
+    (Action::Switcher, "jump to a conversation by name"),
+    (Action::Redraw, "repaint the screen"),
+    (Action::Help, "this help (also /help)"),
+];
+
+fn draw_help(model: &Model, frame: &mut Frame<'_>) {
     let key_style = Style::default().fg(Color::Cyan);
     let heading = Style::default().add_modifier(Modifier::BOLD);
     let mut lines = vec![Line::styled("Keys", heading)];
-    for (keys, what) in KEYS {
+    let bound = BOUND
+        .iter()
+        .map(|(action, what)| (model.settings.keys.describe(*action), *what));
+    let fixed = KEYS.iter().map(|(keys, what)| (keys.to_string(), *what));
+    for (keys, what) in bound.chain(fixed) {
         lines.push(Line::from(vec![
             Span::styled(format!("  {keys:<34}"), key_style),
-            Span::raw(*what),
+            Span::raw(what),
         ]));
     }
     lines.push(Line::raw(""));

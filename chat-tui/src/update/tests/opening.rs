@@ -107,3 +107,15 @@ fn alt_a_jumps_to_the_next_room_with_unread_messages() {
         .as_ref()
         .is_some_and(|n| n.text == "nothing unread"));
 }
+
+#[test]
+fn rebound_keys_do_what_they_are_bound_to() {
+    use crate::keymap::{Action, KeyMap};
+    let mut model = connected_model();
+    let custom = std::collections::HashMap::from([(Action::Switcher, vec!["ctrl-g".into()])]);
+    model.settings.keys = KeyMap::new(&custom).unwrap();
+    update(&mut model, ctrl('k'));
+    assert_eq!(model.overlay, None, "Ctrl-K is free");
+    update(&mut model, ctrl('g'));
+    assert!(matches!(model.overlay, Some(Overlay::Switcher(_))));
+}
