@@ -7,7 +7,7 @@
 use crate::{
     to_json, AddMember, Auth, ClientFrame, CreateRoom, ErrorCode, GetHistory, Hello, History,
     JoinRoom, LeaveRoom, Logout, MessageSent, Ping, RequestId, RoomId, RoomKind, RoomSummary,
-    SendMessage, Seq, ServerFrame, SetReceipt, SetTyping, Welcome, PROTOCOL_VERSION,
+    SendMessage, Seq, ServerFrame, SetAway, SetReceipt, SetTyping, Welcome, PROTOCOL_VERSION,
 };
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -309,6 +309,15 @@ impl ClientHandle {
         self.request(ClientFrame::Logout(Logout { request_id: 0 }))
             .await
             .map(drop)
+    }
+
+    /// Away with `message` (contacts see it in presence), or back with `None`.
+    pub async fn set_away(&self, message: Option<&str>) -> Result<(), ClientError> {
+        let frame = ClientFrame::SetAway(SetAway {
+            request_id: 0,
+            message: message.map(str::to_string),
+        });
+        self.request(frame).await.map(drop)
     }
 
     /// Post `text` with the given client id; retrying with the same id is safe.

@@ -45,6 +45,7 @@ pub enum ClientFrame {
     SetReceipt(SetReceipt),
     SetTyping(SetTyping),
     Logout(Logout),
+    SetAway(SetAway),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +203,14 @@ pub struct Logout {
     pub request_id: RequestId,
 }
 
+/// Mark myself away with a message (shown to contacts in presence), or back with none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAway {
+    pub request_id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 impl ClientFrame {
     /// The request id, for every frame but `hello`.
     pub fn request_id(&self) -> Option<RequestId> {
@@ -225,6 +234,7 @@ impl ClientFrame {
             ClientFrame::SetReceipt(f) => f.request_id,
             ClientFrame::SetTyping(f) => f.request_id,
             ClientFrame::Logout(f) => f.request_id,
+            ClientFrame::SetAway(f) => f.request_id,
         })
     }
 
@@ -250,6 +260,7 @@ impl ClientFrame {
             ClientFrame::SetReceipt(f) => &mut f.request_id,
             ClientFrame::SetTyping(f) => &mut f.request_id,
             ClientFrame::Logout(f) => &mut f.request_id,
+            ClientFrame::SetAway(f) => &mut f.request_id,
         };
         *slot = id;
     }

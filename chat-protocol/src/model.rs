@@ -176,6 +176,9 @@ pub struct PresenceInfo {
     /// When the user was last online, for offline users that have been seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Millis>,
+    /// Online but away, with the user's message (`set_away`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
 }
 
 impl PresenceInfo {
@@ -185,6 +188,15 @@ impl PresenceInfo {
             user,
             online: true,
             last_seen: None,
+            away: None,
+        }
+    }
+
+    /// `user` is online now, away with `message` if there is one.
+    pub fn online_away(user: UserRef, away: Option<String>) -> PresenceInfo {
+        PresenceInfo {
+            away,
+            ..PresenceInfo::online(user)
         }
     }
 }

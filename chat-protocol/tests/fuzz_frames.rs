@@ -190,6 +190,12 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             })
         }),
         id().prop_map(|request_id| ClientFrame::Logout(Logout { request_id })),
+        (id(), proptest::option::of(text())).prop_map(|(request_id, message)| {
+            ClientFrame::SetAway(SetAway {
+                request_id,
+                message,
+            })
+        }),
     ]
 }
 

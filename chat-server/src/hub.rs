@@ -30,6 +30,8 @@ pub struct ConnHandle {
 struct UserEntry {
     username: String,
     conns: Vec<ConnId>,
+    /// Away with this message (`set_away`); forgotten when the user goes offline.
+    away: Option<String>,
     /// Bumped whenever the user connects or starts going offline, so a stale grace timer
     /// cannot mark a reconnected user offline.
     presence_generation: u64,
@@ -104,9 +106,12 @@ impl State {
         if members.len() > max_room {
             return;
         }
-        let newcomer_ref = self.users.get(&newcomer).map(|u| UserRef {
-            id: newcomer,
-            username: u.username.clone(),
+        let newcomer_ref = self.users.get(&newcomer).map(|u| {
+            let user = UserRef {
+                id: newcomer,
+                username: u.username.clone(),
+            };
+            (user, u.away.clone())
         });
         for &member in members {
             let Some(entry) = self.users.get(&member) else {
@@ -122,10 +127,11 @@ impl State {
                 id: member,
                 username: entry.username.clone(),
             };
-            self.deliver_to_user(newcomer, &presence_frame(PresenceInfo::online(member_ref)));
-            if let Some(newcomer_ref) = &newcomer_ref {
-                let frame = presence_frame(PresenceInfo::online(newcomer_ref.clone()));
-                self.deliver_to_user(member, &frame);
+            let info = PresenceInfo::online_away(member_ref, entry.away.clone());
+            self.deliver_to_user(newcomer, &presence_frame(info));
+            if let Some((newcomer_ref, away)) = &newcomer_ref {
+                let info = PresenceInfo::online_away(newcomer_ref.clone(), away.clone());
+                self.deliver_to_user(member, &presence_frame(info));
             }
         }
     }
@@ -241,6 +247,7 @@ impl Hub {
         let entry = state.users.entry(user.id).or_insert_with(|| UserEntry {
             username: user.username.clone(),
             conns: Vec::new(),
+            away: None,
             presence_generation: generation,
         });
         entry.conns.push(conn_id);
@@ -314,10 +321,26 @@ impl Hub {
                 user,
                 online: false,
                 last_seen: Some(now),
+                away: None,
             };
             state.broadcast_presence(gone, self.presence_max_room);
         }
         true
+    }
+
+    /// Away with `message`, or back: contacts hear it, and so do the user's other devices.
+    pub fn set_away(&self, user: &UserRef, message: Option<String>) {
+        let mut state = self.write();
+        let Some(entry) = state.users.get_mut(&user.id) else {
+            return;
+        };
+        if entry.away == message {
+            return;
+        }
+        entry.away = message.clone();
+        let info = PresenceInfo::online_away(user.clone(), message);
+        state.deliver_to_user(user.id, &presence_frame(info.clone()));
+        state.broadcast_presence(info, self.presence_max_room);
     }
 
     pub fn is_online(&self, user_id: UserId) -> bool {
@@ -332,10 +355,13 @@ impl Hub {
         let mut offline = Vec::new();
         for id in state.all_contacts(user_id, self.presence_max_room) {
             match state.users.get(&id) {
-                Some(entry) => online.push(PresenceInfo::online(UserRef {
-                    id,
-                    username: entry.username.clone(),
-                })),
+                Some(entry) => online.push(PresenceInfo::online_away(
+                    UserRef {
+                        id,
+                        username: entry.username.clone(),
+                    },
+                    entry.away.clone(),
+                )),
                 None => offline.push(id),
             }
         }

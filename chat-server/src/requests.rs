@@ -142,7 +142,8 @@ fn access(frame: &ClientFrame) -> Access {
         | ClientFrame::ListChannels(_)
         | ClientFrame::ListMembers(_)
         | ClientFrame::SetTyping(_) => Access::Read,
-        ClientFrame::Hello(_) | ClientFrame::Ping(_) => Access::Neither,
+        // Away lives in the hub only; it needs no ordering with the database.
+        ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::SetAway(_) => Access::Neither,
     }
 }
 
@@ -463,6 +464,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             answer(r.request_id, job, ok(r.request_id))
         }
         ClientFrame::Logout(r) => account::logout(ctx, r.request_id),
+        ClientFrame::SetAway(r) => account::set_away(ctx, r)?,
         ClientFrame::SetTyping(r) => {
             let store = ctx.store.clone();
             let hub = ctx.hub.clone();

@@ -1,7 +1,7 @@
 //! Typing indicators and presence.
 
 use crate::support::*;
-use chat_protocol::{RoomKind, ServerFrame};
+use chat_protocol::{ErrorCode, RoomKind, ServerFrame};
 
 fn typing(frame: ServerFrame) -> Option<(String, bool)> {
     match frame {
@@ -114,5 +114,54 @@ async fn presence_goes_offline_after_the_last_connection_and_strangers_never_see
     assert!(
         heard.iter().all(|f| presence(f.clone()).is_none()),
         "a stranger saw no presence: {heard:?}"
+    );
+}
+
+#[tokio::test]
+async fn away_with_a_message_reaches_contacts_and_my_other_devices_and_ends_offline() {
+    let server = TestServer::start().await;
+    let mut alice = server.register("alice").await;
+    let mut bob = server.register("bob").await;
+    bob.open_direct("alice").await.unwrap();
+    let away_of = |name: &'static str| {
+        move |f: ServerFrame| match f {
+            ServerFrame::Presence(p) if p.user.username == name && p.online => Some(p.away),
+            _ => None,
+        }
+    };
+    wait_for(&mut alice, away_of("bob")).await;
+    let mut bob_phone = server.login("bob").await;
+    bob.set_away(Some("  at lunch  ")).await.unwrap();
+    assert_eq!(
+        wait_for(&mut alice, away_of("bob")).await.as_deref(),
+        Some("at lunch")
+    );
+    assert_eq!(
+        wait_for(&mut bob_phone, away_of("bob")).await.as_deref(),
+        Some("at lunch"),
+        "my other devices know"
+    );
+    // A contact connecting now sees it in the welcome.
+    let alice2 = server.login("alice").await;
+    let bob_seen = alice2
+        .welcome()
+        .presence
+        .iter()
+        .find(|p| p.user.username == "bob")
+        .cloned()
+        .unwrap();
+    assert_eq!(bob_seen.away.as_deref(), Some("at lunch"));
+    // Back: no message.
+    bob.set_away(None).await.unwrap();
+    assert_eq!(wait_for(&mut alice, away_of("bob")).await, None);
+    // Bad input is refused and changes nothing.
+    let long = "x".repeat(201);
+    assert_eq!(
+        bob.set_away(Some(&long)).await.unwrap_err().code(),
+        Some(ErrorCode::TooLarge)
+    );
+    assert_eq!(
+        bob.set_away(Some("two\nlines")).await.unwrap_err().code(),
+        Some(ErrorCode::BadRequest)
     );
 }

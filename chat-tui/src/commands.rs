@@ -24,6 +24,8 @@ pub enum Command {
     Names,
     /// What is known of someone: presence, last seen, rooms in common.
     Whois(String),
+    /// Away with a message, or back (none).
+    Away(Option<String>),
     Logout,
     Help,
     Quit,
@@ -61,6 +63,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "whois",
         "/whois USER",
         "someone's presence, last seen and rooms in common",
+    ),
+    (
+        "away",
+        "/away [MESSAGE]",
+        "tell contacts you are away (no message: back)",
     ),
     ("reconnect", "/reconnect", "connect again now"),
     (
@@ -133,6 +140,8 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "unsent" => no_args("unsent", Command::Unsent),
         "names" | "who" | "members" => no_args("names", Command::Names),
         "whois" => one_name("whois").map(Command::Whois),
+        "away" => Ok(Command::Away((!rest.is_empty()).then(|| rest.to_string()))),
+        "back" => no_args("away", Command::Away(None)),
         "help" => Ok(Command::Help),
         "quit" | "exit" => Ok(Command::Quit),
         "" => Err("type a command after /, or /help".into()),

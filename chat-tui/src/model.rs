@@ -252,6 +252,8 @@ pub struct Model {
     pub online: HashMap<UserId, bool>,
     /// When offline contacts were last online (from the welcome and presence frames).
     pub last_seen: HashMap<UserId, Millis>,
+    /// Contacts (and I) away, with their messages.
+    pub away: HashMap<UserId, String>,
     pub input: Editor,
     pub completion: Option<Completion>,
     pub outbox: Outbox,
@@ -309,6 +311,7 @@ impl Model {
             selected: None,
             online: HashMap::new(),
             last_seen: HashMap::new(),
+            away: HashMap::new(),
             input: Editor::default(),
             completion: None,
             outbox: Outbox::default(),
@@ -361,6 +364,26 @@ impl Model {
             .and_then(|p| self.online.get(&p.id))
             .copied()
             .unwrap_or(false)
+    }
+
+    /// The away message of the other person of a direct room, if they are online and away.
+    pub fn peer_away(&self, room: &Room) -> Option<&str> {
+        let peer = room.summary.peer.as_ref()?;
+        self.peer_online(room)
+            .then(|| self.away.get(&peer.id).map(String::as_str))
+            .flatten()
+    }
+
+    /// Take in what a presence frame or the welcome says of someone.
+    pub fn note_presence(&mut self, p: &chat_protocol::PresenceInfo) {
+        self.online.insert(p.user.id, p.online);
+        if let Some(at) = p.last_seen {
+            self.last_seen.insert(p.user.id, at);
+        }
+        match (&p.away, p.online) {
+            (Some(message), true) => self.away.insert(p.user.id, message.clone()),
+            _ => self.away.remove(&p.user.id),
+        };
     }
 
     pub fn is_me(&self, user: &UserRef) -> bool {

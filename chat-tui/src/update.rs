@@ -13,8 +13,8 @@ use crate::timeline::Timeline;
 use chat_protocol::{
     AddMember, Auth, ChannelInfo, ClientFrame, CreateRoom, ErrorCode, EventContent, GetHistory,
     JoinRoom, LeaveRoom, ListChannels, ListMembers, Logout, OpenDirect, RemoveMember, RenameRoom,
-    RoomEvent, RoomId, RoomKind, RoomSummary, SendMessage, ServerFrame, SetReceipt, SetTopic,
-    SetTyping, Welcome,
+    RoomEvent, RoomId, RoomKind, RoomSummary, SendMessage, ServerFrame, SetAway, SetReceipt,
+    SetTopic, SetTyping, Welcome,
 };
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,

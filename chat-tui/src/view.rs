@@ -63,10 +63,10 @@ fn draw_header(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         Style::default().add_modifier(Modifier::BOLD),
     )];
     if room.summary.kind == RoomKind::Direct {
-        let presence = if model.peer_online(room) {
-            " · online"
-        } else {
-            " · offline"
+        let presence = match model.peer_away(room) {
+            Some(message) => format!(" · away: {}", wrap::sanitize(message)),
+            None if model.peer_online(room) => " · online".into(),
+            None => " · offline".into(),
         };
         spans.push(Span::raw(presence));
     } else {
@@ -217,6 +217,9 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     let mut details = Vec::new();
     if queued > 0 {
         details.push(format!("{queued} queued"));
+    }
+    if let Some(message) = model.me.as_ref().and_then(|me| model.away.get(&me.id)) {
+        details.push(format!("away: {}", wrap::sanitize(message)));
     }
     let unsent = model.outbox.failed().count();
     if unsent > 0 {

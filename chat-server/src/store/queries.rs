@@ -152,6 +152,7 @@ pub fn offline_presence(
             },
             online: false,
             last_seen: r.get(2)?,
+            away: None,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

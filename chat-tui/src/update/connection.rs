@@ -124,16 +124,12 @@ pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Eff
     model.login.password.clear();
     model.login.error = None;
     model.limits = welcome.limits.clone();
-    model.online = welcome
-        .presence
-        .iter()
-        .map(|p| (p.user.id, p.online))
-        .collect();
-    model.last_seen = welcome
-        .presence
-        .iter()
-        .filter_map(|p| Some((p.user.id, p.last_seen?)))
-        .collect();
+    model.online.clear();
+    model.last_seen.clear();
+    model.away.clear();
+    for p in &welcome.presence {
+        model.note_presence(p);
+    }
 
     let listed: std::collections::HashSet<RoomId> = welcome.rooms.iter().map(|r| r.id).collect();
     let gone: Vec<RoomId> = model

@@ -43,12 +43,7 @@ pub(crate) fn on_frame(model: &mut Model, frame: ServerFrame, fx: &mut Vec<Effec
                 }
             }
         }
-        ServerFrame::Presence(p) => {
-            model.online.insert(p.user.id, p.online);
-            if let Some(at) = p.last_seen {
-                model.last_seen.insert(p.user.id, at);
-            }
-        }
+        ServerFrame::Presence(p) => model.note_presence(&p),
         ServerFrame::RoomAdded(added) => {
             let room_id = added.room.id;
             upsert_room(model, added.room, fx);

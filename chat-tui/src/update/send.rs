@@ -197,6 +197,16 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
                 username,
             }),
         ),
+        Command::Away(message) => (
+            Tag::Action(match &message {
+                Some(m) => format!("you are away: {m}"),
+                None => "you are back".into(),
+            }),
+            ClientFrame::SetAway(SetAway {
+                request_id: 0,
+                message,
+            }),
+        ),
         Command::Channels => {
             model.overlay = Some(Overlay::Channels {
                 picker: Picker::default(),
@@ -285,7 +295,10 @@ pub(crate) fn whois(model: &Model, name: &str) -> String {
         return format!("{name}: not in any room you have opened; /dm {name} to start one");
     };
     let presence = match (model.online.get(&user.id), model.last_seen.get(&user.id)) {
-        (Some(true), _) => "online".to_string(),
+        (Some(true), _) => match model.away.get(&user.id) {
+            Some(message) => format!("away ({message})"),
+            None => "online".to_string(),
+        },
         (_, Some(at)) => format!("offline, last seen {}", ago(model.now - at)),
         _ => "offline".to_string(),
     };

@@ -26,6 +26,9 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         };
         let selected = model.selected == Some(id);
         let icon = match room.summary.kind {
+            RoomKind::Direct if model.peer_away(room).is_some() => {
+                Span::styled("● ", Style::default().fg(Color::Yellow))
+            }
             RoomKind::Direct if model.peer_online(room) => {
                 Span::styled("● ", Style::default().fg(Color::Green))
             }

@@ -439,3 +439,55 @@ fn a_twelve_hour_time_format_widens_the_time_column() {
     let row = find(&rows, "hello bob");
     assert!(row.contains("10:13 PM        alice  hello bob"), "{row}");
 }
+
+#[test]
+fn away_shows_in_the_sidebar_header_whois_and_my_status_bar() {
+    use chat_protocol::PresenceInfo;
+    let mut model = connected_model();
+    crate::update::tests::type_text(&mut model, "/away at lunch");
+    let fx = update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Enter,
+        )),
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        crate::msg::Effect::Request {
+            frame: chat_protocol::ClientFrame::SetAway(chat_protocol::SetAway { message: Some(m), .. }),
+            ..
+        } if m == "at lunch"
+    )));
+    // The server echoes my presence to all my devices, and tells me bob's.
+    let away = |id, name: &str, message: &str| {
+        Msg::Server(ServerFrame::Presence(PresenceInfo::online_away(
+            user(id, name),
+            Some(message.into()),
+        )))
+    };
+    update(&mut model, away(1, "alice", "at lunch"));
+    update(&mut model, away(2, "bob", "in a meeting"));
+    crate::update::select_room(&mut model, DIRECT, &mut Vec::new());
+    let rows = render(&model);
+    assert!(rows[0].contains("bob · away: in a meeting"), "{}", rows[0]);
+    assert!(rows.last().unwrap().contains("away: at lunch"), "{rows:#?}");
+    crate::update::tests::type_text(&mut model, "/whois bob");
+    update(
+        &mut model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Enter,
+        )),
+    );
+    assert!(model
+        .notice
+        .clone()
+        .unwrap()
+        .text
+        .starts_with("bob: away (in a meeting)"));
+    // Back.
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Presence(PresenceInfo::online(user(2, "bob")))),
+    );
+    assert!(render(&model)[0].contains("bob · online"));
+}

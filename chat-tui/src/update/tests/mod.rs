@@ -57,11 +57,7 @@ pub fn welcome(rooms: Vec<RoomSummary>) -> Welcome {
         token: None,
         limits: Limits::default(),
         rooms,
-        presence: vec![PresenceInfo {
-            user: user(2, "bob"),
-            online: true,
-            last_seen: None,
-        }],
+        presence: vec![PresenceInfo::online(user(2, "bob"))],
     }
 }
 
