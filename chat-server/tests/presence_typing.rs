@@ -121,7 +121,7 @@ async fn presence_goes_offline_after_the_last_connection_and_strangers_never_see
 async fn away_with_a_message_reaches_contacts_and_my_other_devices_and_ends_offline() {
     let server = TestServer::start().await;
     let mut alice = server.register("alice").await;
-    let mut bob = server.register("bob").await;
+    let bob = server.register("bob").await;
     bob.open_direct("alice").await.unwrap();
     let away_of = |name: &'static str| {
         move |f: ServerFrame| match f {
