@@ -255,13 +255,18 @@ fn limits() -> impl Strategy<Value = Limits> {
 }
 
 fn presence() -> impl Strategy<Value = PresenceInfo> {
-    (user(), any::<bool>(), proptest::option::of(any::<i64>())).prop_map(
-        |(user, online, last_seen)| PresenceInfo {
+    (
+        user(),
+        any::<bool>(),
+        proptest::option::of(any::<i64>()),
+        proptest::option::of(text()),
+    )
+        .prop_map(|(user, online, last_seen, away)| PresenceInfo {
             user,
             online,
             last_seen,
-        },
-    )
+            away,
+        })
 }
 
 fn event_content() -> impl Strategy<Value = EventContent> {
