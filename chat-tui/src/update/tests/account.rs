@@ -97,3 +97,54 @@ fn logging_out_offline_says_the_token_was_not_revoked() {
     assert!(error.contains("server did not confirm"), "{error}");
     assert!(fx.contains(&Effect::ForgetSession));
 }
+
+fn login_screen() -> Model {
+    let mut model = Model::new(
+        "ws://127.0.0.1:7800".into(),
+        Some("alice".into()),
+        Settings::default(),
+        Rng::new(1),
+    );
+    start(&mut model);
+    model
+}
+
+#[test]
+fn the_login_form_says_what_the_server_answered_and_checks_the_address_first() {
+    let mut model = login_screen();
+    model.login.register = true;
+    type_text(&mut model, "short");
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Connect { .. })));
+    update(
+        &mut model,
+        Msg::ConnectFailed {
+            error: "passwords are at least 8 characters".into(),
+            auth: false,
+            answered: true,
+        },
+    );
+    assert_eq!(
+        model.login.error.as_deref(),
+        Some("passwords are at least 8 characters"),
+        "a refusal is not a network failure"
+    );
+    update(
+        &mut model,
+        Msg::ConnectFailed {
+            error: "connection refused".into(),
+            auth: false,
+            answered: false,
+        },
+    );
+    assert_eq!(
+        model.login.error.as_deref(),
+        Some("cannot connect: connection refused")
+    );
+    // A malformed address is caught before connecting.
+    model.login.server = "ws://127.0.0.1:78OO".into();
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Connect { .. })));
+    let error = model.login.error.clone().unwrap_or_default();
+    assert!(error.contains("port"), "{error}");
+}
