@@ -163,7 +163,7 @@ async fn run(
                     let pongs = pongs.clone();
                     requests.spawn(async move {
                         let started = Instant::now();
-                        if handle.ping().await.is_ok() {
+                        if server_answered(&handle.ping().await) {
                             let ms = started.elapsed().as_millis().min(u128::from(u32::MAX));
                             let _ = pongs.send(ms as u32);
                         }
@@ -177,6 +177,12 @@ async fn run(
         reason: reason.0,
         auth: reason.1,
     });
+}
+
+/// Whether a ping was answered. A refusal is an answer too: a burst of sends can use up the
+/// request allowance the ping counts against, and the server is alive all the same.
+fn server_answered(ping: &Result<(), ClientError>) -> bool {
+    matches!(ping, Ok(()) | Err(ClientError::Server { .. }))
 }
 
 fn close_reason(code: u16, reason: &str) -> String {
@@ -216,6 +222,18 @@ fn short_error(e: &ClientError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limited_ping_still_shows_the_server_is_alive() {
+        let limited = Err(ClientError::Server {
+            code: ErrorCode::RateLimited,
+            message: "too many requests".into(),
+            retry_after_ms: Some(200),
+        });
+        assert!(server_answered(&limited));
+        assert!(server_answered(&Ok(())));
+        assert!(!server_answered(&Err(ClientError::Closed(None))));
+    }
 
     #[test]
     fn a_close_reason_is_said_once() {
