@@ -137,6 +137,9 @@ pub struct Room {
     pub unseen_below: u32,
     /// The "new messages" line goes above this seq (the first unread when the room was opened).
     pub marker: Option<Seq>,
+    /// Opened with unread messages older than what is loaded: older pages are being fetched
+    /// to find the first unread, and nothing is marked read until it is found.
+    pub finding_first_unread: bool,
     pub loading_older: bool,
     pub fetching_after: bool,
     pub read_sent: Seq,
@@ -159,6 +162,7 @@ impl Room {
             scroll: Scroll::Bottom,
             unseen_below: 0,
             marker: None,
+            finding_first_unread: false,
             loading_older: false,
             fetching_after: false,
         }
@@ -184,6 +188,16 @@ impl Room {
     /// The name as drawn: sanitised for the terminal (see [`crate::wrap::sanitize`]).
     pub fn shown_name(&self) -> String {
         crate::wrap::sanitize(&self.display_name())
+    }
+
+    /// Whether every event after what I have read is loaded (so what is on screen can be
+    /// marked read without skipping messages never shown).
+    pub fn unread_loaded(&self) -> bool {
+        self.timeline.reached_start()
+            || self
+                .timeline
+                .first_seq()
+                .is_some_and(|first| first <= self.summary.read_seq + 1)
     }
 
     /// Server time of the newest event we hold, for ordering the sidebar.

@@ -313,9 +313,16 @@ pub(crate) fn on_response(
                     .mark_synced_to(newest_known.min(room.timeline.last_seq()));
             }
             if room.marker.is_none() && model.selected == Some(room_id) {
-                room.marker = first_unread(room, model.me.as_ref().map(|m| m.id));
-                if room.marker.is_some() && room.scroll == Scroll::Bottom {
-                    open_at_marker(model, room_id);
+                if room.summary.unread > 0 && !room.unread_loaded() {
+                    // The first unread is older than this page: fetch back to it.
+                    room.finding_first_unread = true;
+                    load_older_if_needed(room, true, fx);
+                } else {
+                    room.finding_first_unread = false;
+                    room.marker = first_unread(room, model.me.as_ref().map(|m| m.id));
+                    if room.marker.is_some() && room.scroll == Scroll::Bottom {
+                        open_at_marker(model, room_id);
+                    }
                 }
             }
             let Some(room) = model.rooms.get_mut(&room_id) else {
@@ -335,6 +342,7 @@ pub(crate) fn on_response(
             if let Ok(ServerFrame::History(history)) = result {
                 add_events(model, room_id, history.events, fx);
             }
+            older_arrived(model, room_id, fx);
         }
         (Tag::Members { room_id }, Ok(ServerFrame::Members(members))) => {
             let me = model.me.as_ref().map(|m| m.id);
@@ -439,6 +447,7 @@ pub(crate) fn on_cached_older(
     if contiguous {
         room.loading_older = false;
         room.timeline.insert_all(events);
+        older_arrived(model, room_id, fx);
         return;
     }
     if connected {

@@ -61,7 +61,14 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
     room.mention = false;
     room.marker = first_unread(room, model.me.as_ref().map(|m| m.id));
     if opening {
-        open_at_marker(model, room_id);
+        if room.summary.unread > 0 && !room.unread_loaded() {
+            // The first unread is older than what is loaded: fetch back to it first.
+            room.finding_first_unread = true;
+            room.marker = None;
+            load_older_if_needed(room, true, fx);
+        } else {
+            open_at_marker(model, room_id);
+        }
     }
     let Some(room) = model.rooms.get_mut(&room_id) else {
         return;
@@ -96,6 +103,33 @@ pub(crate) fn open_at_marker(model: &mut Model, room_id: RoomId) {
     if let Some(room) = model.rooms.get_mut(&room_id) {
         room.scroll = scroll;
         room.unseen_below = below;
+    }
+}
+
+/// Most unread messages fetched to find the first of them; with more, the room opens at the
+/// newest and reading it marks the rest read.
+const FIND_UNREAD_LIMIT: u32 = 1_000;
+
+/// Older events arrived: if the room in view was waiting for its first unread message, open
+/// there now, or fetch further back.
+pub(crate) fn older_arrived(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
+    if model.selected != Some(room_id) {
+        return;
+    }
+    let me = model.me.as_ref().map(|m| m.id);
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
+    if !room.finding_first_unread {
+        return;
+    }
+    if room.unread_loaded() || room.summary.unread > FIND_UNREAD_LIMIT {
+        room.finding_first_unread = false;
+        room.marker = first_unread(room, me);
+        open_at_marker(model, room_id);
+        mark_read(model, room_id, fx);
+    } else {
+        load_older_if_needed(room, true, fx);
     }
 }
 
@@ -203,6 +237,10 @@ pub(crate) fn scroll_down(model: &mut Model, rows: usize, fx: &mut Vec<Effect>) 
         }
     }
     mark_read(model, room_id, fx);
+    // What is below and unread goes down as it comes into view.
+    if let Some(room) = model.rooms.get_mut(&room_id) {
+        room.unseen_below = room.unseen_below.min(room.summary.unread);
+    }
 }
 
 pub(crate) fn scroll_to_bottom(model: &mut Model, fx: &mut Vec<Effect>) {
@@ -225,6 +263,13 @@ pub(crate) fn mark_read(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>
     let Some(room) = model.rooms.get_mut(&room_id) else {
         return;
     };
+    // Never past messages that were not loaded, hence never shown (a new device holds only
+    // the newest page): they stay unread until they are.
+    let skipping = !room.unread_loaded() && room.summary.unread <= FIND_UNREAD_LIMIT;
+    if room.finding_first_unread || skipping {
+        flush_receipts(model, room_id, fx);
+        return;
+    }
     let shown = match room.scroll {
         Scroll::Bottom => room.timeline.last_seq(),
         Scroll::At { seq, .. } => seq,

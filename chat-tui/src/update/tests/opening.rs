@@ -68,6 +68,17 @@ fn a_room_with_many_unread_opens_at_the_first_unread() {
         "only what is on screen is read: {}",
         room.summary.unread
     );
+    // Paging down counts down what is left below.
+    let below = model.rooms[&BUSY].unseen_below;
+    update(&mut model, key(KeyCode::PageDown));
+    let room = &model.rooms[&BUSY];
+    assert!(
+        room.unseen_below < below,
+        "{} then {}",
+        below,
+        room.unseen_below
+    );
+    assert_eq!(room.unseen_below, room.summary.unread);
     // Reading on to the end reads it all.
     update(&mut model, key(KeyCode::Esc));
     assert_eq!(model.rooms[&BUSY].summary.unread, 0);
@@ -118,4 +129,95 @@ fn rebound_keys_do_what_they_are_bound_to() {
     assert_eq!(model.overlay, None, "Ctrl-K is free");
     update(&mut model, ctrl('g'));
     assert!(matches!(model.overlay, Some(Overlay::Switcher(_))));
+}
+
+#[test]
+fn a_new_device_fetches_back_to_the_first_unread_and_marks_nothing_it_did_not_show() {
+    let mut model = connected_model();
+    // #flood: 120 messages from bob, none read; this device holds nothing of it.
+    let mut room = summary(BUSY, RoomKind::Channel, "flood", 120);
+    room.read_seq = 0;
+    room.unread = 120;
+    upsert(&mut model, room);
+    select_room(&mut model, BUSY, &mut Vec::new());
+    let bob = user(2, "bob");
+    let page = |from, to, more| {
+        Ok(ServerFrame::History(chat_protocol::History {
+            request_id: 0,
+            room_id: BUSY,
+            events: (from..=to)
+                .map(|seq| message(BUSY, seq, &bob, &format!("flood {seq}")))
+                .collect(),
+            more,
+        }))
+    };
+    // The newest page (21..=120) arrives: nothing is marked read, older events are asked for.
+    let fx = update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::HistoryLatest { room_id: BUSY },
+            result: page(21, 120, true),
+        },
+    );
+    assert_eq!(
+        model.rooms[&BUSY].summary.read_seq, 0,
+        "flood 1-20 were never shown"
+    );
+    assert!(fx.contains(&Effect::LoadOlder {
+        room_id: BUSY,
+        before: 21
+    }));
+    // Not in the local cache: the server's page before 21.
+    update(
+        &mut model,
+        Msg::CachedOlder {
+            room_id: BUSY,
+            before: 21,
+            events: Vec::new(),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::HistoryBefore { room_id: BUSY },
+            result: page(1, 20, false),
+        },
+    );
+    let rows = visible_text(&model);
+    let marker = rows.iter().position(|r| r.contains("new messages"));
+    assert!(marker.is_some_and(|m| m <= 1), "{rows:#?}");
+    assert!(
+        rows[marker.unwrap_or(0) + 1].contains("flood 1"),
+        "{rows:#?}"
+    );
+    let room = &model.rooms[&BUSY];
+    assert!(
+        room.summary.read_seq < 30,
+        "only what is on screen: {}",
+        room.summary.read_seq
+    );
+    update(&mut model, key(KeyCode::Esc));
+    assert_eq!(model.rooms[&BUSY].summary.unread, 0);
+}
+
+#[test]
+fn live_messages_into_a_room_still_loading_are_not_marked_read() {
+    let mut model = connected_model();
+    let mut room = summary(BUSY, RoomKind::Channel, "flood", 177);
+    room.read_seq = 0;
+    room.unread = 177;
+    upsert(&mut model, room);
+    select_room(&mut model, BUSY, &mut Vec::new());
+    let bob = user(2, "bob");
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Event(message(
+            BUSY,
+            178,
+            &bob,
+            "still sending",
+        ))),
+    );
+    assert_eq!(model.rooms[&BUSY].summary.read_seq, 0);
+    assert!(model.rooms[&BUSY].summary.unread >= 177);
 }
