@@ -33,8 +33,16 @@ def reply_to(text):
     return None
 
 
-async def session(seen, request_ids, started):
-    """One connection: catch up on every room after what was seen, then answer live events."""
+async def session(seen, request_ids, started, unanswered):
+    """One connection: catch up on every room after what was seen, then answer live events.
+
+    `unanswered` maps the request id of each reply not yet acknowledged to the event it
+    answers: a connection lost before the acknowledgement (a stall, a restart) takes the bot
+    back to that event on the next connection. The reply's client id makes the retry safe.
+    """
+    for room, seq in unanswered.values():
+        seen[room] = min(seen.get(room, seq), seq - 1)
+    unanswered.clear()
     hello = {"type": "hello", "protocol": 1, "client": "echo_bot.py",
              "auth": {"method": "token", "token": TOKEN}}
     async with websockets.connect(URL) as ws:
@@ -59,6 +67,8 @@ async def session(seen, request_ids, started):
                 later.append(answer)
 
         async def handle(frame):
+            if frame["type"] in ("message_sent", "error"):
+                unanswered.pop(frame.get("request_id"), None)
             if frame["type"] == "error":
                 print("error:", frame["message"], flush=True)
             if frame["type"] == "event":
@@ -74,8 +84,10 @@ async def session(seen, request_ids, started):
                 return
             reply = reply_to(content["text"])
             if reply is not None:
+                request_id = next(request_ids)
+                unanswered[request_id] = (room, frame["seq"])
                 await ws.send(json.dumps({
-                    "type": "send_message", "request_id": next(request_ids),
+                    "type": "send_message", "request_id": request_id,
                     "room_id": room, "text": reply,
                     # Derived from the message, so a reply can never be sent twice.
                     "client_id": f"re-{content['message_id']}",
@@ -102,10 +114,10 @@ async def session(seen, request_ids, started):
 
 
 async def main():
-    seen, request_ids, started, delay = {}, itertools.count(1), [], 0.5
+    seen, request_ids, started, unanswered, delay = {}, itertools.count(1), [], {}, 0.5
     while True:
         try:
-            await session(seen, request_ids, started)
+            await session(seen, request_ids, started, unanswered)
         except Refused as e:
             raise SystemExit(f"refused: {e}")
         except websockets.ConnectionClosed as e:

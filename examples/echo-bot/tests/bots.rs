@@ -53,7 +53,7 @@ async fn chat_with_bot(bot: &str, mut command: Command) {
     };
     let mut human = Client::connect(&server.url(), auth).await.unwrap();
     let room = human.open_direct(bot).await.unwrap();
-    let _bot = KillOnDrop(
+    let bot_process = KillOnDrop(
         command
             .env("CHAT_URL", server.url())
             .env("CHAT_TOKEN", token)
@@ -105,6 +105,18 @@ async fn chat_with_bot(bot: &str, mut command: Command) {
     );
     human.send_message(room.id, "5", "!ping").await.unwrap();
     assert_eq!(next_reply(&mut human, bot).await, "pong", "live again");
+
+    // The bot stalls (SIGSTOP) with a message waiting for it; the server closes its silent
+    // connection; when the bot resumes, the message is still answered, once.
+    let pid = bot_process.0.id().to_string();
+    signal(&pid, "-STOP");
+    human
+        .send_message(room.id, "6", "!echo frozen then thawed")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // past the idle timeout
+    signal(&pid, "-CONT");
+    assert_eq!(next_reply(&mut human, bot).await, "frozen then thawed");
     let history = human.history_after(room.id, 0, 100).await.unwrap();
     let answers = history
         .events
@@ -116,11 +128,19 @@ async fn chat_with_bot(bot: &str, mut command: Command) {
     server.stop().await;
 }
 
-/// Start the server again on the same address and database (the port may take a moment).
+fn signal(pid: &str, which: &str) {
+    let status = Command::new("kill").args([which, pid]).status().unwrap();
+    assert!(status.success(), "kill {which} {pid}");
+}
+
+/// Start the server again on the same address and database (the port may take a moment),
+/// closing silent connections after 1.5 s so a stalled bot is noticed quickly.
 async fn restart(addr: std::net::SocketAddr, db: &std::path::Path) -> RunningServer {
     for _ in 0..50 {
         let config = Config {
             listen: addr,
+            ping_interval_ms: 500,
+            idle_timeout_ms: 1_500,
             ..Config::default()
         };
         if let Ok(server) = spawn(config, db).await {
