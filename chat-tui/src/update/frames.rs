@@ -76,17 +76,35 @@ pub(crate) fn forget_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effec
         return false;
     };
     fx.push(Effect::Cache(CacheOp::RemoveRoom(room_id)));
-    model.drafts.remove(&room_id);
     let name = room.display_name();
     let reason = format!("you are no longer a member of {name}");
+    // A half-written message for the room is kept like a queued one.
+    let draft = if model.selected == Some(room_id) {
+        model.input.take()
+    } else {
+        model.drafts.remove(&room_id).unwrap_or_default()
+    };
+    if !draft.trim().is_empty() && !draft.starts_with('/') {
+        let item = OutboxItem {
+            client_id: model.rng.client_id(),
+            room_id,
+            room_name: name.clone(),
+            text: draft.trim_end().to_string(),
+            created: model.now,
+            state: OutboxState::Queued,
+        };
+        fx.push(Effect::Cache(CacheOp::OutboxPut(item.clone())));
+        model.outbox.push(item);
+    }
     let failed = model.outbox.fail_room(room_id, &reason);
     if !failed.is_empty() {
+        let count = match failed.len() {
+            1 => "1 message".to_string(),
+            n => format!("{n} messages"),
+        };
         notice(
             model,
-            format!(
-                "{} message(s) to {name} not sent: {reason}; /unsent to copy, retry or discard",
-                failed.len()
-            ),
+            format!("{reason}: {count} kept in /unsent"),
             true,
         );
     }

@@ -102,3 +102,23 @@ fn a_refused_message_can_be_retried_and_stays_after_switching_rooms() {
     assert_eq!(sends(&fx), [(id.clone(), "first".to_string())]);
     assert!(fx.contains(&Effect::Cache(CacheOp::OutboxRetry(id))));
 }
+
+#[test]
+fn a_draft_in_a_room_i_am_removed_from_is_kept_in_unsent() {
+    let mut model = connected_model();
+    type_text(&mut model, "half-written reply to the group");
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::RoomRemoved(chat_protocol::RoomRemoved {
+            room_id: GENERAL,
+        })),
+    );
+    assert_eq!(model.selected, Some(DIRECT));
+    assert_eq!(model.input.text(), "", "not carried into another room");
+    let kept: Vec<_> = model.outbox.failed().collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].text, "half-written reply to the group");
+    let notice = model.notice.clone().expect("a notice").text;
+    assert!(notice.contains("no longer a member of #general"), "{notice}");
+    assert!(notice.contains("/unsent"), "{notice}");
+}
