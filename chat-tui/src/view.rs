@@ -221,6 +221,12 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     if let Some(message) = model.me.as_ref().and_then(|me| model.away.get(&me.id)) {
         details.push(format!("away: {}", wrap::sanitize(message)));
     }
+    if crate::layout::areas(model).sidebar.width == 0 {
+        // No sidebar in a narrow window: say where there is something new, as irssi's act list.
+        if let Some(activity) = activity(model) {
+            details.push(activity);
+        }
+    }
     let unsent = model.outbox.failed().count();
     if unsent > 0 {
         details.push(format!("{unsent} not sent (/unsent)"));
@@ -259,6 +265,29 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
         }
         Connection::Offline => ("○ offline".into(), details, Color::Red),
     }
+}
+
+/// Rooms other than the one in view with unread messages, mentions first: `new: @bob 2, #dev 5`.
+fn activity(model: &Model) -> Option<String> {
+    let mut rooms: Vec<_> = model
+        .room_order()
+        .into_iter()
+        .filter(|id| Some(*id) != model.selected)
+        .filter_map(|id| model.rooms.get(&id))
+        .filter(|r| r.summary.unread > 0)
+        .collect();
+    rooms.sort_by_key(|r| !r.mention);
+    if rooms.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = rooms
+        .iter()
+        .map(|r| {
+            let at = if r.mention { "@" } else { "" };
+            format!("{at}{} {}", r.shown_name(), r.summary.unread)
+        })
+        .collect();
+    Some(format!("new: {}", listed.join(", ")))
 }
 
 /// The status bar: connection state and queue count are the last things a narrow window cuts;

@@ -491,3 +491,18 @@ fn away_shows_in_the_sidebar_header_whois_and_my_status_bar() {
     );
     assert!(render(&model)[0].contains("bob · online"));
 }
+
+#[test]
+fn a_narrow_window_without_sidebar_says_where_there_is_something_new() {
+    let mut model = connected_model();
+    update(
+        &mut model,
+        Msg::Server(ServerFrame::Event(message(DIRECT, 1, &user(2, "bob"), "psst"))),
+    );
+    model.size = (60, 15);
+    let status = render(&model).last().cloned().unwrap();
+    assert!(status.contains("new: bob 1"), "{status}");
+    model.size = (120, 30);
+    let status = render(&model).last().cloned().unwrap();
+    assert!(!status.contains("new:"), "the sidebar shows it: {status}");
+}
