@@ -16,6 +16,20 @@ pub enum Action {
     Redraw,
 }
 
+impl Action {
+    /// The name the config uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::NextRoom => "next_room",
+            Action::PrevRoom => "prev_room",
+            Action::NextUnread => "next_unread",
+            Action::Switcher => "switcher",
+            Action::Help => "help",
+            Action::Redraw => "redraw",
+        }
+    }
+}
+
 /// A key with its modifiers, as written in the config: `ctrl-n`, `alt-a`, `f1`, `alt-down`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -61,7 +75,16 @@ impl Key {
                 "{text:?}: a plain letter would be typed, not bound; add ctrl- or alt-"
             ));
         }
-        Ok(Key { code, modifiers })
+        let key = Key { code, modifiers };
+        if RESERVED
+            .iter()
+            .any(|&(code, modifiers)| key == Key { code, modifiers })
+        {
+            return Err(format!(
+                "{text:?} is taken by quitting or editing (Ctrl-C, Ctrl-A/E/U/W/J, arrows, Enter, Tab, Esc…)"
+            ));
+        }
+        Ok(key)
     }
 
     fn of(event: &KeyEvent) -> Key {
@@ -77,6 +100,26 @@ impl Key {
         Key { code, modifiers }
     }
 }
+
+/// Keys the bindings may not take: quitting, and the editor's and the pane's own keys.
+const RESERVED: &[(KeyCode, KeyModifiers)] = &[
+    (KeyCode::Char('c'), KeyModifiers::CONTROL),
+    (KeyCode::Char('a'), KeyModifiers::CONTROL),
+    (KeyCode::Char('e'), KeyModifiers::CONTROL),
+    (KeyCode::Char('u'), KeyModifiers::CONTROL),
+    (KeyCode::Char('w'), KeyModifiers::CONTROL),
+    (KeyCode::Char('j'), KeyModifiers::CONTROL),
+    (KeyCode::Up, KeyModifiers::NONE),
+    (KeyCode::Down, KeyModifiers::NONE),
+    (KeyCode::Left, KeyModifiers::NONE),
+    (KeyCode::Right, KeyModifiers::NONE),
+    (KeyCode::Home, KeyModifiers::NONE),
+    (KeyCode::End, KeyModifiers::NONE),
+    (KeyCode::PageUp, KeyModifiers::NONE),
+    (KeyCode::PageDown, KeyModifiers::NONE),
+    (KeyCode::Tab, KeyModifiers::NONE),
+    (KeyCode::Esc, KeyModifiers::NONE),
+];
 
 /// The bindings in force: the defaults, with any action the config names rebound.
 #[derive(Debug, Clone)]
@@ -115,7 +158,9 @@ impl KeyMap {
                 if let Some(other) = keys.insert(key, *action) {
                     if other != *action {
                         return Err(format!(
-                            "{text:?} is bound to both {other:?} and {action:?}"
+                            "{text:?} is bound to both {} and {}",
+                            other.name(),
+                            action.name()
                         ));
                     }
                 }
@@ -191,11 +236,14 @@ mod tests {
             ("hyper-x", "unknown modifier"),
             ("ctrl-banana", "unknown key"),
             ("x", "would be typed"),
+            ("ctrl-c", "taken by quitting or editing"),
+            ("ctrl-u", "taken by quitting or editing"),
         ] {
             let error = Key::parse(text).expect_err(text);
             assert!(error.contains(says), "{text}: {error}");
         }
         let clash = HashMap::from([(Action::Help, vec!["ctrl-n".to_string()])]);
-        assert!(KeyMap::new(&clash).expect_err("clash").contains("both"));
+        let error = KeyMap::new(&clash).expect_err("clash");
+        assert!(error.contains("both next_room and help"), "{error}");
     }
 }

@@ -113,9 +113,9 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(padded), area);
     if room.scroll != Scroll::Bottom && area.height > 0 {
         let hint = if room.unseen_below > 0 {
-            format!(" ↓ {} new below · End to jump ", room.unseen_below)
+            format!(" ↓ {} new below · Esc to jump ", room.unseen_below)
         } else {
-            " ↓ more below · End to jump ".to_string()
+            " ↓ more below · Esc to jump ".to_string()
         };
         let width = (wrap::width(&hint) as u16).min(area.width);
         let hint_area = Rect::new(area.right() - width, area.bottom() - 1, width, 1);

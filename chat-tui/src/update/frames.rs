@@ -102,11 +102,7 @@ pub(crate) fn forget_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effec
             1 => "1 message".to_string(),
             n => format!("{n} messages"),
         };
-        notice(
-            model,
-            format!("{reason}: {count} kept in /unsent"),
-            true,
-        );
+        notice(model, format!("{reason}: {count} kept in /unsent"), true);
     }
     for client_id in failed {
         fx.push(Effect::Cache(CacheOp::OutboxFailed {

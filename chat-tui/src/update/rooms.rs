@@ -50,6 +50,10 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
             old.marker = None;
         }
         switch_draft(model, room_id, fx);
+        // An answer about the room left behind (/whois, "topic set") is not about this one.
+        if model.notice.as_ref().is_some_and(|n| !n.error) {
+            model.notice = None;
+        }
         model.selected = Some(room_id);
         model.completion = None;
         fx.push(Effect::Cache(CacheOp::Selected(room_id)));

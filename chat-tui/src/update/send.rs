@@ -288,11 +288,15 @@ pub(crate) fn whois(model: &Model, name: &str) -> String {
             .find(|u| u.username.to_lowercase() == wanted);
         if let Some(found) = found {
             user = Some(found.clone());
-            rooms.push(room.display_name());
+            rooms.push(if room.summary.kind == RoomKind::Direct {
+                "your direct conversation".to_string()
+            } else {
+                room.display_name()
+            });
         }
     }
     let Some(user) = user else {
-        return format!("{name}: not in any room you have opened; /dm {name} to start one");
+        return format!("{name}: you share no room with {name} (that you have opened)");
     };
     let presence = match (model.online.get(&user.id), model.last_seen.get(&user.id)) {
         (Some(true), _) => match model.away.get(&user.id) {

@@ -21,7 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("End (empty input), Esc", "back to the newest message"),
     (
         "Ctrl-A, Ctrl-E, Ctrl-U, Ctrl-W",
-        "start, end, clear line, delete word",
+        "start, end, delete to line start, delete word",
     ),
     ("Ctrl-C", "quit (drafts and unsent messages are kept)"),
 ];

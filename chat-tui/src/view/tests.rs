@@ -215,7 +215,7 @@ fn scrolled_up_shows_how_much_is_below() {
         Msg::Server(ServerFrame::Event(message(GENERAL, 40, &bob, "m40"))),
     );
     let rows = render(&model);
-    assert!(find(&rows, "new below").contains("↓ 1 new below · End to jump"));
+    assert!(find(&rows, "new below").contains("↓ 1 new below · Esc to jump"));
     assert!(!rows.iter().any(|r| r.contains("m40")));
 }
 
@@ -497,7 +497,12 @@ fn a_narrow_window_without_sidebar_says_where_there_is_something_new() {
     let mut model = connected_model();
     update(
         &mut model,
-        Msg::Server(ServerFrame::Event(message(DIRECT, 1, &user(2, "bob"), "psst"))),
+        Msg::Server(ServerFrame::Event(message(
+            DIRECT,
+            1,
+            &user(2, "bob"),
+            "psst",
+        ))),
     );
     model.size = (60, 15);
     let status = render(&model).last().cloned().unwrap();

@@ -119,6 +119,9 @@ fn a_draft_in_a_room_i_am_removed_from_is_kept_in_unsent() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].text, "half-written reply to the group");
     let notice = model.notice.clone().expect("a notice").text;
-    assert!(notice.contains("no longer a member of #general"), "{notice}");
+    assert!(
+        notice.contains("no longer a member of #general"),
+        "{notice}"
+    );
     assert!(notice.contains("/unsent"), "{notice}");
 }
