@@ -221,7 +221,7 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     if let Some(message) = model.me.as_ref().and_then(|me| model.away.get(&me.id)) {
         details.push(format!("away: {}", wrap::sanitize(message)));
     }
-    if crate::layout::areas(model).sidebar.width == 0 {
+    if layout::areas(model).sidebar.width == 0 {
         // No sidebar in a narrow window: say where there is something new, as irssi's act list.
         if let Some(activity) = activity(model) {
             details.push(activity);
