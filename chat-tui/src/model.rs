@@ -272,6 +272,8 @@ pub struct Model {
     pub completion: Option<Completion>,
     pub outbox: Outbox,
     pub overlay: Option<Overlay>,
+    /// Rows the help overlay is scrolled down by.
+    pub help_scroll: u16,
     pub notice: Option<Notice>,
     pub rng: Rng,
     pub quit: bool,
@@ -330,6 +332,7 @@ impl Model {
             completion: None,
             outbox: Outbox::default(),
             overlay: None,
+            help_scroll: 0,
             notice: None,
             rng,
             quit: false,

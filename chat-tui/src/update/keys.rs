@@ -21,6 +21,7 @@ pub(crate) fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
             return;
         }
         Some(Action::Help) => {
+            model.help_scroll = 0;
             model.overlay = match model.overlay {
                 Some(Overlay::Help) => None,
                 _ => Some(Overlay::Help),
@@ -114,6 +115,20 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
         return;
     };
     let picker = match overlay {
+        Overlay::Help
+            if matches!(
+                key.code,
+                KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown
+            ) =>
+        {
+            model.help_scroll = match key.code {
+                KeyCode::Up => model.help_scroll.saturating_sub(1),
+                KeyCode::Down => model.help_scroll.saturating_add(1),
+                KeyCode::PageUp => model.help_scroll.saturating_sub(10),
+                _ => model.help_scroll.saturating_add(10),
+            };
+            return;
+        }
         Overlay::Help | Overlay::Members { .. } => {
             // Any key closes help. Esc and Enter only close it; any other key also does what
             // it does, so a letter typed to get out of the help is not lost.

@@ -83,6 +83,7 @@ pub(crate) fn pump_outbox(model: &mut Model, fx: &mut Vec<Effect>) {
 pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effect>) {
     match command {
         Command::Help => {
+            model.help_scroll = 0;
             model.overlay = Some(Overlay::Help);
             return;
         }

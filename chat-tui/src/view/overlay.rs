@@ -115,41 +115,89 @@ const BOUND: &[(Action, &str)] = &[
     (Action::Help, "this help (also /help)"),
 ];
 
+/// Keys of the login screen, which the help shows there.
+const LOGIN_KEYS: &[(&str, &str)] = &[
+    ("Enter", "log in (or create the account, after Ctrl-R)"),
+    ("Tab, Down / Shift-Tab, Up", "next / previous field"),
+    (
+        "Ctrl-R",
+        "switch between logging in and creating an account",
+    ),
+    ("Ctrl-U", "clear the field"),
+    ("Ctrl-C", "quit"),
+];
+
 fn draw_help(model: &Model, frame: &mut Frame<'_>) {
     let key_style = Style::default().fg(Color::Cyan);
     let heading = Style::default().add_modifier(Modifier::BOLD);
-    let mut lines = vec![Line::styled("Keys", heading)];
-    let bound = BOUND
-        .iter()
-        .map(|(action, what)| (model.settings.keys.describe(*action), *what));
-    let fixed = KEYS.iter().map(|(keys, what)| (keys.to_string(), *what));
-    for (keys, what) in bound.chain(fixed) {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {keys:<34}"), key_style),
-            Span::raw(what),
-        ]));
+    let dim = Style::default().fg(Color::DarkGray);
+    let area = frame.area();
+    let rect_width = area.width.min(100);
+    let inner_width = usize::from(rect_width.saturating_sub(2));
+    // Keys and what they do side by side when there is room, else one under the other.
+    let side_by_side = inner_width >= 34 + 2 + 30;
+    let mut lines = Vec::new();
+    let section = |lines: &mut Vec<Line<'static>>, title: &str, rows: Vec<(String, String)>| {
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(title.to_string(), heading));
+        for (keys, what) in rows {
+            if side_by_side {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {keys:<34}"), key_style),
+                    Span::raw(what),
+                ]));
+            } else {
+                lines.push(Line::styled(format!(" {keys}"), key_style));
+                for row in wrap::wrap(&what, inner_width.saturating_sub(4)) {
+                    lines.push(Line::raw(format!("    {row}")));
+                }
+            }
+        }
+    };
+    if model.screen == crate::model::Screen::Login {
+        let rows = LOGIN_KEYS
+            .iter()
+            .map(|(k, w)| (k.to_string(), w.to_string()))
+            .collect();
+        section(&mut lines, "Login", rows);
+    } else {
+        let bound = BOUND
+            .iter()
+            .map(|(action, what)| (model.settings.keys.describe(*action), what.to_string()));
+        let fixed = KEYS
+            .iter()
+            .map(|(keys, what)| (keys.to_string(), what.to_string()));
+        section(&mut lines, "Keys", bound.chain(fixed).collect());
+        let commands = COMMANDS
+            .iter()
+            .map(|(_, usage, what)| (usage.to_string(), what.to_string()))
+            .collect();
+        section(&mut lines, "Commands", commands);
+        lines.push(Line::raw(""));
+        let marks = "Marks (on the last of your messages in a row): ◷ sending · ✓ sent · \
+                     ✓✓ delivered · ✓✓ read (by N, by all) · ✗ not sent";
+        for row in wrap::wrap(marks, inner_width.saturating_sub(1)) {
+            lines.push(Line::styled(row, dim));
+        }
     }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Commands", heading));
-    for (_, usage, what) in COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {usage:<34}"), key_style),
-            Span::raw(*what),
-        ]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "Marks (on the last of your messages in a row): ◷ sending · ✓ sent · ✓✓ delivered · ✓✓ read (by N, by all) · ✗ not sent",
-        Style::default().fg(Color::DarkGray),
-    ));
-    lines.push(Line::styled(
-        "Any key closes this help (and still does what it does: a letter is typed).",
-        Style::default().fg(Color::DarkGray),
-    ));
-    let rect = centered(frame, 96, lines.len() as u16 + 2);
+    // Scrolled with Up/Down/PgUp/PgDn; the last row says how to get around.
+    let height = (lines.len() as u16 + 3).min(area.height);
+    let visible = usize::from(height.saturating_sub(3));
+    let max_scroll = lines.len().saturating_sub(visible);
+    let scroll = usize::from(model.help_scroll).min(max_scroll);
+    let mut shown: Vec<Line<'static>> = lines.into_iter().skip(scroll).take(visible).collect();
+    let footer = if max_scroll > 0 {
+        "↑↓ PgUp PgDn scroll · other keys close"
+    } else {
+        "Any key closes this help (a letter is also typed)"
+    };
+    shown.push(Line::styled(wrap::truncate(footer, inner_width), dim));
+    let rect = centered(frame, rect_width, height);
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
+        Paragraph::new(shown).block(Block::default().borders(Borders::ALL).title(" Help ")),
         rect,
     );
 }

@@ -511,3 +511,33 @@ fn a_narrow_window_without_sidebar_says_where_there_is_something_new() {
     let status = render(&model).last().cloned().unwrap();
     assert!(!status.contains("new:"), "the sidebar shows it: {status}");
 }
+
+#[test]
+fn the_help_fits_a_small_window_scrolls_and_shows_login_keys_on_the_login_screen() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+    let mut model = connected_model();
+    model.size = (40, 10);
+    update(&mut model, Msg::Key(KeyEvent::from(KeyCode::F(1))));
+    let rows = render(&model);
+    assert!(
+        rows.iter().any(|r| r.contains("scroll · other keys close")),
+        "{rows:#?}"
+    );
+    assert!(find(&rows, "next conversation")
+        .trim_start()
+        .starts_with("│    next"));
+    // Scrolling reaches the commands; the help stays open meanwhile.
+    let mut seen_quit = false;
+    for _ in 0..150 {
+        update(&mut model, Msg::Key(KeyEvent::from(KeyCode::Down)));
+        seen_quit |= render(&model).iter().any(|r| r.contains("/quit"));
+    }
+    assert_eq!(model.overlay, Some(crate::model::Overlay::Help));
+    assert!(seen_quit, "the commands are reachable");
+
+    let mut model = connected_model();
+    model.screen = crate::model::Screen::Login;
+    update(&mut model, Msg::Key(KeyEvent::from(KeyCode::F(1))));
+    let rows = render(&model);
+    assert!(find(&rows, "Ctrl-R").contains("Ctrl-R"));
+}
