@@ -11,18 +11,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
     let form = &model.login;
     let area = frame.area();
     let width = area.width.min(60);
-    let height = 12.min(area.height);
-    let x = area.x + (area.width - width) / 2;
-    let y = area.y + (area.height - height) / 2;
-    let rect = Rect::new(x, y, width, height);
-    let title = if form.register {
-        " chat · create an account "
-    } else {
-        " chat · log in "
-    };
-    let block = Block::default().borders(Borders::ALL).title(title);
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
+    let inner_width = width.saturating_sub(2);
 
     let masked = "•".repeat(form.password.chars().count());
     let fields = [
@@ -43,9 +32,9 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         };
         if focused {
             let column = crate::wrap::width(value) as u16;
-            cursor = Some(Position::new(
-                inner.x + 2 + 10 + column.min(inner.width.saturating_sub(13)),
-                inner.y + lines.len() as u16,
+            cursor = Some((
+                2 + 10 + column.min(inner_width.saturating_sub(13)),
+                lines.len() as u16,
             ));
         }
         lines.push(Line::from(vec![
@@ -55,14 +44,20 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         ]));
     }
     lines.push(Line::raw(""));
-    let status = match (&form.error, &model.conn) {
-        (_, Connection::Connecting { .. }) => {
-            Line::styled("  connecting…", Style::default().fg(Color::Yellow))
-        }
-        (Some(error), _) => Line::styled(format!("  {error}"), Style::default().fg(Color::Red)),
-        (None, _) => Line::raw(""),
-    };
-    lines.push(status);
+    let text_width = usize::from(inner_width.saturating_sub(2)).max(10);
+    match (&form.error, &model.conn) {
+        (_, Connection::Connecting { .. }) => lines.push(Line::styled(
+            "  connecting…",
+            Style::default().fg(Color::Yellow),
+        )),
+        // An error is said in full, over as many rows as it needs.
+        (Some(error), _) => lines.extend(
+            crate::wrap::wrap(&crate::wrap::sanitize(error), text_width)
+                .into_iter()
+                .map(|row| Line::styled(format!("  {row}"), Style::default().fg(Color::Red))),
+        ),
+        (None, _) => lines.push(Line::raw("")),
+    }
     lines.push(Line::raw(""));
     let action = if form.register { "register" } else { "log in" };
     let other = if form.register {
@@ -70,16 +65,48 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
     } else {
         "create an account"
     };
+    let hints = [
+        format!("Enter {action}"),
+        "Tab next field".to_string(),
+        format!("Ctrl-R {other}"),
+        "Ctrl-C quit".to_string(),
+        "F1 help".to_string(),
+    ];
+    // The hints flow over rows, never cut inside one.
+    let mut row = String::new();
+    for hint in hints {
+        if !row.is_empty() && crate::wrap::width(&row) + 3 + crate::wrap::width(&hint) > text_width
+        {
+            lines.push(Line::styled(
+                format!("  {row}"),
+                Style::default().fg(Color::DarkGray),
+            ));
+            row.clear();
+        }
+        if !row.is_empty() {
+            row.push_str(" · ");
+        }
+        row.push_str(&hint);
+    }
     lines.push(Line::styled(
-        format!("  Enter {action} · Tab next field · Ctrl-R {other}"),
+        format!("  {row}"),
         Style::default().fg(Color::DarkGray),
     ));
-    lines.push(Line::styled(
-        "  Ctrl-C quit · F1 help",
-        Style::default().fg(Color::DarkGray),
-    ));
+    // As tall as what it says, centred.
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let x = area.x + (area.width - width) / 2;
+    let y = area.y + (area.height - height) / 2;
+    let rect = Rect::new(x, y, width, height);
+    let title = if form.register {
+        " chat · create an account "
+    } else {
+        " chat · log in "
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
     frame.render_widget(Paragraph::new(lines), inner);
-    if let Some(position) = cursor {
-        frame.set_cursor_position(position);
+    if let Some((column, row)) = cursor {
+        frame.set_cursor_position(Position::new(inner.x + column, inner.y + row));
     }
 }

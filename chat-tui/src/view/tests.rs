@@ -244,6 +244,17 @@ fn the_login_screen_masks_the_password_and_shows_errors() {
     assert!(!rows.iter().any(|r| r.contains("hunter2")));
     assert!(find(&rows, "cannot connect").contains("connection refused"));
     assert!(find(&rows, "Ctrl-R").contains("create an account"));
+
+    // At 40 columns nothing is cut: the error wraps and the hints flow over rows.
+    model.size = (40, 16);
+    model.login.error = Some(
+        "logged out on this device, but the server did not confirm: the login may stay valid until revoked (chat-server token revoke)".into(),
+    );
+    let rows = render(&model);
+    let text: String = rows.join(" ");
+    assert!(text.contains("Ctrl-R create an account"), "{rows:#?}");
+    assert!(text.contains("F1 help"), "{rows:#?}");
+    assert!(text.contains("(chat-server token"), "{rows:#?}");
 }
 
 #[test]
