@@ -347,3 +347,62 @@ fn spawn_ticks(tx: UnboundedSender<Envelope>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::update::tests::{summary, GENERAL};
+    use chat_protocol::RoomKind;
+
+    #[test]
+    fn a_restart_reopens_the_room_i_was_in_with_its_draft() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = ProfilePaths {
+            dir: dir.path().to_path_buf(),
+            session: dir.path().join("session.json"),
+            cache: dir.path().join("cache.sqlite"),
+            log: dir.path().join("chat-tui.log"),
+        };
+        let config = Config::default().resolve("default");
+        let session = Session {
+            server: config.server.clone(),
+            username: "alice".into(),
+            token: "t".into(),
+        };
+        session::save(&paths.session, &session).expect("save");
+        let mut cache = Cache::open(&paths.cache).expect("cache");
+        let mut quiet = summary(GENERAL, RoomKind::Channel, "general", 3);
+        quiet.title = "quiet".into();
+        let busy = summary(GENERAL + 1, RoomKind::Channel, "busy", 9);
+        cache
+            .apply(&[
+                CacheOp::Room {
+                    summary: quiet,
+                    synced_to: 3,
+                },
+                CacheOp::Room {
+                    summary: busy,
+                    synced_to: 9,
+                },
+                CacheOp::Selected(GENERAL),
+                CacheOp::Draft {
+                    room_id: GENERAL,
+                    text: "where was I".into(),
+                },
+            ])
+            .expect("write");
+        let options = Options {
+            profile: "default".into(),
+            paths,
+            config,
+        };
+        let model = initial_model(&options, &cache).expect("model");
+        assert_eq!(
+            model.selected,
+            Some(GENERAL),
+            "not the most recently active room"
+        );
+        assert_eq!(model.input.text(), "where was I");
+    }
+}

@@ -552,3 +552,67 @@ fn the_help_fits_a_small_window_scrolls_and_shows_login_keys_on_the_login_screen
     let rows = render(&model);
     assert!(find(&rows, "Ctrl-R").contains("Ctrl-R"));
 }
+
+#[test]
+fn a_new_direct_conversation_starts_with_one_line_not_three() {
+    use chat_protocol::{EventContent, Role, RoomEvent, RoomKind};
+    let mut model = connected_model();
+    let bob = user(2, "bob");
+    let event = |seq, content| RoomEvent {
+        room_id: DIRECT,
+        seq,
+        ts: 1_700_000_000_000,
+        sender: bob.clone(),
+        content,
+    };
+    for e in [
+        event(
+            1,
+            EventContent::RoomCreated {
+                room_kind: RoomKind::Direct,
+                title: "bob".into(),
+            },
+        ),
+        event(
+            2,
+            EventContent::MemberJoined {
+                user: bob.clone(),
+                role: Role::Owner,
+            },
+        ),
+        event(
+            3,
+            EventContent::MemberAdded {
+                user: user(1, "alice"),
+                role: Role::Member,
+            },
+        ),
+    ] {
+        update(&mut model, Msg::Server(ServerFrame::Event(e)));
+    }
+    crate::update::select_room(&mut model, DIRECT, &mut Vec::new());
+    let rows = render(&model);
+    assert!(rows
+        .iter()
+        .any(|r| r.contains("bob started this conversation")));
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.contains("joined") || r.contains("added")),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn a_member_of_an_announcement_room_is_told_it_is_read_only() {
+    use chat_protocol::RoomKind;
+    let mut model = connected_model();
+    if let Some(room) = model.rooms.get_mut(&GENERAL) {
+        room.summary.kind = RoomKind::Announcement;
+    }
+    let rows = render(&model);
+    assert!(
+        find(&rows, "›").contains("read-only: only admins post"),
+        "{rows:#?}"
+    );
+}

@@ -329,6 +329,10 @@ fn unread_counts_mentions_and_notifications() {
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::Notify { title, .. } if title.contains("bob"))));
+    // A direct message's notification is titled with the sender, not "bob in bob".
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Notify { title, .. } if title == "bob")));
     // Delivered (not read) goes back for it.
     assert!(requests(&fx).iter().any(|f| matches!(f,
         ClientFrame::SetReceipt(r) if r.room_id == DIRECT && r.delivered_seq == Some(1) && r.read_seq.is_none())));
