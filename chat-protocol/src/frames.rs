@@ -212,6 +212,57 @@ pub struct SetAway {
 }
 
 impl ClientFrame {
+    /// The `type` of every client frame, in declaration order: one list for docs, tests and
+    /// fuzzers to be checked against, kept complete by [`ClientFrame::type_name`]'s match.
+    pub const TYPES: &'static [&'static str] = &[
+        "hello",
+        "ping",
+        "send_message",
+        "get_history",
+        "list_rooms",
+        "list_channels",
+        "create_room",
+        "open_direct",
+        "join_room",
+        "leave_room",
+        "add_member",
+        "remove_member",
+        "set_role",
+        "rename_room",
+        "set_topic",
+        "list_members",
+        "set_receipt",
+        "set_typing",
+        "logout",
+        "set_away",
+    ];
+
+    /// This frame's `type` on the wire.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientFrame::Hello(_) => "hello",
+            ClientFrame::Ping(_) => "ping",
+            ClientFrame::SendMessage(_) => "send_message",
+            ClientFrame::GetHistory(_) => "get_history",
+            ClientFrame::ListRooms(_) => "list_rooms",
+            ClientFrame::ListChannels(_) => "list_channels",
+            ClientFrame::CreateRoom(_) => "create_room",
+            ClientFrame::OpenDirect(_) => "open_direct",
+            ClientFrame::JoinRoom(_) => "join_room",
+            ClientFrame::LeaveRoom(_) => "leave_room",
+            ClientFrame::AddMember(_) => "add_member",
+            ClientFrame::RemoveMember(_) => "remove_member",
+            ClientFrame::SetRole(_) => "set_role",
+            ClientFrame::RenameRoom(_) => "rename_room",
+            ClientFrame::SetTopic(_) => "set_topic",
+            ClientFrame::ListMembers(_) => "list_members",
+            ClientFrame::SetReceipt(_) => "set_receipt",
+            ClientFrame::SetTyping(_) => "set_typing",
+            ClientFrame::Logout(_) => "logout",
+            ClientFrame::SetAway(_) => "set_away",
+        }
+    }
+
     /// The request id, for every frame but `hello`.
     pub fn request_id(&self) -> Option<RequestId> {
         Some(match self {
@@ -413,6 +464,50 @@ pub struct RoomRemoved {
 }
 
 impl ServerFrame {
+    /// The `type` of every server frame, kept complete by [`ServerFrame::type_name`]'s match.
+    pub const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "pong",
+        "message_sent",
+        "history",
+        "rooms",
+        "channels",
+        "room",
+        "members",
+        "ok",
+        "error",
+        "event",
+        "receipt",
+        "unread",
+        "typing",
+        "presence",
+        "room_added",
+        "room_removed",
+    ];
+
+    /// This frame's `type` on the wire.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerFrame::Welcome(_) => "welcome",
+            ServerFrame::Pong(_) => "pong",
+            ServerFrame::MessageSent(_) => "message_sent",
+            ServerFrame::History(_) => "history",
+            ServerFrame::Rooms(_) => "rooms",
+            ServerFrame::Channels(_) => "channels",
+            ServerFrame::Room(_) => "room",
+            ServerFrame::Members(_) => "members",
+            ServerFrame::Ok(_) => "ok",
+            ServerFrame::Error(_) => "error",
+            ServerFrame::Event(_) => "event",
+            ServerFrame::Receipt(_) => "receipt",
+            ServerFrame::Unread(_) => "unread",
+            ServerFrame::Typing(_) => "typing",
+            ServerFrame::Presence(_) => "presence",
+            ServerFrame::RoomAdded(_) => "room_added",
+            ServerFrame::RoomRemoved(_) => "room_removed",
+        }
+    }
+
     /// The request id of a response; `None` for the welcome and pushed events.
     pub fn request_id(&self) -> Option<RequestId> {
         match self {

@@ -725,6 +725,19 @@ proptest! {
         }
     }
 
+    /// `type_name` and the `TYPES` lists agree with what goes on the wire.
+    #[test]
+    fn frame_types_are_listed(client in client_frame(), server in server_frame()) {
+        let wire = |json: String| -> String {
+            let value: Value = serde_json::from_str(&json).unwrap();
+            value["type"].as_str().unwrap_or_default().to_string()
+        };
+        prop_assert_eq!(wire(to_json(&client)), client.type_name());
+        prop_assert!(ClientFrame::TYPES.contains(&client.type_name()));
+        prop_assert_eq!(wire(to_json(&server)), server.type_name());
+        prop_assert!(ServerFrame::TYPES.contains(&server.type_name()));
+    }
+
     #[test]
     fn client_frames_round_trip(frame in client_frame()) {
         let json = to_json(&frame);

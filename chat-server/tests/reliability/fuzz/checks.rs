@@ -41,7 +41,9 @@ pub(super) fn answers(request: &ClientFrame, answer: &ServerFrame) -> bool {
                     | C::RenameRoom(_)
                     | C::SetTopic(_)
                     | C::SetReceipt(_)
-                    | C::SetTyping(_),
+                    | C::SetTyping(_)
+                    | C::SetAway(_)
+                    | C::Logout(_),
                 S::Ok(_)
             )
     )

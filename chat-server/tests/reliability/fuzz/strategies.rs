@@ -2,7 +2,7 @@
 //! that a failing batch prints small and shrinks, rendered to frames against the live fixture.
 
 use crate::raw;
-use chat_protocol::close_code;
+use chat_protocol::{close_code, ClientFrame};
 use tokio_tungstenite::tungstenite::Message;
 
 use proptest::prelude::*;
@@ -81,26 +81,15 @@ pub(super) const RAW_NUMBERS: &[&str] = &[
     "3.0",
 ];
 
-pub(super) const KINDS: &[&str] = &[
-    "hello",
-    "ping",
-    "send_message",
-    "get_history",
-    "list_rooms",
-    "list_channels",
-    "create_room",
-    "open_direct",
-    "join_room",
-    "leave_room",
-    "add_member",
-    "remove_member",
-    "set_role",
-    "rename_room",
-    "set_topic",
-    "list_members",
-    "set_receipt",
-    "set_typing",
-];
+/// Frame types the fuzzer sends: all of them but `logout`, which would end the very session
+/// whose invariants are being checked (it has a test of its own).
+pub(super) fn kinds() -> Vec<&'static str> {
+    ClientFrame::TYPES
+        .iter()
+        .copied()
+        .filter(|kind| *kind != "logout")
+        .collect()
+}
 
 pub(super) fn json<T: Into<Value>>(v: T) -> Val {
     Val::Json(v.into())
@@ -327,6 +316,7 @@ pub(super) fn fields(kind: &str) -> Vec<Field> {
             out.push(field("room_id", room(), false));
             out.push(field("typing", any::<bool>().prop_map(json).boxed(), false));
         }
+        "set_away" => out.push(field("message", text(), true)),
         _ => {}
     }
     out
@@ -359,7 +349,7 @@ pub(super) fn byte_edits() -> impl Strategy<Value = Vec<ByteEdit>> {
 
 pub(super) fn request() -> impl Strategy<Value = Item> {
     // Posting and reading history drive the timeline the invariants are about: more of them.
-    let mut kinds = KINDS.to_vec();
+    let mut kinds = kinds();
     kinds.extend(["send_message", "send_message", "get_history"]);
     prop::sample::select(kinds)
         .prop_flat_map(|kind| {
