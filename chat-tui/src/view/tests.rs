@@ -33,6 +33,17 @@ fn render(model: &crate::model::Model) -> Vec<String> {
         .collect()
 }
 
+/// Type `text` into the input and press Enter.
+fn enter(model: &mut crate::model::Model, text: &str) -> Vec<crate::msg::Effect> {
+    crate::update::tests::type_text(model, text);
+    update(
+        model,
+        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
+            ratatui::crossterm::event::KeyCode::Enter,
+        )),
+    )
+}
+
 fn find<'a>(rows: &'a [String], text: &str) -> &'a str {
     rows.iter()
         .find(|r| r.contains(text))
@@ -131,13 +142,7 @@ fn reconnecting_and_the_queue_show_in_the_status_bar() {
         retry_at: model.now + 2_500,
         reason: "connection refused".into(),
     };
-    crate::update::tests::type_text(&mut model, "later");
-    update(
-        &mut model,
-        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
-            ratatui::crossterm::event::KeyCode::Enter,
-        )),
-    );
+    enter(&mut model, "later");
     let rows = render(&model);
     let status = rows.last().unwrap();
     assert!(
@@ -356,13 +361,7 @@ fn the_light_theme_keeps_text_readable_on_a_light_background() {
 fn names_lists_members_online_first_with_roles_and_who_read_my_last_message() {
     use chat_protocol::{Member, Members, Role};
     let mut model = connected_model();
-    crate::update::tests::type_text(&mut model, "/names");
-    let fx = update(
-        &mut model,
-        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
-            ratatui::crossterm::event::KeyCode::Enter,
-        )),
-    );
+    let fx = enter(&mut model, "/names");
     assert!(fx.iter().any(|e| matches!(
         e,
         crate::msg::Effect::Request {
@@ -428,13 +427,7 @@ fn names_lists_members_online_first_with_roles_and_who_read_my_last_message() {
     assert_eq!(model.overlay, None);
 
     // /whois says what is known.
-    crate::update::tests::type_text(&mut model, "/whois carol");
-    update(
-        &mut model,
-        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
-            ratatui::crossterm::event::KeyCode::Enter,
-        )),
-    );
+    enter(&mut model, "/whois carol");
     let notice = model.notice.clone().unwrap().text;
     assert!(
         notice.starts_with("carol: offline · in #general"),
@@ -455,13 +448,7 @@ fn a_twelve_hour_time_format_widens_the_time_column() {
 fn away_shows_in_the_sidebar_header_whois_and_my_status_bar() {
     use chat_protocol::PresenceInfo;
     let mut model = connected_model();
-    crate::update::tests::type_text(&mut model, "/away at lunch");
-    let fx = update(
-        &mut model,
-        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
-            ratatui::crossterm::event::KeyCode::Enter,
-        )),
-    );
+    let fx = enter(&mut model, "/away at lunch");
     assert!(fx.iter().any(|e| matches!(
         e,
         crate::msg::Effect::Request {
@@ -482,13 +469,7 @@ fn away_shows_in_the_sidebar_header_whois_and_my_status_bar() {
     let rows = render(&model);
     assert!(rows[0].contains("bob · away: in a meeting"), "{}", rows[0]);
     assert!(rows.last().unwrap().contains("away: at lunch"), "{rows:#?}");
-    crate::update::tests::type_text(&mut model, "/whois bob");
-    update(
-        &mut model,
-        Msg::Key(ratatui::crossterm::event::KeyEvent::from(
-            ratatui::crossterm::event::KeyCode::Enter,
-        )),
-    );
+    enter(&mut model, "/whois bob");
     assert!(model
         .notice
         .clone()

@@ -20,6 +20,26 @@ fn logout_request(fx: &[Effect]) -> bool {
     })
 }
 
+fn logout_answered(model: &mut Model) -> Vec<Effect> {
+    update(
+        model,
+        Msg::Response {
+            tag: Tag::Logout,
+            result: Ok(ServerFrame::Ok(chat_protocol::OkResponse { request_id: 1 })),
+        },
+    )
+}
+
+fn closed_by_logout(model: &mut Model) {
+    update(
+        model,
+        Msg::Disconnected {
+            reason: "token revoked: logged out".into(),
+            auth: true,
+        },
+    );
+}
+
 #[test]
 fn logout_revokes_the_token_on_the_server_then_shows_the_login_form() {
     let mut model = connected_model();
@@ -28,13 +48,7 @@ fn logout_revokes_the_token_on_the_server_then_shows_the_login_form() {
     assert!(logout_request(&fx), "{fx:?}");
     assert_eq!(model.screen, Screen::Chat, "waits for the server's answer");
 
-    let fx = update(
-        &mut model,
-        Msg::Response {
-            tag: Tag::Logout,
-            result: Ok(ServerFrame::Ok(chat_protocol::OkResponse { request_id: 1 })),
-        },
-    );
+    let fx = logout_answered(&mut model);
     assert_eq!(model.screen, Screen::Login);
     assert!(
         !model.login.register,
@@ -53,13 +67,7 @@ fn the_servers_close_after_logout_is_the_logout_not_an_error() {
     let mut model = connected_model();
     run(&mut model, "/logout");
     // The close can overtake the answer: it ends the logout quietly.
-    update(
-        &mut model,
-        Msg::Disconnected {
-            reason: "token revoked: logged out".into(),
-            auth: true,
-        },
-    );
+    closed_by_logout(&mut model);
     assert_eq!(model.screen, Screen::Login);
     assert_eq!(model.login.error, None);
 }
@@ -68,20 +76,8 @@ fn the_servers_close_after_logout_is_the_logout_not_an_error() {
 fn the_servers_close_after_the_answer_to_logout_is_not_an_error_either() {
     let mut model = connected_model();
     run(&mut model, "/logout");
-    update(
-        &mut model,
-        Msg::Response {
-            tag: Tag::Logout,
-            result: Ok(ServerFrame::Ok(chat_protocol::OkResponse { request_id: 1 })),
-        },
-    );
-    update(
-        &mut model,
-        Msg::Disconnected {
-            reason: "token revoked: logged out".into(),
-            auth: true,
-        },
-    );
+    logout_answered(&mut model);
+    closed_by_logout(&mut model);
     assert_eq!(model.screen, Screen::Login);
     assert_eq!(model.login.error, None);
 }
