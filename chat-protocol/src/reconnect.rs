@@ -4,6 +4,11 @@
 //! (0.5 s doubling to 30 s, with jitter) and catches up by seq on every room, so the program
 //! sees each event once, including those sent while it was away. Only a refused login (a
 //! revoked token) ends it.
+//!
+//! Catching up is lazy: one page of one room at a time, fetched when the program asks for the
+//! next event, so memory stays at a page however long it was away. Live events wait in the
+//! client's queue meanwhile; if that overflows (the client drops what a reader leaves
+//! unread), every room is caught up again from what was handed out.
 
 use crate::client::{Client, ClientError, ClientHandle};
 use crate::{close_code, Auth, ErrorCode, MessageSent, RoomId, Seq, ServerFrame, UserRef};
@@ -25,8 +30,12 @@ pub struct Reconnecting {
     client: Client,
     /// The newest seq handed to the program, per room.
     seen: HashMap<RoomId, Seq>,
-    /// Events fetched while catching up, handed out before live ones.
+    /// Rooms with events after `seen` still to fetch, the first one in progress.
+    behind: VecDeque<RoomId>,
+    /// The page being handed out, before anything else.
     backlog: VecDeque<ServerFrame>,
+    /// The client's count of dropped events when last looked at.
+    missed: u64,
 }
 
 impl Reconnecting {
@@ -53,7 +62,9 @@ impl Reconnecting {
             client_name: client_name.to_string(),
             client,
             seen,
+            behind: VecDeque::new(),
             backlog: VecDeque::new(),
+            missed: 0,
         })
     }
 
@@ -73,6 +84,17 @@ impl Reconnecting {
         loop {
             if let Some(frame) = self.backlog.pop_front() {
                 return Ok(frame);
+            }
+            if let Some(&room_id) = self.behind.front() {
+                self.fetch_page(room_id).await?;
+                continue;
+            }
+            let missed = self.client.missed_events();
+            if missed > self.missed {
+                // Live events were dropped unread: fetch what each room said since.
+                self.missed = missed;
+                self.behind = self.seen.keys().copied().collect();
+                continue;
             }
             match self.client.next_event().await {
                 Some(ServerFrame::Event(event)) => {
@@ -120,37 +142,45 @@ impl Reconnecting {
             .map(|r| (r.id, r.last_seq))
             .collect();
         self.client = client;
+        self.missed = 0;
+        // The backlog is kept: its events were fetched and count as seen.
+        self.behind.clear();
         for (room_id, last_seq) in rooms {
             let from = *self
                 .seen
                 .entry(room_id)
                 .or_insert_with(|| (last_seq - NEW_ROOM_EVENTS).max(0));
             if last_seq > from {
-                self.catch_up(room_id, from).await?;
+                self.behind.push_back(room_id);
             }
         }
         Ok(())
     }
 
-    /// Fetch what a room said after `after` into the backlog.
-    async fn catch_up(&mut self, room_id: RoomId, mut after: Seq) -> Result<(), ClientError> {
-        loop {
-            let page = match self.client.history_after(room_id, after, PAGE).await {
-                Ok(page) => page,
-                // Lost again: the next reconnection starts from what was fetched.
-                Err(e) if is_connection_loss(&e) => return Ok(()),
-                // Left or removed meanwhile: nothing to catch up on.
-                Err(ClientError::Server { .. }) => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            for event in page.events {
-                after = after.max(event.seq);
-                self.seen.insert(room_id, after);
-                self.backlog.push_back(ServerFrame::Event(event));
+    /// Hand out the next page of what `room_id` said after what was seen; the room stays
+    /// first in line while there is more.
+    async fn fetch_page(&mut self, room_id: RoomId) -> Result<(), ClientError> {
+        let after = self.seen.get(&room_id).copied().unwrap_or(0);
+        match self.client.history_after(room_id, after, PAGE).await {
+            Ok(page) => {
+                if !page.more {
+                    self.behind.pop_front();
+                }
+                if let Some(last) = page.events.last() {
+                    self.seen.insert(room_id, last.seq);
+                }
+                self.backlog
+                    .extend(page.events.into_iter().map(ServerFrame::Event));
+                Ok(())
             }
-            if !page.more {
-                return Ok(());
+            // Lost again: the reconnection starts over from what was handed out.
+            Err(e) if is_connection_loss(&e) => self.reconnect().await,
+            // Left or removed meanwhile: nothing to catch up on.
+            Err(ClientError::Server { .. }) => {
+                self.behind.pop_front();
+                Ok(())
             }
+            Err(e) => Err(e),
         }
     }
 }
