@@ -83,9 +83,12 @@ impl State {
 
     fn broadcast_presence(&self, info: PresenceInfo, max_room: usize) {
         let user_id = info.user.id;
-        let frame = presence_frame(info);
+        self.deliver_to_contacts(user_id, &presence_frame(info), max_room);
+    }
+
+    fn deliver_to_contacts(&self, user_id: UserId, frame: &Frame, max_room: usize) {
         for contact in self.online_contacts(user_id, max_room) {
-            self.deliver_to_user(contact, &frame);
+            self.deliver_to_user(contact, frame);
         }
     }
 
@@ -338,9 +341,10 @@ impl Hub {
             return;
         }
         entry.away = message.clone();
-        let info = PresenceInfo::online_away(user.clone(), message);
-        state.deliver_to_user(user.id, &presence_frame(info.clone()));
-        state.broadcast_presence(info, self.presence_max_room);
+        // Serialised once, for the user's own devices and for every contact.
+        let frame = presence_frame(PresenceInfo::online_away(user.clone(), message));
+        state.deliver_to_user(user.id, &frame);
+        state.deliver_to_contacts(user.id, &frame, self.presence_max_room);
     }
 
     pub fn is_online(&self, user_id: UserId) -> bool {
