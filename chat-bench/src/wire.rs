@@ -100,6 +100,8 @@ pub fn send_frame(
             room_id: room,
             client_id,
             text,
+            reply_to: None,
+            action: false,
         })),
         // With an ack id, so the peer confirms each message as chat-server does.
         Kind::SocketIo => format!(

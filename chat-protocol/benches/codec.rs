@@ -37,11 +37,12 @@ fn main() {
             id: 7,
             username: "alice".into(),
         },
-        content: EventContent::Message {
+        content: EventContent::Message(chat_protocol::ChatMessage {
             message_id: 9_876_543,
             client_id: "laptop-000017".into(),
             text: text.clone(),
-        },
+            ..Default::default()
+        }),
     });
     let event_json = to_json(&event);
     let send = ClientFrame::SendMessage(SendMessage {
@@ -49,6 +50,8 @@ fn main() {
         room_id: 42,
         client_id: "laptop-000017".into(),
         text,
+        reply_to: None,
+        action: false,
     });
     let send_json = to_json(&send);
 

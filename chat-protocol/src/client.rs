@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+mod messages;
+
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -332,6 +334,8 @@ impl ClientHandle {
             room_id,
             client_id: client_id.into(),
             text: text.into(),
+            reply_to: None,
+            action: false,
         });
         match self.request(frame).await? {
             ServerFrame::MessageSent(ack) => Ok(ack),
@@ -492,7 +496,7 @@ impl ClientHandle {
     }
 }
 
-fn unexpected(frame: ServerFrame) -> ClientError {
+pub(crate) fn unexpected(frame: ServerFrame) -> ClientError {
     ClientError::Unexpected(to_json(&frame))
 }
 

@@ -46,6 +46,12 @@ pub enum ClientFrame {
     SetTyping(SetTyping),
     Logout(Logout),
     SetAway(SetAway),
+    EditMessage(EditMessage),
+    DeleteMessage(DeleteMessage),
+    AddReaction(Reaction),
+    RemoveReaction(Reaction),
+    GetThread(GetThread),
+    ListMentions(ListMentions),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +77,77 @@ pub struct SendMessage {
     /// Chosen by the client, unique per sender (a UUID or a counter with a device prefix).
     pub client_id: String,
     pub text: String,
+    /// Answer this message (same room): the event carries a quote of it, and it joins the
+    /// message's thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
+    /// An action (`/me waves`), drawn as `* alice waves`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Replace the text of one of the caller's own messages. Editing to the current text is a
+/// harmless no-op, so a retry is safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub message_id: MessageId,
+    pub text: String,
+}
+
+/// Delete a message: one's own, or anyone's as an owner or admin. Deleting a deleted message
+/// is a harmless no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMessage {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub message_id: MessageId,
+}
+
+/// Add (`add_reaction`) or take back (`remove_reaction`) the caller's reaction. Adding one
+/// that is there, or removing one that is not, is a harmless no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub message_id: MessageId,
+    /// An emoji or a short string, at most `limits.max_reaction_chars` characters.
+    pub emoji: String,
+}
+
+/// The replies to a message, oldest first, a page at a time; answered with `thread`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetThread {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub message_id: MessageId,
+    /// Replies with a seq greater than this (paging on from the last one held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Seq>,
+    /// At most the server's `max_history_page`; defaults to 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Messages that mention the caller, across rooms, newest first; answered with `mentions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMentions {
+    pub request_id: RequestId,
+    /// Mentions in messages with an id lower than this (paging back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<MessageId>,
+    /// At most the server's `max_history_page`; defaults to 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }
 
 /// A page of a room's timeline. With `after`, the events after that seq in ascending order
@@ -235,6 +312,12 @@ impl ClientFrame {
         "set_typing",
         "logout",
         "set_away",
+        "edit_message",
+        "delete_message",
+        "add_reaction",
+        "remove_reaction",
+        "get_thread",
+        "list_mentions",
     ];
 
     /// This frame's `type` on the wire.
@@ -260,6 +343,12 @@ impl ClientFrame {
             ClientFrame::SetTyping(_) => "set_typing",
             ClientFrame::Logout(_) => "logout",
             ClientFrame::SetAway(_) => "set_away",
+            ClientFrame::EditMessage(_) => "edit_message",
+            ClientFrame::DeleteMessage(_) => "delete_message",
+            ClientFrame::AddReaction(_) => "add_reaction",
+            ClientFrame::RemoveReaction(_) => "remove_reaction",
+            ClientFrame::GetThread(_) => "get_thread",
+            ClientFrame::ListMentions(_) => "list_mentions",
         }
     }
 
@@ -286,6 +375,11 @@ impl ClientFrame {
             ClientFrame::SetTyping(f) => f.request_id,
             ClientFrame::Logout(f) => f.request_id,
             ClientFrame::SetAway(f) => f.request_id,
+            ClientFrame::EditMessage(f) => f.request_id,
+            ClientFrame::DeleteMessage(f) => f.request_id,
+            ClientFrame::AddReaction(f) | ClientFrame::RemoveReaction(f) => f.request_id,
+            ClientFrame::GetThread(f) => f.request_id,
+            ClientFrame::ListMentions(f) => f.request_id,
         })
     }
 
@@ -312,6 +406,11 @@ impl ClientFrame {
             ClientFrame::SetTyping(f) => &mut f.request_id,
             ClientFrame::Logout(f) => &mut f.request_id,
             ClientFrame::SetAway(f) => &mut f.request_id,
+            ClientFrame::EditMessage(f) => &mut f.request_id,
+            ClientFrame::DeleteMessage(f) => &mut f.request_id,
+            ClientFrame::AddReaction(f) | ClientFrame::RemoveReaction(f) => &mut f.request_id,
+            ClientFrame::GetThread(f) => &mut f.request_id,
+            ClientFrame::ListMentions(f) => &mut f.request_id,
         };
         *slot = id;
     }
@@ -328,6 +427,10 @@ pub enum ServerFrame {
     /// The acknowledgement of `send_message`, sent after the message is committed.
     MessageSent(MessageSent),
     History(History),
+    /// Answer to `get_thread`.
+    Thread(Thread),
+    /// Answer to `list_mentions`.
+    Mentions(Mentions),
     Rooms(Rooms),
     Channels(Channels),
     /// Answer to `create_room`, `open_direct` and `join_room`.
@@ -385,6 +488,41 @@ pub struct History {
     /// Ascending by seq.
     pub events: Vec<RoomEvent>,
     /// More events remain in the direction asked for.
+    pub more: bool,
+    /// The caller's own reactions to the messages of this page (reaction counts list only
+    /// the first few users).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reacted: Vec<OwnReaction>,
+}
+
+/// One of the caller's reactions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnReaction {
+    pub message_id: MessageId,
+    pub emoji: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    /// The message replied to, as it is now.
+    pub parent: RoomEvent,
+    /// Replies, ascending by seq.
+    pub replies: Vec<RoomEvent>,
+    /// More replies follow the last one.
+    pub more: bool,
+    /// The caller's own reactions to the parent and these replies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reacted: Vec<OwnReaction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mentions {
+    pub request_id: RequestId,
+    /// Message events that mention the caller, newest first, from every room they are in.
+    pub events: Vec<RoomEvent>,
+    /// Older mentions remain (page on with `before` = the last event's message id).
     pub more: bool,
 }
 
@@ -444,6 +582,9 @@ pub struct Unread {
     pub room_id: RoomId,
     pub read_seq: Seq,
     pub unread: u32,
+    /// Unread messages that mention the caller.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mentions: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -470,6 +611,8 @@ impl ServerFrame {
         "pong",
         "message_sent",
         "history",
+        "thread",
+        "mentions",
         "rooms",
         "channels",
         "room",
@@ -492,6 +635,8 @@ impl ServerFrame {
             ServerFrame::Pong(_) => "pong",
             ServerFrame::MessageSent(_) => "message_sent",
             ServerFrame::History(_) => "history",
+            ServerFrame::Thread(_) => "thread",
+            ServerFrame::Mentions(_) => "mentions",
             ServerFrame::Rooms(_) => "rooms",
             ServerFrame::Channels(_) => "channels",
             ServerFrame::Room(_) => "room",
@@ -514,6 +659,8 @@ impl ServerFrame {
             ServerFrame::Pong(f) => Some(f.request_id),
             ServerFrame::MessageSent(f) => Some(f.request_id),
             ServerFrame::History(f) => Some(f.request_id),
+            ServerFrame::Thread(f) => Some(f.request_id),
+            ServerFrame::Mentions(f) => Some(f.request_id),
             ServerFrame::Rooms(f) => Some(f.request_id),
             ServerFrame::Channels(f) => Some(f.request_id),
             ServerFrame::Room(f) => Some(f.request_id),

@@ -4,6 +4,7 @@
 //! [`ClientFrame`]s and receive [`ServerFrame`]s; see PROTOCOL.md for every frame with an example.
 //! This crate does no I/O unless the `client` feature is enabled.
 
+mod changes;
 #[cfg(feature = "client")]
 pub mod client;
 mod error;
@@ -12,6 +13,7 @@ mod limits;
 mod model;
 #[cfg(feature = "client")]
 pub mod reconnect;
+pub mod text;
 
 pub use error::{close_code, ErrorCode};
 pub use frames::*;

@@ -21,6 +21,13 @@ pub struct Limits {
     pub request_burst: u32,
     /// How long a typing indicator lasts without a refresh, in milliseconds.
     pub typing_timeout_ms: u64,
+    /// Longest reaction (an emoji or a short string), in characters.
+    #[serde(default = "default_max_reaction_chars")]
+    pub max_reaction_chars: usize,
+}
+
+fn default_max_reaction_chars() -> usize {
+    32
 }
 
 impl Default for Limits {
@@ -34,6 +41,7 @@ impl Default for Limits {
             requests_per_second: 20,
             request_burst: 50,
             typing_timeout_ms: 5000,
+            max_reaction_chars: default_max_reaction_chars(),
         }
     }
 }

@@ -101,6 +101,10 @@ pub struct RoomSummary {
     pub read_seq: Seq,
     /// Messages from other people after `read_seq`.
     pub unread: u32,
+    /// Unread messages that mention the caller (by name, or `@room` unless the room is
+    /// muted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mentions: u32,
     /// The other person of a direct room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<UserRef>,
@@ -144,12 +148,17 @@ pub struct RoomEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventContent {
-    /// A message; `client_id` is the id its sender chose.
-    Message {
-        message_id: MessageId,
-        client_id: String,
-        text: String,
-    },
+    /// A message, as it is now when served from history (edited text, tombstone, reactions,
+    /// thread); `client_id` is the id its sender chose.
+    Message(ChatMessage),
+    /// The sender edited `message_id` (only senders edit their own messages).
+    MessageEdited(MessageEdited),
+    /// The sender deleted `message_id`: its own message, or someone else's as a moderator.
+    MessageDeleted(MessageDeleted),
+    /// The sender reacted to `message_id` with `emoji`; `count` is that emoji's count now.
+    ReactionAdded(ReactionChange),
+    /// The sender took back their `emoji` reaction to `message_id`.
+    ReactionRemoved(ReactionChange),
     /// The room was created by the sender.
     RoomCreated { room_kind: RoomKind, title: String },
     /// The sender joined (a public room, or as the creator).
@@ -166,6 +175,121 @@ pub enum EventContent {
     Renamed { title: String },
     /// The sender set the topic.
     TopicChanged { topic: String },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A message. Fields other than the first three appear only when they say something: a
+/// plain message is `{"message_id", "client_id", "text"}`.
+///
+/// Served from history, a message shows its current state: its latest text with
+/// `edited_at`, or a tombstone (`deleted`, empty `text`); its reactions; its thread. Every
+/// event that changed it has a seq up to `updated_seq`, so a client applies an edit, delete,
+/// reaction or reply to a message it holds only if the event's seq is greater.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub message_id: MessageId,
+    pub client_id: String,
+    /// Empty once deleted.
+    pub text: String,
+    /// An action (`/me waves`), drawn as `* alice waves`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+    /// The message this one replies to, as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyQuote>,
+    /// Members mentioned by `@username`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    /// `@room` or `@all` by an owner or admin: every member is mentioned.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mentions_room: bool,
+    /// When the text was last edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Millis>,
+    /// Deleted: `text` is empty and `deleted_by` says who deleted it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<UserRef>,
+    /// Reactions, in the order they were first added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+    /// Replies to this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<ThreadSummary>,
+    /// The seq of the newest event that changed this message (absent: none since it was
+    /// sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_seq: Option<Seq>,
+}
+
+/// What a reply shows of the message it answers: enough to draw `↳ alice: first line…`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyQuote {
+    pub message_id: MessageId,
+    pub sender: UserRef,
+    /// The first line of the text, cut to 100 characters (with `…`); empty when deleted.
+    pub excerpt: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: u32,
+    /// The first few (three) who reacted, earliest first.
+    pub users: Vec<UserRef>,
+}
+
+/// A thread parent's replies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub replies: u32,
+    pub last_reply_ts: Millis,
+}
+
+/// Content of a `message_edited` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    pub message_id: MessageId,
+    /// The message's current text: a later edit rewrites earlier edit events, and a delete
+    /// empties them, so no frame ever carries text that was replaced or deleted.
+    pub text: String,
+    pub edited_at: Millis,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mentions_room: bool,
+}
+
+/// Content of a `message_deleted` event; the event's sender is who deleted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    pub message_id: MessageId,
+    /// Deleted by an owner or admin, not by its sender.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub by_moderator: bool,
+}
+
+/// Content of `reaction_added` and `reaction_removed`; the event's sender is who reacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionChange {
+    pub message_id: MessageId,
+    pub emoji: String,
+    /// How many have reacted with `emoji` after this change.
+    pub count: u32,
+    /// The first few (three) who have, after this change: the message's `reactions` entry
+    /// for `emoji` is now `{emoji, count, users}` (gone when `count` is 0).
+    pub users: Vec<UserRef>,
 }
 
 /// Online state of a user.

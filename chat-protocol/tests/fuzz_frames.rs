@@ -66,14 +66,24 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             })
         ),
         id().prop_map(|request_id| ClientFrame::Ping(Ping { request_id })),
-        (id(), any::<i64>(), text(), text()).prop_map(|(request_id, room_id, client_id, text)| {
-            ClientFrame::SendMessage(SendMessage {
-                request_id,
-                room_id,
-                client_id,
-                text,
-            })
-        }),
+        (
+            id(),
+            any::<i64>(),
+            text(),
+            text(),
+            proptest::option::of(any::<i64>()),
+            any::<bool>()
+        )
+            .prop_map(|(request_id, room_id, client_id, text, reply_to, action)| {
+                ClientFrame::SendMessage(SendMessage {
+                    request_id,
+                    room_id,
+                    client_id,
+                    text,
+                    reply_to,
+                    action,
+                })
+            }),
         (
             id(),
             any::<i64>(),
@@ -196,6 +206,66 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                 message,
             })
         }),
+        (id(), any::<i64>(), any::<i64>(), text()).prop_map(
+            |(request_id, room_id, message_id, text)| {
+                ClientFrame::EditMessage(EditMessage {
+                    request_id,
+                    room_id,
+                    message_id,
+                    text,
+                })
+            }
+        ),
+        (id(), any::<i64>(), any::<i64>()).prop_map(|(request_id, room_id, message_id)| {
+            ClientFrame::DeleteMessage(DeleteMessage {
+                request_id,
+                room_id,
+                message_id,
+            })
+        }),
+        (id(), any::<i64>(), any::<i64>(), text(), any::<bool>()).prop_map(
+            |(request_id, room_id, message_id, emoji, add)| {
+                let r = Reaction {
+                    request_id,
+                    room_id,
+                    message_id,
+                    emoji,
+                };
+                if add {
+                    ClientFrame::AddReaction(r)
+                } else {
+                    ClientFrame::RemoveReaction(r)
+                }
+            }
+        ),
+        (
+            id(),
+            any::<i64>(),
+            any::<i64>(),
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(any::<u32>())
+        )
+            .prop_map(|(request_id, room_id, message_id, after, limit)| {
+                ClientFrame::GetThread(GetThread {
+                    request_id,
+                    room_id,
+                    message_id,
+                    after,
+                    limit,
+                })
+            }),
+        (
+            id(),
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(any::<u32>())
+        )
+            .prop_map(|(request_id, before, limit)| {
+                ClientFrame::ListMentions(ListMentions {
+                    request_id,
+                    before,
+                    limit,
+                })
+            }),
     ]
 }
 
@@ -212,10 +282,14 @@ fn room_summary() -> impl Strategy<Value = RoomSummary> {
             any::<i64>(),
             any::<u32>(),
             proptest::option::of(user()),
+            any::<u32>(),
         ),
     )
         .prop_map(
-            |((id, kind, title, topic, role), (member_count, last_seq, read_seq, unread, peer))| {
+            |(
+                (id, kind, title, topic, role),
+                (member_count, last_seq, read_seq, unread, peer, mentions),
+            )| {
                 RoomSummary {
                     id,
                     kind,
@@ -226,6 +300,7 @@ fn room_summary() -> impl Strategy<Value = RoomSummary> {
                     last_seq,
                     read_seq,
                     unread,
+                    mentions,
                     peer,
                 }
             },
@@ -241,8 +316,9 @@ fn limits() -> impl Strategy<Value = Limits> {
             any::<usize>(),
         ),
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()),
+        any::<usize>(),
     )
-        .prop_map(|((a, b, c, d), (e, f, g, h))| Limits {
+        .prop_map(|((a, b, c, d), (e, f, g, h), i)| Limits {
             max_frame_bytes: a,
             max_message_chars: b,
             max_title_chars: c,
@@ -251,6 +327,7 @@ fn limits() -> impl Strategy<Value = Limits> {
             requests_per_second: f,
             request_burst: g,
             typing_timeout_ms: h,
+            max_reaction_chars: i,
         })
 }
 
@@ -269,15 +346,116 @@ fn presence() -> impl Strategy<Value = PresenceInfo> {
         })
 }
 
-fn event_content() -> impl Strategy<Value = EventContent> {
-    prop_oneof![
-        4 => (any::<i64>(), text(), text()).prop_map(|(message_id, client_id, text)| {
-            EventContent::Message {
+fn reply_quote() -> impl Strategy<Value = ReplyQuote> {
+    (any::<i64>(), user(), text(), any::<bool>()).prop_map(
+        |(message_id, sender, excerpt, deleted)| ReplyQuote {
+            message_id,
+            sender,
+            excerpt,
+            deleted,
+        },
+    )
+}
+
+fn reaction_count() -> impl Strategy<Value = ReactionCount> {
+    (
+        text(),
+        any::<u32>(),
+        proptest::collection::vec(user(), 0..3),
+    )
+        .prop_map(|(emoji, count, users)| ReactionCount {
+            emoji,
+            count,
+            users,
+        })
+}
+
+/// A message in any state: plain, a reply, mentioning, edited, deleted, reacted to, a thread.
+fn chat_message() -> impl Strategy<Value = ChatMessage> {
+    (
+        (any::<i64>(), text(), text(), any::<bool>()),
+        (
+            proptest::option::of(reply_quote()),
+            proptest::collection::vec(any::<i64>(), 0..3),
+            any::<bool>(),
+            proptest::option::of(any::<i64>()),
+        ),
+        (
+            any::<bool>(),
+            proptest::option::of(user()),
+            proptest::collection::vec(reaction_count(), 0..3),
+            proptest::option::of((any::<u32>(), any::<i64>())),
+            proptest::option::of(any::<i64>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (message_id, client_id, text, action),
+                (reply_to, mentions, mentions_room, edited_at),
+                (deleted, deleted_by, reactions, thread, updated_seq),
+            )| ChatMessage {
                 message_id,
                 client_id,
                 text,
-            }
+                action,
+                reply_to,
+                mentions,
+                mentions_room,
+                edited_at,
+                deleted,
+                deleted_by,
+                reactions,
+                thread: thread.map(|(replies, last_reply_ts)| ThreadSummary {
+                    replies,
+                    last_reply_ts,
+                }),
+                updated_seq,
+            },
+        )
+}
+
+fn reaction_change() -> impl Strategy<Value = ReactionChange> {
+    (
+        any::<i64>(),
+        text(),
+        any::<u32>(),
+        proptest::collection::vec(user(), 0..3),
+    )
+        .prop_map(|(message_id, emoji, count, users)| ReactionChange {
+            message_id,
+            emoji,
+            count,
+            users,
+        })
+}
+
+fn event_content() -> impl Strategy<Value = EventContent> {
+    prop_oneof![
+        4 => chat_message().prop_map(EventContent::Message),
+        1 => (
+            any::<i64>(),
+            text(),
+            any::<i64>(),
+            proptest::collection::vec(any::<i64>(), 0..3),
+            any::<bool>()
+        )
+            .prop_map(|(message_id, text, edited_at, mentions, mentions_room)| {
+                EventContent::MessageEdited(MessageEdited {
+                    message_id,
+                    text,
+                    edited_at,
+                    mentions,
+                    mentions_room,
+                })
+            }),
+        1 => (any::<i64>(), any::<bool>()).prop_map(|(message_id, by_moderator)| {
+            EventContent::MessageDeleted(MessageDeleted {
+                message_id,
+                by_moderator,
+            })
         }),
+        1 => reaction_change().prop_map(EventContent::ReactionAdded),
+        1 => reaction_change().prop_map(EventContent::ReactionRemoved),
         1 => (room_kind(), text())
             .prop_map(|(room_kind, title)| EventContent::RoomCreated { room_kind, title }),
         1 => (user(), role()).prop_map(|(user, role)| EventContent::MemberJoined { user, role }),
@@ -305,6 +483,10 @@ fn room_event() -> impl Strategy<Value = RoomEvent> {
             sender,
             content,
         })
+}
+
+fn own_reaction() -> impl Strategy<Value = OwnReaction> {
+    (any::<i64>(), text()).prop_map(|(message_id, emoji)| OwnReaction { message_id, emoji })
 }
 
 fn error_code() -> impl Strategy<Value = ErrorCode> {
@@ -383,12 +565,42 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             any::<u64>(),
             any::<i64>(),
             proptest::collection::vec(room_event(), 0..4),
-            any::<bool>()
+            any::<bool>(),
+            proptest::collection::vec(own_reaction(), 0..3)
         )
-            .prop_map(|(request_id, room_id, events, more)| {
+            .prop_map(|(request_id, room_id, events, more, reacted)| {
                 ServerFrame::History(History {
                     request_id,
                     room_id,
+                    events,
+                    more,
+                    reacted,
+                })
+            }),
+        1 => (
+            (any::<u64>(), any::<i64>(), room_event()),
+            proptest::collection::vec(room_event(), 0..4),
+            any::<bool>(),
+            proptest::collection::vec(own_reaction(), 0..3)
+        )
+            .prop_map(|((request_id, room_id, parent), replies, more, reacted)| {
+                ServerFrame::Thread(Thread {
+                    request_id,
+                    room_id,
+                    parent,
+                    replies,
+                    more,
+                    reacted,
+                })
+            }),
+        1 => (
+            any::<u64>(),
+            proptest::collection::vec(room_event(), 0..4),
+            any::<bool>()
+        )
+            .prop_map(|(request_id, events, more)| {
+                ServerFrame::Mentions(Mentions {
+                    request_id,
                     events,
                     more,
                 })
@@ -406,13 +618,16 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 })
             }
         ),
-        1 => (any::<i64>(), any::<i64>(), any::<u32>()).prop_map(|(room_id, read_seq, unread)| {
-            ServerFrame::Unread(Unread {
-                room_id,
-                read_seq,
-                unread,
-            })
-        }),
+        1 => (any::<i64>(), any::<i64>(), any::<u32>(), any::<u32>()).prop_map(
+            |(room_id, read_seq, unread, mentions)| {
+                ServerFrame::Unread(Unread {
+                    room_id,
+                    read_seq,
+                    unread,
+                    mentions,
+                })
+            }
+        ),
         1 => (any::<i64>(), user(), any::<bool>()).prop_map(|(room_id, user, typing)| {
             ServerFrame::Typing(Typing {
                 room_id,

@@ -21,6 +21,7 @@ pub struct Config {
     pub max_message_chars: usize,
     pub max_title_chars: usize,
     pub max_topic_chars: usize,
+    pub max_reaction_chars: usize,
     pub max_history_page: u32,
     pub requests_per_second: u32,
     pub request_burst: u32,
@@ -65,6 +66,7 @@ impl Default for Config {
             max_message_chars: limits.max_message_chars,
             max_title_chars: limits.max_title_chars,
             max_topic_chars: limits.max_topic_chars,
+            max_reaction_chars: limits.max_reaction_chars,
             max_history_page: limits.max_history_page,
             requests_per_second: limits.requests_per_second,
             request_burst: limits.request_burst,
@@ -146,6 +148,7 @@ impl Config {
             ("max_frame_bytes", self.max_frame_bytes as u64),
             ("max_message_chars", self.max_message_chars as u64),
             ("max_title_chars", self.max_title_chars as u64),
+            ("max_reaction_chars", self.max_reaction_chars as u64),
             ("max_history_page", u64::from(self.max_history_page)),
             ("requests_per_second", u64::from(self.requests_per_second)),
             ("request_burst", u64::from(self.request_burst)),
@@ -212,6 +215,7 @@ impl Config {
             requests_per_second: self.requests_per_second,
             request_burst: self.request_burst,
             typing_timeout_ms: self.typing_timeout_ms,
+            max_reaction_chars: self.max_reaction_chars,
         }
     }
 

@@ -6,10 +6,10 @@
 //! it sent them (the offline queue of a client relies on that).
 
 use crate::hub::{ConnId, Hub};
-use crate::store::{ops, queries, Store, StoreError};
+use crate::store::{messages as msg_ops, ops, queries, Store, StoreError};
 use chat_protocol::{
-    to_json, Channels, ClientFrame, ErrorCode, ErrorFrame, Member, Members, MessageSent,
-    OkResponse, Pong, RequestId, RoomResponse, RoomSummary, Rooms, ServerFrame, UserRef,
+    to_json, Channels, ClientFrame, ErrorCode, ErrorFrame, Member, Members, OkResponse, Pong,
+    RequestId, RoomResponse, RoomSummary, Rooms, ServerFrame, UserRef,
 };
 use chat_protocol::{Limits, RoomId};
 use std::future::Future;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
 mod account;
+mod messages;
 
 /// A response on its way.
 pub type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
@@ -135,13 +136,19 @@ fn access(frame: &ClientFrame) -> Access {
         | ClientFrame::RenameRoom(_)
         | ClientFrame::SetTopic(_)
         | ClientFrame::SetReceipt(_)
-        | ClientFrame::Logout(_) => Access::Write,
+        | ClientFrame::Logout(_)
+        | ClientFrame::EditMessage(_)
+        | ClientFrame::DeleteMessage(_)
+        | ClientFrame::AddReaction(_)
+        | ClientFrame::RemoveReaction(_) => Access::Write,
         // set_typing checks membership in the database before it changes the hub.
         ClientFrame::GetHistory(_)
         | ClientFrame::ListRooms(_)
         | ClientFrame::ListChannels(_)
         | ClientFrame::ListMembers(_)
-        | ClientFrame::SetTyping(_) => Access::Read,
+        | ClientFrame::SetTyping(_)
+        | ClientFrame::GetThread(_)
+        | ClientFrame::ListMentions(_) => Access::Read,
         // Away lives in the hub only; it needs no ordering with the database.
         ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::SetAway(_) => Access::Neither,
     }
@@ -234,8 +241,20 @@ fn check_username_arg(username: &str) -> Result<(), (ErrorCode, String)> {
     Ok(())
 }
 
-/// Most client ids accepted; long enough for any UUID with a prefix.
-const MAX_CLIENT_ID_CHARS: usize = 64;
+/// A message text: not blank, within `max` characters.
+fn check_message_text(text: &str, max: usize) -> Result<(), (ErrorCode, String)> {
+    if text.trim().is_empty() {
+        return Err((ErrorCode::BadRequest, "the message text is empty".into()));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("the message has {chars} characters; the limit is {max}"),
+        ));
+    }
+    Ok(())
+}
 
 /// Answer one decoded frame. `request_id` is the one to echo if it is refused: its own, or
 /// one found in the JSON of a frame that has none of its own (a `hello` after login).
@@ -264,83 +283,18 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
         ClientFrame::Ping(p) => ready(to_json(&ServerFrame::Pong(Pong {
             request_id: p.request_id,
         }))),
-        ClientFrame::SendMessage(m) => {
-            let rid = m.request_id;
-            if m.text.trim().is_empty() {
-                return Err((ErrorCode::BadRequest, "the message text is empty".into()));
-            }
-            let chars = m.text.chars().count();
-            if chars > ctx.limits.max_message_chars {
-                let max = ctx.limits.max_message_chars;
-                return Err((
-                    ErrorCode::TooLarge,
-                    format!("the message has {chars} characters; the limit is {max}"),
-                ));
-            }
-            let cid_chars = m.client_id.chars().count();
-            if cid_chars == 0 || cid_chars > MAX_CLIENT_ID_CHARS {
-                return Err((
-                    ErrorCode::BadRequest,
-                    format!("client_id must be 1 to {MAX_CLIENT_ID_CHARS} characters"),
-                ));
-            }
-            let sender = me.clone();
-            let room_id = m.room_id;
-            let job = writer.submit_checked_first(move |w| {
-                ops::send_message(w, &sender, room_id, m.client_id, m.text)
-            });
-            let hub = ctx.hub.clone();
-            let conn_id = ctx.conn_id;
-            Box::pin(async move {
-                match job.await.unwrap_or(Err(StoreError::WriterGone)) {
-                    Ok(ack) => Answer {
-                        frame: to_json(&ServerFrame::MessageSent(MessageSent {
-                            request_id: rid,
-                            room_id: ack.room_id,
-                            client_id: ack.client_id,
-                            message_id: ack.message_id,
-                            seq: ack.seq,
-                            ts: ack.ts,
-                        })),
-                        // Sending ends the sender's typing indicator.
-                        effect: Some(Box::new(move || {
-                            hub.set_typing(room_id, &me, conn_id, false)
-                        })),
-                        after: None,
-                    },
-                    Err(e) => store_error(rid, &e).into(),
-                }
-            })
+        ClientFrame::SendMessage(m) => messages::send(ctx, m)?,
+        ClientFrame::GetHistory(h) => messages::history(ctx, h)?,
+        ClientFrame::EditMessage(r) => messages::edit(ctx, r)?,
+        ClientFrame::DeleteMessage(r) => {
+            let job =
+                writer.submit(move |w| msg_ops::delete_message(w, &me, r.room_id, r.message_id));
+            answer(r.request_id, job, ok(r.request_id))
         }
-        ClientFrame::GetHistory(h) => {
-            let rid = h.request_id;
-            let page = match (h.before, h.after) {
-                (Some(_), Some(_)) => {
-                    return Err((
-                        ErrorCode::BadRequest,
-                        "give before or after, not both".into(),
-                    ))
-                }
-                (_, Some(after)) if after < 0 => {
-                    return Err((ErrorCode::BadRequest, "after must be 0 or more".into()))
-                }
-                (_, Some(after)) => queries::Page::After(after),
-                (Some(before), None) => queries::Page::Before(before),
-                (None, None) => queries::Page::Before(i64::MAX),
-            };
-            let limit = h.limit.unwrap_or(50).clamp(1, ctx.limits.max_history_page);
-            let store = ctx.store.clone();
-            let room_id = h.room_id;
-            reply(async move {
-                match store
-                    .read(move |c| queries::history(c, me.id, room_id, page, limit))
-                    .await
-                {
-                    Ok((events, more)) => history_frame(rid, room_id, &events, more),
-                    Err(e) => store_error(rid, &e),
-                }
-            })
-        }
+        ClientFrame::AddReaction(r) => messages::react(ctx, r, true)?,
+        ClientFrame::RemoveReaction(r) => messages::react(ctx, r, false)?,
+        ClientFrame::GetThread(r) => messages::thread(ctx, r),
+        ClientFrame::ListMentions(r) => messages::mentions(ctx, r),
         ClientFrame::ListRooms(r) => {
             let store = ctx.store.clone();
             reply(async move {
@@ -492,27 +446,43 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
     })
 }
 
-/// The history response, built around the stored event JSON so events are not re-encoded.
-/// Equivalent to serialising [`chat_protocol::History`]; a test checks that.
-pub fn history_frame(
-    request_id: RequestId,
-    room_id: RoomId,
-    events: &[String],
-    more: bool,
-) -> String {
-    let size: usize = events.iter().map(|e| e.len() + 1).sum();
-    let mut out = String::with_capacity(size + 96);
-    out.push_str(&format!(
-        r#"{{"type":"history","request_id":{request_id},"room_id":{room_id},"events":["#
-    ));
+/// A JSON array of stored event JSON, written as is.
+fn push_events(out: &mut String, events: &[String]) {
+    out.push('[');
     for (i, event) in events.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(event);
     }
-    out.push_str(&format!(r#"],"more":{more}}}"#));
+    out.push(']');
+}
+
+/// The history response, built around the stored event JSON so events are not re-encoded.
+/// Equivalent to serialising [`chat_protocol::History`]; a test checks that.
+pub fn history_frame(
+    request_id: RequestId,
+    room_id: RoomId,
+    page: &queries::HistoryPage,
+) -> String {
+    let size: usize = page.events.iter().map(|e| e.len() + 1).sum();
+    let mut out = String::with_capacity(size + 96);
+    out.push_str(&format!(
+        r#"{{"type":"history","request_id":{request_id},"room_id":{room_id},"events":"#
+    ));
+    push_events(&mut out, &page.events);
+    out.push_str(&format!(r#","more":{}"#, page.more));
+    push_reacted(&mut out, &page.reacted);
+    out.push('}');
     out
+}
+
+/// `,"reacted":[...]` when there is any.
+fn push_reacted(out: &mut String, reacted: &[chat_protocol::OwnReaction]) {
+    if !reacted.is_empty() {
+        out.push_str(r#","reacted":"#);
+        out.push_str(&to_json(&reacted));
+    }
 }
 
 #[cfg(test)]
@@ -530,28 +500,40 @@ mod tests {
                 id: 1,
                 username: "alice".into(),
             },
-            content: EventContent::Message {
+            content: EventContent::Message(chat_protocol::ChatMessage {
                 message_id: 9,
                 client_id: "c1".into(),
                 text: "hi \"there\"".into(),
-            },
+                ..Default::default()
+            }),
         };
         let stored = vec![serde_json::to_string(&event).unwrap(); 2];
-        let raw = history_frame(5, 7, &stored, true);
+        let reacted = vec![chat_protocol::OwnReaction {
+            message_id: 9,
+            emoji: "👍".into(),
+        }];
+        let page = queries::HistoryPage {
+            events: stored,
+            more: true,
+            reacted: reacted.clone(),
+        };
+        let raw = history_frame(5, 7, &page);
         let typed = ServerFrame::History(History {
             request_id: 5,
             room_id: 7,
             events: vec![event.clone(), event],
             more: true,
+            reacted,
         });
         assert_eq!(raw, to_json(&typed));
         assert_eq!(
-            history_frame(1, 2, &[], false),
+            history_frame(1, 2, &queries::HistoryPage::default()),
             to_json(&ServerFrame::History(History {
                 request_id: 1,
                 room_id: 2,
                 events: vec![],
-                more: false
+                more: false,
+                reacted: vec![],
             }))
         );
     }

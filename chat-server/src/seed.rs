@@ -7,7 +7,7 @@
 //! server must not be running on the file: the hub loads memberships only at start-up.
 
 use crate::auth;
-use crate::store::{self, now_ms, ops, Durability, Publication, StoreError, WriteCtx};
+use crate::store::{self, messages, now_ms, ops, Durability, Publication, StoreError, WriteCtx};
 use chat_protocol::{RoomId, RoomKind, Seq, UserRef};
 use rusqlite::Connection;
 use std::path::Path;
@@ -85,8 +85,15 @@ impl Seeder {
         client_id: String,
         text: String,
     ) -> Result<Seq, StoreError> {
-        self.job(|ctx| ops::send_message(ctx, sender, room_id, client_id, text))
-            .map(|ack| ack.seq)
+        self.job(|ctx| {
+            let message = messages::NewMessage {
+                client_id,
+                text,
+                ..Default::default()
+            };
+            messages::send_message(ctx, sender, room_id, message)
+        })
+        .map(|ack| ack.seq)
     }
 
     /// Commit everything seeded.

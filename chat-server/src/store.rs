@@ -6,9 +6,11 @@
 //! and [`queries`] through [`Store`].
 
 pub mod checkpoint;
+pub mod messages;
 pub mod ops;
 pub mod queries;
 pub mod schema;
+pub mod threads;
 mod writer;
 
 pub use writer::{CommitListener, WriteCtx, Writer};

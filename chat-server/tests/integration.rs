@@ -10,6 +10,7 @@ mod abuse;
 mod admin_cli;
 mod bad_input;
 mod closing;
+mod message_changes;
 mod messaging;
 mod persistence;
 mod presence_typing;

@@ -106,7 +106,7 @@ async fn a_retry_with_the_same_client_id_is_acknowledged_again_and_stored_once()
     let messages = history
         .events
         .iter()
-        .filter(|e| matches!(e.content, EventContent::Message { .. }))
+        .filter(|e| matches!(e.content, EventContent::Message(_)))
         .count();
     assert_eq!(messages, 1, "stored once");
 

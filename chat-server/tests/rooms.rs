@@ -146,7 +146,7 @@ async fn public_channels_are_listed_and_joinable_and_joining_starts_read() {
     let page = bob.history_before(channel.id, None, 50).await.unwrap();
     assert!(
         page.events.iter().any(
-            |e| matches!(&e.content, EventContent::Message { text, .. } if text == "old news")
+            |e| matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text, .. }) if text == "old news")
         ),
         "channel history is readable after joining"
     );

@@ -127,7 +127,7 @@ pub async fn next_message(client: &mut Client) -> (i64, String, String) {
         ServerFrame::Event(RoomEvent {
             seq,
             sender,
-            content: EventContent::Message { text, .. },
+            content: EventContent::Message(chat_protocol::ChatMessage { text, .. }),
             ..
         }) => Some((seq, sender.username, text)),
         _ => None,
@@ -141,7 +141,7 @@ pub fn texts(frames: &[ServerFrame]) -> Vec<String> {
         .iter()
         .filter_map(|f| match f {
             ServerFrame::Event(RoomEvent {
-                content: EventContent::Message { text, .. },
+                content: EventContent::Message(chat_protocol::ChatMessage { text, .. }),
                 ..
             }) => Some(text.clone()),
             _ => None,
@@ -172,7 +172,7 @@ pub async fn messages_after(
             .expect("history page");
         assert!(page.events.len() <= 100, "pages are capped");
         for event in &page.events {
-            if let EventContent::Message { text, .. } = &event.content {
+            if let EventContent::Message(chat_protocol::ChatMessage { text, .. }) = &event.content {
                 messages.push((event.seq, text.clone()));
             }
             after = event.seq;

@@ -39,12 +39,13 @@ fn model() -> Model {
             seq,
             ts: 1_700_000_000_000 + seq * 20_000,
             sender: users[(seq % 5) as usize].clone(),
-            content: EventContent::Message {
+            content: EventContent::Message(chat_protocol::ChatMessage {
                 message_id: seq,
                 client_id: format!("c{seq}"),
                 // Lengths vary so that some messages wrap over several rows.
                 text: words.repeat((seq % 7) as usize + 1),
-            },
+                ..Default::default()
+            }),
         })
         .collect();
     let summary = RoomSummary {
@@ -57,6 +58,7 @@ fn model() -> Model {
         last_seq: MESSAGES,
         read_seq: MESSAGES,
         unread: 0,
+        mentions: 0,
         peer: None,
     };
     model.rooms.insert(

@@ -373,6 +373,7 @@ mod tests {
             last_seq: 10,
             read_seq: 3,
             unread: 7,
+            mentions: 0,
             peer: None,
         }
     }
@@ -386,11 +387,12 @@ mod tests {
                 id: 1,
                 username: "a".into(),
             },
-            content: EventContent::Message {
+            content: EventContent::Message(chat_protocol::ChatMessage {
                 message_id: seq,
                 client_id: format!("c{seq}"),
                 text: format!("m{seq}"),
-            },
+                ..Default::default()
+            }),
         }
     }
 

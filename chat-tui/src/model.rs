@@ -487,7 +487,7 @@ pub fn typing_text(names: &[&str]) -> Option<String> {
 /// A room event's text for previews and notifications.
 pub fn message_text(event: &RoomEvent) -> Option<&str> {
     match &event.content {
-        EventContent::Message { text, .. } => Some(text),
+        EventContent::Message(chat_protocol::ChatMessage { text, .. }) => Some(text),
         _ => None,
     }
 }

@@ -120,7 +120,7 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
         .map(|t| t.format(&model.settings.time_format).to_string())
         .unwrap_or_default();
     match &event.content {
-        EventContent::Message { text, .. } => {
+        EventContent::Message(chat_protocol::ChatMessage { text, .. }) => {
             let mine = model.is_me(&event.sender);
             // One mark per run of my messages, on its last: receipts only move forward, so
             // the earlier ones are at least as far along.
@@ -279,14 +279,14 @@ fn says_nothing_new(kind: RoomKind, event: &RoomEvent, prev: Option<&RoomEvent>)
 }
 
 fn is_message(event: &RoomEvent) -> bool {
-    matches!(event.content, EventContent::Message { .. })
+    matches!(event.content, EventContent::Message(_))
 }
 
 /// Membership, title and topic changes as a sentence.
 fn describe(event: &RoomEvent, content: &EventContent, kind: RoomKind) -> String {
     let who = &event.sender.username;
     match content {
-        EventContent::Message { text, .. } => text.clone(),
+        EventContent::Message(chat_protocol::ChatMessage { text, .. }) => text.clone(),
         EventContent::RoomCreated { title, .. } => match kind {
             RoomKind::Direct => format!("{who} started this conversation"),
             _ => format!("{who} created {} {title}", kind.as_str()),
@@ -303,6 +303,11 @@ fn describe(event: &RoomEvent, content: &EventContent, kind: RoomKind) -> String
             format!("{who} cleared the topic")
         }
         EventContent::TopicChanged { topic } => format!("{who} set the topic: {topic}"),
+        // Changes to messages are applied to the messages they change, not drawn.
+        EventContent::MessageEdited(_)
+        | EventContent::MessageDeleted(_)
+        | EventContent::ReactionAdded(_)
+        | EventContent::ReactionRemoved(_) => String::new(),
     }
 }
 

@@ -131,11 +131,12 @@ mod tests {
                 id: 1,
                 username: "alice".into(),
             },
-            content: EventContent::Message {
+            content: EventContent::Message(chat_protocol::ChatMessage {
                 message_id: seq,
                 client_id: format!("c{seq}"),
                 text: format!("m{seq}"),
-            },
+                ..Default::default()
+            }),
         }
     }
 

@@ -330,7 +330,7 @@ async fn two_people_chat_and_an_offline_message_arrives_exactly_once() {
         .events
         .iter()
         .filter(|e| {
-            matches!(&e.content, EventContent::Message { text, .. } if text == "typed while offline")
+            matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text, .. }) if text == "typed while offline")
         })
         .collect();
     assert_eq!(offline.len(), 1);

@@ -5,23 +5,13 @@
 use super::queries::{self, member_room, user_by_name_or_refuse, RoomRow};
 use super::{Publication, StoreError, WriteCtx};
 use chat_protocol::{
-    to_json, ErrorCode, EventContent, MessageId, Millis, Receipt, Role, RoomAdded, RoomEvent,
-    RoomId, RoomKind, RoomRemoved, RoomSummary, Seq, ServerFrame, Unread, UserId, UserRef,
+    to_json, ErrorCode, EventContent, Millis, Receipt, Role, RoomAdded, RoomEvent, RoomId,
+    RoomKind, RoomRemoved, RoomSummary, Seq, ServerFrame, Unread, UserId, UserRef,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-fn refuse(code: ErrorCode, message: impl Into<String>) -> StoreError {
+pub(super) fn refuse(code: ErrorCode, message: impl Into<String>) -> StoreError {
     StoreError::refused(code, message)
-}
-
-/// What a successful send returns, and what a retry with the same client id returns again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendAck {
-    pub room_id: RoomId,
-    pub client_id: String,
-    pub message_id: MessageId,
-    pub seq: Seq,
-    pub ts: Millis,
 }
 
 /// The room's next seq: one past the highest stored event, found by one descent of the
@@ -29,14 +19,14 @@ pub struct SendAck {
 /// every job stores the event of a seq it took before it ends, and a failed job's savepoint
 /// (or the whole batch) rolls the event back. Reading it here instead of counting in the rooms
 /// table spares every send an UPDATE and a dirty rooms page per commit.
-fn next_seq(conn: &Connection, room_id: RoomId) -> Result<Seq, StoreError> {
+pub(super) fn next_seq(conn: &Connection, room_id: RoomId) -> Result<Seq, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM events WHERE room_id = ?1")?;
     Ok(stmt.query_row([room_id], |r| r.get(0))?)
 }
 
 /// Store an event under an already taken seq and queue it for fan-out.
-fn store_event(
+pub(super) fn store_event(
     ctx: &mut WriteCtx<'_>,
     room_id: RoomId,
     seq: Seq,
@@ -46,7 +36,7 @@ fn store_event(
     left: Option<UserId>,
 ) -> Result<(), StoreError> {
     let kind = match &content {
-        EventContent::Message { .. } => "message",
+        EventContent::Message(_) => "message",
         EventContent::RoomCreated { .. } => "room_created",
         EventContent::MemberJoined { .. } => "member_joined",
         EventContent::MemberLeft { .. } => "member_left",
@@ -55,6 +45,10 @@ fn store_event(
         EventContent::RoleChanged { .. } => "role_changed",
         EventContent::Renamed { .. } => "renamed",
         EventContent::TopicChanged { .. } => "topic_changed",
+        EventContent::MessageEdited(_) => "message_edited",
+        EventContent::MessageDeleted(_) => "message_deleted",
+        EventContent::ReactionAdded(_) => "reaction_added",
+        EventContent::ReactionRemoved(_) => "reaction_removed",
     };
     let event = RoomEvent {
         room_id,
@@ -78,7 +72,7 @@ fn store_event(
     Ok(())
 }
 
-fn append_event(
+pub(super) fn append_event(
     ctx: &mut WriteCtx<'_>,
     room_id: RoomId,
     sender: &UserRef,
@@ -113,7 +107,7 @@ fn summary(conn: &Connection, room_id: RoomId, user_id: UserId) -> Result<RoomSu
         .ok_or_else(|| refuse(ErrorCode::Internal, "room vanished while being read"))
 }
 
-fn publish_to_user(ctx: &mut WriteCtx<'_>, user_id: UserId, frame: &ServerFrame) {
+pub(super) fn publish_to_user(ctx: &mut WriteCtx<'_>, user_id: UserId, frame: &ServerFrame) {
     ctx.publications.push(Publication::ToUser {
         user_id,
         frame: to_json(frame),
@@ -191,67 +185,6 @@ fn remove_member_with_event(
         &ServerFrame::RoomRemoved(RoomRemoved { room_id }),
     );
     Ok(())
-}
-
-/// Post a message, or return the original acknowledgement for a retried client id.
-///
-/// Runs without a savepoint ([`super::Writer::submit_checked_first`]): every refusal comes
-/// before the first write.
-pub fn send_message(
-    ctx: &mut WriteCtx<'_>,
-    sender: &UserRef,
-    room_id: RoomId,
-    client_id: String,
-    text: String,
-) -> Result<SendAck, StoreError> {
-    let earlier = ctx
-        .conn
-        .prepare_cached(
-            "SELECT id, room_id, seq, ts FROM messages WHERE sender_id = ?1 AND client_id = ?2",
-        )?
-        .query_row(params![sender.id, client_id], |r| {
-            Ok((
-                r.get::<_, MessageId>(0)?,
-                r.get::<_, RoomId>(1)?,
-                r.get::<_, Seq>(2)?,
-                r.get::<_, Millis>(3)?,
-            ))
-        })
-        .optional()?;
-    if let Some((message_id, earlier_room, seq, ts)) = earlier {
-        if earlier_room != room_id {
-            return Err(refuse(
-                ErrorCode::Conflict,
-                format!("client id \"{client_id}\" was already used for a message in another room"),
-            ));
-        }
-        return Ok(SendAck {
-            room_id,
-            client_id,
-            message_id,
-            seq,
-            ts,
-        });
-    }
-    queries::check_can_post(ctx.conn, room_id, sender.id)?;
-    let seq = next_seq(ctx.conn, room_id)?;
-    ctx.conn
-        .prepare_cached("INSERT INTO messages (room_id, seq, sender_id, client_id, ts) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![room_id, seq, sender.id, client_id, ctx.now])?;
-    let message_id = ctx.conn.last_insert_rowid();
-    let content = EventContent::Message {
-        message_id,
-        client_id: client_id.clone(),
-        text,
-    };
-    store_event(ctx, room_id, seq, sender, content, None, None)?;
-    Ok(SendAck {
-        room_id,
-        client_id,
-        message_id,
-        seq,
-        ts: ctx.now,
-    })
 }
 
 /// Create a group, channel or announcement room owned by `creator`, with initial members.
@@ -662,6 +595,7 @@ pub fn set_receipt(
     });
     if new_read != old_read {
         let unread = queries::unread_count(ctx.conn, room_id, me.id, new_read)?;
+        let mentions = queries::unread_mentions(ctx.conn, room_id, me.id, new_read)?;
         publish_to_user(
             ctx,
             me.id,
@@ -669,6 +603,7 @@ pub fn set_receipt(
                 room_id,
                 read_seq: new_read,
                 unread,
+                mentions,
             }),
         );
     }

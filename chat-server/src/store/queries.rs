@@ -15,6 +15,8 @@ pub struct RoomRow {
     pub title: String,
     pub topic: String,
     pub last_seq: Seq,
+    /// Archived by an owner or admin: read-only for everyone.
+    pub archived: bool,
 }
 
 fn kind_from_sql(s: String) -> rusqlite::Result<RoomKind> {
@@ -42,7 +44,7 @@ pub fn room(conn: &Connection, room_id: RoomId) -> Result<Option<RoomRow>, Store
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT r.id, r.kind, r.title, r.topic, ",
         last_seq_of_r!(),
-        " FROM rooms r WHERE r.id = ?1"
+        ", r.archived_at IS NOT NULL FROM rooms r WHERE r.id = ?1"
     ))?;
     Ok(stmt
         .query_row([room_id], |r| {
@@ -52,6 +54,7 @@ pub fn room(conn: &Connection, room_id: RoomId) -> Result<Option<RoomRow>, Store
                 title: r.get(2)?,
                 topic: r.get(3)?,
                 last_seq: r.get(4)?,
+                archived: r.get(5)?,
             })
         })
         .optional()?)
@@ -187,6 +190,9 @@ const SUMMARY_SELECT: &str = concat!(
            (SELECT count(*) FROM events g
              WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.kind = 'message'
                AND g.sender_id <> m.user_id)
+           , (SELECT count(DISTINCT n.seq) FROM mentions n
+             WHERE n.room_id = r.id AND n.user_id IN (m.user_id, 0) AND n.seq > m.read_seq
+               AND n.sender_id <> m.user_id)
     FROM members m JOIN rooms r ON r.id = m.room_id"
 );
 
@@ -201,6 +207,7 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomSummary> {
         read_seq: r.get(6)?,
         member_count: r.get(7)?,
         unread: r.get(8)?,
+        mentions: r.get(9)?,
         peer: None,
     })
 }
@@ -282,6 +289,20 @@ pub fn unread_count(
     Ok(stmt.query_row(params![room_id, read_seq, user_id], |r| r.get(0))?)
 }
 
+/// Unread messages of a member that mention them, by name or as everyone.
+pub fn unread_mentions(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+    read_seq: Seq,
+) -> Result<u32, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT count(DISTINCT seq) FROM mentions
+         WHERE room_id = ?1 AND user_id IN (?3, 0) AND seq > ?2 AND sender_id <> ?3",
+    )?;
+    Ok(stmt.query_row(params![room_id, read_seq, user_id], |r| r.get(0))?)
+}
+
 /// The public room directory, busiest first.
 pub fn channels(conn: &Connection, user_id: UserId) -> Result<Vec<ChannelInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -341,48 +362,93 @@ pub enum Page {
     Before(Seq),
 }
 
-/// A page of stored event JSON in ascending seq order, and whether more remain beyond it.
+/// A page of stored events: their JSON in ascending seq order, whether more remain beyond it,
+/// and the caller's own reactions to its messages.
+#[derive(Debug, Default)]
+pub struct HistoryPage {
+    pub events: Vec<String>,
+    pub more: bool,
+    pub reacted: Vec<chat_protocol::OwnReaction>,
+}
+
 pub fn history(
     conn: &Connection,
     caller: UserId,
     room_id: RoomId,
     page: Page,
     limit: u32,
-) -> Result<(Vec<String>, bool), StoreError> {
+) -> Result<HistoryPage, StoreError> {
     member_room(conn, room_id, caller)?;
     let fetch = i64::from(limit) + 1;
-    let mut events: Vec<String> = match page {
+    let mut rows: Vec<(Seq, String)> = match page {
         Page::After(after) => {
             let mut stmt = conn.prepare_cached(
-                "SELECT json FROM events WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, json FROM events WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![room_id, after, fetch], |r| r.get(0))?;
+            let rows = stmt.query_map(params![room_id, after, fetch], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             rows.collect::<Result<_, _>>()?
         }
         Page::Before(before) => {
             let mut stmt = conn.prepare_cached(
-                "SELECT json FROM events WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                "SELECT seq, json FROM events WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![room_id, before, fetch], |r| r.get(0))?;
+            let rows = stmt.query_map(params![room_id, before, fetch], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             rows.collect::<Result<_, _>>()?
         }
     };
-    let more = events.len() > limit as usize;
-    events.truncate(limit as usize);
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
     if let Page::Before(_) = page {
-        events.reverse();
+        rows.reverse();
     }
-    Ok((events, more))
+    let reacted = match (rows.first(), rows.last()) {
+        (Some((first, _)), Some((last, _))) => {
+            super::threads::own_reactions_in(conn, caller, room_id, *first, *last)?
+        }
+        _ => Vec::new(),
+    };
+    Ok(HistoryPage {
+        events: rows.into_iter().map(|(_, json)| json).collect(),
+        more,
+        reacted,
+    })
 }
 
-/// Whether the caller may show a typing indicator in the room: members, and in announcement
-/// rooms only those who may post.
+/// Refuse changes to an archived room.
+pub fn check_not_archived(room: &RoomRow) -> Result<(), StoreError> {
+    if room.archived {
+        return Err(StoreError::refused(
+            ErrorCode::Forbidden,
+            format!("\"{}\" is archived: it is read-only", room.title),
+        ));
+    }
+    Ok(())
+}
+
+/// The room and the caller's role, if the caller may change things in it: a member, and the
+/// room not archived (editing, reacting).
+pub fn check_can_write(
+    conn: &Connection,
+    room_id: RoomId,
+    user_id: UserId,
+) -> Result<(RoomRow, Role), StoreError> {
+    let (room, role) = member_room(conn, room_id, user_id)?;
+    check_not_archived(&room)?;
+    Ok((room, role))
+}
+
+/// Whether the caller may post (or show a typing indicator) in the room: members of a room
+/// that is not archived, and in announcement rooms only those who may post.
 pub fn check_can_post(
     conn: &Connection,
     room_id: RoomId,
     user_id: UserId,
 ) -> Result<RoomRow, StoreError> {
-    let (room, role) = member_room(conn, room_id, user_id)?;
+    let (room, role) = check_can_write(conn, room_id, user_id)?;
     if room.kind == RoomKind::Announcement && !role.can_manage() {
         return Err(StoreError::refused(
             ErrorCode::Forbidden,

@@ -113,6 +113,49 @@ const MIGRATIONS: &[&str] = &[
           AND e.kind IN ('member_joined', 'member_added')
           AND json_extract(e.json, '$.content.user.id') = members.user_id), 0);
     "#,
+    // 6: messages that change. Replies (messages.reply_to), deletions (a tombstone keeps the
+    // row; the text goes to message_history), the earlier texts of edits and deletions for the
+    // audit subcommand (never served to clients), reactions, mentions (user 0: everyone, by
+    // @room), and archived rooms.
+    r#"
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+    CREATE INDEX messages_by_parent ON messages(reply_to, seq) WHERE reply_to IS NOT NULL;
+    CREATE TABLE message_history (
+        id         INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL,
+        room_id    INTEGER NOT NULL,
+        seq        INTEGER NOT NULL,   -- the seq of the edit or delete event
+        action     TEXT NOT NULL,      -- 'edit' or 'delete'
+        actor_id   INTEGER NOT NULL,
+        at         INTEGER NOT NULL,
+        old_text   TEXT NOT NULL
+    );
+    CREATE INDEX message_history_by_message ON message_history(message_id, seq);
+    CREATE INDEX message_history_by_room ON message_history(room_id, seq);
+    CREATE TABLE reactions (
+        message_id  INTEGER NOT NULL,
+        emoji       TEXT NOT NULL,
+        user_id     INTEGER NOT NULL,
+        room_id     INTEGER NOT NULL,
+        message_seq INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        PRIMARY KEY (message_id, emoji, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX reactions_by_user ON reactions(user_id, room_id, message_seq);
+    CREATE TABLE mentions (
+        user_id    INTEGER NOT NULL,
+        room_id    INTEGER NOT NULL,
+        seq        INTEGER NOT NULL,   -- the message's seq
+        message_id INTEGER NOT NULL,
+        sender_id  INTEGER NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX mentions_by_user ON mentions(user_id, message_id);
+    CREATE INDEX mentions_by_message ON mentions(message_id);
+    ALTER TABLE rooms ADD COLUMN archived_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build expects.

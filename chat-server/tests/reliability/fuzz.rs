@@ -369,7 +369,7 @@ impl Fixture {
         let events = timeline(&self.alice, shared).await?;
         let posted = events.iter().find(|e| e.seq == ack.seq);
         let ok = posted.is_some_and(|e| {
-            matches!(&e.content, chat_protocol::EventContent::Message { text: t, .. } if *t == text)
+            matches!(&e.content, chat_protocol::EventContent::Message(chat_protocol::ChatMessage { text: t, .. }) if *t == text)
         });
         if !ok {
             return Err(format!(

@@ -53,7 +53,7 @@ async fn chat_still_works(alice: &Client, bob: &mut Client, room_id: i64, n: usi
     let heard = tokio::time::timeout(WAIT, async {
         while let Some(frame) = bob.next_event().await {
             if let ServerFrame::Event(e) = frame {
-                if matches!(&e.content, EventContent::Message { text: t, .. } if *t == text) {
+                if matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text: t, .. }) if *t == text) {
                     return true;
                 }
             }

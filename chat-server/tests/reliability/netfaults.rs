@@ -45,7 +45,9 @@ async fn history_after(
                 "history pages have no gaps or repeats"
             );
             after = event.seq;
-            if let EventContent::Message { client_id, .. } = &event.content {
+            if let EventContent::Message(chat_protocol::ChatMessage { client_id, .. }) =
+                &event.content
+            {
                 found.insert(event.seq, client_id.clone());
             }
         }
@@ -98,7 +100,7 @@ async fn a_stalled_reader_is_evicted_released_in_bounded_time_and_resumes_exactl
     let mut live = BTreeMap::new();
     while let Some(frame) = tokio::time::timeout(WAIT, bob.next_event()).await.unwrap() {
         if let ServerFrame::Event(e) = frame {
-            if let EventContent::Message { client_id, .. } = e.content {
+            if let EventContent::Message(chat_protocol::ChatMessage { client_id, .. }) = e.content {
                 live.insert(e.seq, client_id);
             }
         }
@@ -215,7 +217,9 @@ async fn connections_cut_again_and_again_lose_nothing_and_double_nothing() {
                     break; // a gap: catch up from history on the next round
                 }
                 synced = e.seq;
-                if let EventContent::Message { client_id, .. } = e.content {
+                if let EventContent::Message(chat_protocol::ChatMessage { client_id, .. }) =
+                    e.content
+                {
                     received.insert(e.seq, client_id);
                 }
             }

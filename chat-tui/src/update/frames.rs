@@ -132,7 +132,7 @@ pub(crate) fn on_live_event(model: &mut Model, event: RoomEvent, fx: &mut Vec<Ef
     let Some(room) = model.rooms.get_mut(&room_id) else {
         return;
     };
-    if let EventContent::Message { .. } = &event.content {
+    if let EventContent::Message(_) = &event.content {
         room.typing.retain(|(u, _)| u.id != event.sender.id);
         if !mine {
             if !watching {
@@ -235,7 +235,8 @@ pub(crate) fn add_events(
         synced_to: room.timeline.synced_to(),
     }));
     for event in &added {
-        if let EventContent::Message { client_id, .. } = &event.content {
+        if let EventContent::Message(chat_protocol::ChatMessage { client_id, .. }) = &event.content
+        {
             if Some(event.sender.id) == me && model.outbox.remove(client_id).is_some() {
                 fx.push(Effect::Cache(CacheOp::OutboxRemove(client_id.clone())));
             }
@@ -265,11 +266,12 @@ pub(crate) fn on_response(
                     seq: ack.seq,
                     ts: ack.ts,
                     sender: me,
-                    content: EventContent::Message {
+                    content: EventContent::Message(chat_protocol::ChatMessage {
                         message_id: ack.message_id,
                         client_id,
                         text: item.text,
-                    },
+                        ..Default::default()
+                    }),
                 };
                 if let Some(room) = model.rooms.get_mut(&ack.room_id) {
                     if room.timeline.is_gap(ack.seq) && !room.timeline.is_empty() {

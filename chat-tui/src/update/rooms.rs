@@ -187,7 +187,7 @@ pub(crate) fn first_unread(room: &Room, me: Option<i64>) -> Option<chat_protocol
         .unwrap_or_else(|i| i);
     events[start..]
         .iter()
-        .find(|e| matches!(e.content, EventContent::Message { .. }) && Some(e.sender.id) != me)
+        .find(|e| matches!(e.content, EventContent::Message(_)) && Some(e.sender.id) != me)
         .map(|e| e.seq)
 }
 
@@ -298,7 +298,7 @@ pub(crate) fn unread_after(room: &Room, me: Option<i64>, read_seq: chat_protocol
     let start = room.timeline.position(read_seq + 1).unwrap_or_else(|i| i);
     events[start..]
         .iter()
-        .filter(|e| matches!(e.content, EventContent::Message { .. }) && Some(e.sender.id) != me)
+        .filter(|e| matches!(e.content, EventContent::Message(_)) && Some(e.sender.id) != me)
         .count() as u32
 }
 

@@ -72,6 +72,8 @@ pub(crate) fn pump_outbox(model: &mut Model, fx: &mut Vec<Effect>) {
             room_id: item.room_id,
             client_id: item.client_id.clone(),
             text: item.text.clone(),
+            reply_to: None,
+            action: false,
         });
         let tag = Tag::Send {
             client_id: item.client_id.clone(),

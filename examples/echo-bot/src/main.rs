@@ -23,9 +23,9 @@ async fn main() -> anyhow::Result<()> {
         let ServerFrame::Event(event) = client.next_event().await? else {
             continue;
         };
-        let EventContent::Message {
+        let EventContent::Message(chat_protocol::ChatMessage {
             message_id, text, ..
-        } = &event.content
+        }) = &event.content
         else {
             continue;
         };

@@ -23,7 +23,9 @@ async fn next_reply(client: &mut Client, from: &str) -> String {
         loop {
             match client.next_event().await.expect("connection open") {
                 ServerFrame::Event(e) if e.sender.username == from => {
-                    if let EventContent::Message { text, .. } = e.content {
+                    if let EventContent::Message(chat_protocol::ChatMessage { text, .. }) =
+                        e.content
+                    {
                         return text;
                     }
                 }
@@ -121,7 +123,7 @@ async fn chat_with_bot(bot: &str, mut command: Command) {
     let answers = history
         .events
         .iter()
-        .filter(|e| matches!(&e.content, EventContent::Message { text, .. } if text == "said while you were away"))
+        .filter(|e| matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text, .. }) if text == "said while you were away"))
         .filter(|e| e.sender.username == bot)
         .count();
     assert_eq!(answers, 1, "answered exactly once");
@@ -213,7 +215,7 @@ async fn a_reconnecting_client_that_falls_behind_gets_every_message_once() {
     let read = tokio::time::timeout(Duration::from_secs(60), async {
         while texts.len() < COUNT {
             if let ServerFrame::Event(e) = bot.next_event().await.unwrap() {
-                if let EventContent::Message { text, .. } = e.content {
+                if let EventContent::Message(chat_protocol::ChatMessage { text, .. }) = e.content {
                     texts.push(text);
                 }
             }

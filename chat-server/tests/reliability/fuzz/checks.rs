@@ -26,6 +26,8 @@ pub(super) fn answers(request: &ClientFrame, answer: &ServerFrame) -> bool {
             | (C::Ping(_), S::Pong(_))
             | (C::SendMessage(_), S::MessageSent(_))
             | (C::GetHistory(_), S::History(_))
+            | (C::GetThread(_), S::Thread(_))
+            | (C::ListMentions(_), S::Mentions(_))
             | (C::ListRooms(_), S::Rooms(_))
             | (C::ListChannels(_), S::Channels(_))
             | (
@@ -43,7 +45,11 @@ pub(super) fn answers(request: &ClientFrame, answer: &ServerFrame) -> bool {
                     | C::SetReceipt(_)
                     | C::SetTyping(_)
                     | C::SetAway(_)
-                    | C::Logout(_),
+                    | C::Logout(_)
+                    | C::EditMessage(_)
+                    | C::DeleteMessage(_)
+                    | C::AddReaction(_)
+                    | C::RemoveReaction(_),
                 S::Ok(_)
             )
     )

@@ -265,6 +265,38 @@ pub(super) fn fields(kind: &str) -> Vec<Field> {
             out.push(field("room_id", room(), false));
             out.push(field("client_id", text(), false));
             out.push(field("text", text(), false));
+            out.push(field("reply_to", seq(), true));
+            out.push(field("action", any::<bool>().prop_map(json).boxed(), true));
+        }
+        "edit_message" => {
+            out.push(field("room_id", room(), false));
+            out.push(field("message_id", seq(), false));
+            out.push(field("text", text(), false));
+        }
+        "delete_message" => {
+            out.push(field("room_id", room(), false));
+            out.push(field("message_id", seq(), false));
+        }
+        "add_reaction" | "remove_reaction" => {
+            out.push(field("room_id", room(), false));
+            out.push(field("message_id", seq(), false));
+            let emoji = prop_oneof![
+                3 => prop::sample::select(vec!["👍", "🎉", "+1", "👨‍👩‍👧", "🇫🇷"]).prop_map(json),
+                1 => text(),
+            ];
+            out.push(field("emoji", emoji.boxed(), false));
+        }
+        "get_thread" => {
+            out.push(field("room_id", room(), false));
+            out.push(field("message_id", seq(), false));
+            out.push(field("after", seq(), true));
+            let limit = prop_oneof![0u32..=101, Just(u32::MAX)];
+            out.push(field("limit", limit.prop_map(json).boxed(), true));
+        }
+        "list_mentions" => {
+            out.push(field("before", seq(), true));
+            let limit = prop_oneof![0u32..=101, Just(u32::MAX)];
+            out.push(field("limit", limit.prop_map(json).boxed(), true));
         }
         "get_history" => {
             out.push(field("room_id", room(), false));

@@ -29,6 +29,7 @@ pub fn summary(id: RoomId, kind: RoomKind, title: &str, last_seq: i64) -> RoomSu
         last_seq,
         read_seq: last_seq,
         unread: 0,
+        mentions: 0,
         peer: (kind == RoomKind::Direct).then(|| user(2, "bob")),
     }
 }
@@ -39,11 +40,12 @@ pub fn message(room_id: RoomId, seq: i64, from: &UserRef, text: &str) -> RoomEve
         seq,
         ts: 1_700_000_000_000 + seq * 1000,
         sender: from.clone(),
-        content: EventContent::Message {
+        content: EventContent::Message(chat_protocol::ChatMessage {
             message_id: seq,
             client_id: format!("c{seq}"),
             text: text.into(),
-        },
+            ..Default::default()
+        }),
     }
 }
 
@@ -88,6 +90,7 @@ pub fn connected_model() -> Model {
             message(GENERAL, 3, &bob, "how are you?"),
         ],
         more: false,
+        reacted: vec![],
     };
     update(
         &mut model,
@@ -368,6 +371,7 @@ fn unread_counts_mentions_and_notifications() {
             room_id: GENERAL,
             read_seq: 6,
             unread: 0,
+            mentions: 0,
         })),
     );
     assert_eq!(model.rooms[&GENERAL].summary.unread, 0);

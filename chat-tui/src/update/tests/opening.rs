@@ -21,6 +21,7 @@ fn with_busy_room() -> Model {
             .map(|seq| message(BUSY, seq, &bob, &format!("line {seq}")))
             .collect(),
         more: false,
+        reacted: vec![],
     };
     update(
         &mut model,
@@ -149,6 +150,7 @@ fn a_new_device_fetches_back_to_the_first_unread_and_marks_nothing_it_did_not_sh
                 .map(|seq| message(BUSY, seq, &bob, &format!("flood {seq}")))
                 .collect(),
             more,
+            reacted: vec![],
         }))
     };
     // The newest page (21..=120) arrives: nothing is marked read, older events are asked for.

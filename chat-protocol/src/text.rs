@@ -1,0 +1,114 @@
+//! Reading message text the same way on the server and in clients: `@mentions` and the
+//! excerpt a reply quotes.
+
+/// Characters of a username (see the server's username rules).
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// One `@word` in a text: its byte range (the `@` included) and the name after the `@`,
+/// without trailing dots (`@bob.` at the end of a sentence names `bob`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionSpan<'a> {
+    pub start: usize,
+    pub end: usize,
+    pub name: &'a str,
+}
+
+/// Every `@name` in `text` that starts a word: `a@b.com` is not a mention, `(@bob)` is.
+pub fn mention_spans(text: &str) -> Vec<MentionSpan<'_>> {
+    let mut spans = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in text.char_indices() {
+        let starts_word = previous.is_none_or(|p| !is_name_char(p) && p != '@');
+        previous = Some(c);
+        if c != '@' || !starts_word {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let len = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
+        let name = rest[..len].trim_end_matches('.');
+        if name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            spans.push(MentionSpan {
+                start: at,
+                end: at + 1 + name.len(),
+                name,
+            });
+        }
+    }
+    spans
+}
+
+/// Whether a name mentions everyone in the room.
+pub fn is_room_mention(name: &str) -> bool {
+    name.eq_ignore_ascii_case("room") || name.eq_ignore_ascii_case("all")
+}
+
+/// The distinct names mentioned in `text`, lowercased, in order of first appearance, without
+/// `@room` and `@all`.
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for span in mention_spans(text) {
+        let name = span.name.to_ascii_lowercase();
+        if !is_room_mention(&name) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Whether `text` says `@room` or `@all`.
+pub fn mentions_everyone(text: &str) -> bool {
+    mention_spans(text).iter().any(|s| is_room_mention(s.name))
+}
+
+/// Most characters of a reply's quote.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// What a reply quotes of a text: its first non-empty line, cut to [`EXCERPT_CHARS`]
+/// characters with `…`.
+pub fn excerpt(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let more_lines = text.trim().lines().count() > 1;
+    let mut out: String = line.chars().take(EXCERPT_CHARS).collect();
+    if line.chars().count() > EXCERPT_CHARS || more_lines {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_start_a_word_and_drop_trailing_dots() {
+        assert_eq!(
+            mentioned_names("hi @Bob, and (@carol.d). mail a@b.com @bob @dave."),
+            ["bob", "carol.d", "dave"]
+        );
+        assert!(mentions_everyone("heads up @room"));
+        assert!(mentions_everyone("@ALL: lunch"));
+        assert!(!mentions_everyone("room@all"));
+        assert!(mentioned_names("@ @. @_x email@x").is_empty());
+        let spans = mention_spans("é @bob!");
+        assert_eq!(&"é @bob!"[spans[0].start..spans[0].end], "@bob");
+    }
+
+    #[test]
+    fn excerpts_take_the_first_line_cut() {
+        assert_eq!(excerpt("hello"), "hello");
+        assert_eq!(excerpt("\n  first\nsecond"), "first…");
+        let long = "x".repeat(150);
+        assert_eq!(excerpt(&long).chars().count(), EXCERPT_CHARS + 1);
+        assert_eq!(excerpt(""), "");
+    }
+}
