@@ -52,6 +52,9 @@ pub enum ClientFrame {
     RemoveReaction(Reaction),
     GetThread(GetThread),
     ListMentions(ListMentions),
+    ArchiveRoom(ArchiveRoom),
+    UnarchiveRoom(ArchiveRoom),
+    TransferOwnership(TransferOwnership),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +139,22 @@ pub struct GetThread {
     /// At most the server's `max_history_page`; defaults to 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+}
+
+/// Archive (`archive_room`) or unarchive (`unarchive_room`) a room: owners and admins. An
+/// archived room is read-only for everyone and listed as archived; doing it twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveRoom {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+}
+
+/// Make `username` the room's owner; the caller (an owner) becomes an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferOwnership {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    pub username: String,
 }
 
 /// Messages that mention the caller, across rooms, newest first; answered with `mentions`.
@@ -318,6 +337,9 @@ impl ClientFrame {
         "remove_reaction",
         "get_thread",
         "list_mentions",
+        "archive_room",
+        "unarchive_room",
+        "transfer_ownership",
     ];
 
     /// This frame's `type` on the wire.
@@ -349,6 +371,9 @@ impl ClientFrame {
             ClientFrame::RemoveReaction(_) => "remove_reaction",
             ClientFrame::GetThread(_) => "get_thread",
             ClientFrame::ListMentions(_) => "list_mentions",
+            ClientFrame::ArchiveRoom(_) => "archive_room",
+            ClientFrame::UnarchiveRoom(_) => "unarchive_room",
+            ClientFrame::TransferOwnership(_) => "transfer_ownership",
         }
     }
 
@@ -380,6 +405,8 @@ impl ClientFrame {
             ClientFrame::AddReaction(f) | ClientFrame::RemoveReaction(f) => f.request_id,
             ClientFrame::GetThread(f) => f.request_id,
             ClientFrame::ListMentions(f) => f.request_id,
+            ClientFrame::ArchiveRoom(f) | ClientFrame::UnarchiveRoom(f) => f.request_id,
+            ClientFrame::TransferOwnership(f) => f.request_id,
         })
     }
 
@@ -411,6 +438,8 @@ impl ClientFrame {
             ClientFrame::AddReaction(f) | ClientFrame::RemoveReaction(f) => &mut f.request_id,
             ClientFrame::GetThread(f) => &mut f.request_id,
             ClientFrame::ListMentions(f) => &mut f.request_id,
+            ClientFrame::ArchiveRoom(f) | ClientFrame::UnarchiveRoom(f) => &mut f.request_id,
+            ClientFrame::TransferOwnership(f) => &mut f.request_id,
         };
         *slot = id;
     }

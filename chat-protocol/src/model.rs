@@ -108,6 +108,9 @@ pub struct RoomSummary {
     /// The other person of a direct room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<UserRef>,
+    /// Archived by an owner or admin: read-only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
 }
 
 /// A public room in the channel directory.
@@ -120,6 +123,9 @@ pub struct ChannelInfo {
     pub member_count: u32,
     /// Whether the caller is already a member.
     pub joined: bool,
+    /// Archived: read-only, and nobody can join.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub archived: bool,
 }
 
 /// A member of a room, with receipts and presence.
@@ -175,6 +181,10 @@ pub enum EventContent {
     Renamed { title: String },
     /// The sender set the topic.
     TopicChanged { topic: String },
+    /// The sender archived the room: it is read-only until unarchived.
+    RoomArchived {},
+    /// The sender unarchived the room.
+    RoomUnarchived {},
 }
 
 fn is_false(b: &bool) -> bool {

@@ -266,6 +266,24 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                     limit,
                 })
             }),
+        (id(), any::<i64>(), any::<bool>()).prop_map(|(request_id, room_id, archive)| {
+            let r = ArchiveRoom {
+                request_id,
+                room_id,
+            };
+            if archive {
+                ClientFrame::ArchiveRoom(r)
+            } else {
+                ClientFrame::UnarchiveRoom(r)
+            }
+        }),
+        (id(), any::<i64>(), text()).prop_map(|(request_id, room_id, username)| {
+            ClientFrame::TransferOwnership(TransferOwnership {
+                request_id,
+                room_id,
+                username,
+            })
+        }),
     ]
 }
 
@@ -283,12 +301,13 @@ fn room_summary() -> impl Strategy<Value = RoomSummary> {
             any::<u32>(),
             proptest::option::of(user()),
             any::<u32>(),
+            any::<bool>(),
         ),
     )
         .prop_map(
             |(
                 (id, kind, title, topic, role),
-                (member_count, last_seq, read_seq, unread, peer, mentions),
+                (member_count, last_seq, read_seq, unread, peer, mentions, archived),
             )| {
                 RoomSummary {
                     id,
@@ -302,6 +321,7 @@ fn room_summary() -> impl Strategy<Value = RoomSummary> {
                     unread,
                     mentions,
                     peer,
+                    archived,
                 }
             },
         )
@@ -456,6 +476,8 @@ fn event_content() -> impl Strategy<Value = EventContent> {
         }),
         1 => reaction_change().prop_map(EventContent::ReactionAdded),
         1 => reaction_change().prop_map(EventContent::ReactionRemoved),
+        1 => Just(EventContent::RoomArchived {}),
+        1 => Just(EventContent::RoomUnarchived {}),
         1 => (room_kind(), text())
             .prop_map(|(room_kind, title)| EventContent::RoomCreated { room_kind, title }),
         1 => (user(), role()).prop_map(|(user, role)| EventContent::MemberJoined { user, role }),

@@ -2,6 +2,8 @@
 //! `chat-server user ...` and `chat-server token ...` subcommands, which may run while the
 //! server is up (SQLite serialises the writes; the server polls for revocations).
 
+pub mod audit;
+
 use crate::auth;
 use crate::store::{now_ms, ops, queries, StoreError};
 use chat_protocol::{ErrorCode, Millis, UserRef};

@@ -48,6 +48,12 @@ enum Command {
     /// Create, list and revoke access tokens (for bots and scripts).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show a room's edited and deleted messages with their earlier texts, who changed them
+    /// and when (UTC). Clients never see these texts again.
+    Audit {
+        /// The room's id, or its exact title.
+        room: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Some(Command::User(cmd)) => user(&cli.db, cmd),
         Some(Command::Token(cmd)) => token(&cli.db, cmd),
+        Some(Command::Audit { room }) => audit(&cli.db, &room),
     }
 }
 
@@ -261,6 +268,37 @@ fn token(db: &Path, cmd: TokenCommand) -> anyhow::Result<()> {
             admin::revoke_token(&conn, id)?;
             say(format!("token {id} revoked"))?;
         }
+    }
+    Ok(())
+}
+
+fn audit(db: &Path, room: &str) -> anyhow::Result<()> {
+    let conn = open(db)?;
+    let (room_id, title) = admin::audit::find_room(&conn, room)?;
+    let rows = admin::audit::audit(&conn, room_id)?;
+    say(format!(
+        "room {room_id} \"{title}\": {} edit(s) and deletion(s)",
+        rows.len()
+    ))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    say(format!(
+        "{:<19}  {:>6}  {:<6}  {:<16} {:>8}  {:<16} earlier text",
+        "when (UTC)", "seq", "action", "by", "message", "sent by"
+    ))?;
+    for row in rows {
+        // Debug quoting keeps a multi-line text on one line, escapes and all.
+        say(format!(
+            "{:<19}  {:>6}  {:<6}  {:<16} {:>8}  {:<16} {:?}",
+            admin::audit::utc(row.at),
+            row.seq,
+            row.action,
+            row.actor,
+            row.message_id,
+            row.sender,
+            row.old_text
+        ))?;
     }
     Ok(())
 }

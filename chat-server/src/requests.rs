@@ -6,7 +6,7 @@
 //! it sent them (the offline queue of a client relies on that).
 
 use crate::hub::{ConnId, Hub};
-use crate::store::{messages as msg_ops, ops, queries, Store, StoreError};
+use crate::store::{messages as msg_ops, ops, queries, room_admin, Store, StoreError};
 use chat_protocol::{
     to_json, Channels, ClientFrame, ErrorCode, ErrorFrame, Member, Members, OkResponse, Pong,
     RequestId, RoomResponse, RoomSummary, Rooms, ServerFrame, UserRef,
@@ -140,7 +140,10 @@ fn access(frame: &ClientFrame) -> Access {
         | ClientFrame::EditMessage(_)
         | ClientFrame::DeleteMessage(_)
         | ClientFrame::AddReaction(_)
-        | ClientFrame::RemoveReaction(_) => Access::Write,
+        | ClientFrame::RemoveReaction(_)
+        | ClientFrame::ArchiveRoom(_)
+        | ClientFrame::UnarchiveRoom(_)
+        | ClientFrame::TransferOwnership(_) => Access::Write,
         // set_typing checks membership in the database before it changes the hub.
         ClientFrame::GetHistory(_)
         | ClientFrame::ListRooms(_)
@@ -294,6 +297,20 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
         ClientFrame::AddReaction(r) => messages::react(ctx, r, true)?,
         ClientFrame::RemoveReaction(r) => messages::react(ctx, r, false)?,
         ClientFrame::GetThread(r) => messages::thread(ctx, r),
+        ClientFrame::ArchiveRoom(r) => {
+            let job = writer.submit(move |w| room_admin::set_archived(w, &me, r.room_id, true));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::UnarchiveRoom(r) => {
+            let job = writer.submit(move |w| room_admin::set_archived(w, &me, r.room_id, false));
+            answer(r.request_id, job, ok(r.request_id))
+        }
+        ClientFrame::TransferOwnership(r) => {
+            check_username_arg(&r.username)?;
+            let job = writer
+                .submit(move |w| room_admin::transfer_ownership(w, &me, r.room_id, &r.username));
+            answer(r.request_id, job, ok(r.request_id))
+        }
         ClientFrame::ListMentions(r) => messages::mentions(ctx, r),
         ClientFrame::ListRooms(r) => {
             let store = ctx.store.clone();

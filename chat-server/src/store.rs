@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod messages;
 pub mod ops;
 pub mod queries;
+pub mod room_admin;
 pub mod schema;
 pub mod threads;
 mod writer;

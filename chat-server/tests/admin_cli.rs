@@ -273,3 +273,48 @@ async fn tokens_are_labelled_with_the_clients_name_for_itself() {
         "labels are capped: {listing}"
     );
 }
+
+#[tokio::test]
+async fn audit_shows_earlier_texts_that_clients_never_see_again() {
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room = alice
+        .create_room(chat_protocol::RoomKind::Group, "ops", &["bob"])
+        .await
+        .unwrap()
+        .id;
+    let sent = bob
+        .send_message(room, "b1", "db password: swordfish\nsecond line")
+        .await
+        .unwrap();
+    bob.edit_message(room, sent.message_id, "db password: [redacted]")
+        .await
+        .unwrap();
+    alice.delete_message(room, sent.message_id).await.unwrap();
+
+    let by_title = admin(&server, &["audit", "ops"], "");
+    let by_id = admin(&server, &["audit", &room.to_string()], "");
+    assert_eq!(by_title, by_id);
+    let lines: Vec<&str> = by_title.lines().collect();
+    assert!(lines[0].contains("2 edit(s) and deletion(s)"), "{by_title}");
+    assert!(
+        lines[2].contains(" edit ") && lines[2].contains("bob"),
+        "{by_title}"
+    );
+    assert!(
+        lines[2].contains(r#""db password: swordfish\nsecond line""#),
+        "one line per change, escaped: {by_title}"
+    );
+    assert!(lines[3].contains(" delete ") && lines[3].contains("alice"));
+    assert!(lines[3].contains("[redacted]"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .arg("--db")
+        .arg(&server.db)
+        .args(["audit", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no room with id or title"));
+}

@@ -17,5 +17,5 @@ mod presence_typing;
 mod promises;
 mod receipts;
 mod rooms;
-mod threads_mentions;
 mod slow_clients;
+mod threads_mentions;

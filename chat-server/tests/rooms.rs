@@ -333,3 +333,87 @@ async fn leaving_and_removal_end_access_and_ownership_passes_on() {
         Some(ErrorCode::Forbidden)
     );
 }
+
+#[tokio::test]
+async fn an_archived_room_is_read_only_for_everyone_until_unarchived() {
+    use chat_protocol::{ArchiveRoom, TransferOwnership};
+    let server = TestServer::start().await;
+    let alice = server.register("alice").await;
+    let mut bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    let room = alice
+        .create_room(RoomKind::Channel, "old-project", &["bob"])
+        .await
+        .unwrap()
+        .id;
+    let sent = bob.send_message(room, "b1", "last words").await.unwrap();
+    let archive = |id| {
+        ClientFrame::ArchiveRoom(ArchiveRoom {
+            request_id: 0,
+            room_id: id,
+        })
+    };
+    let refused = bob.request(archive(room)).await;
+    assert_eq!(code(refused), Some(ErrorCode::Forbidden), "members cannot");
+    alice.request(archive(room)).await.unwrap();
+    alice
+        .request(archive(room))
+        .await
+        .expect("archiving twice is harmless");
+    let event = wait_for(&mut bob, |f| match f {
+        ServerFrame::Event(e) if matches!(e.content, EventContent::RoomArchived {}) => Some(e),
+        _ => None,
+    })
+    .await;
+    assert_eq!(event.sender.username, "alice");
+
+    let listed = bob.list_rooms().await.unwrap();
+    assert!(listed.iter().any(|r| r.id == room && r.archived));
+    for refused in [
+        code(bob.send_message(room, "b2", "hello?").await),
+        code(bob.edit_message(room, sent.message_id, "x").await),
+        code(bob.add_reaction(room, sent.message_id, "👍").await),
+        code(bob.delete_message(room, sent.message_id).await),
+        code(bob.set_typing(room, true).await),
+        code(alice.send_message(room, "a1", "even the owner").await),
+        code(alice.add_member(room, "carol").await),
+        code(carol.join_room(room).await),
+    ] {
+        assert_eq!(refused, Some(ErrorCode::Forbidden));
+    }
+    // Reading and leaving still work.
+    assert!(!bob
+        .history_before(room, None, 10)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
+    bob.set_receipt(room, None, Some(sent.seq)).await.unwrap();
+
+    let unarchive = ClientFrame::UnarchiveRoom(ArchiveRoom {
+        request_id: 0,
+        room_id: room,
+    });
+    alice.request(unarchive).await.unwrap();
+    bob.send_message(room, "b3", "back again").await.unwrap();
+
+    // Handing over ownership: the new owner first, then the old one steps down to admin.
+    let transfer = |name: &str| {
+        ClientFrame::TransferOwnership(TransferOwnership {
+            request_id: 0,
+            room_id: room,
+            username: name.into(),
+        })
+    };
+    let refused = bob.request(transfer("bob")).await;
+    assert_eq!(code(refused), Some(ErrorCode::Forbidden));
+    let refused = alice.request(transfer("carol")).await;
+    assert_eq!(code(refused), Some(ErrorCode::NotFound), "not a member");
+    alice.request(transfer("bob")).await.unwrap();
+    let members = alice.list_members(room).await.unwrap();
+    let roles: Vec<(&str, Role)> = members
+        .iter()
+        .map(|m| (m.user.username.as_str(), m.role))
+        .collect();
+    assert_eq!(roles, [("alice", Role::Admin), ("bob", Role::Owner)]);
+}

@@ -38,7 +38,12 @@ async fn a_reply_quotes_its_parent_and_the_thread_pages_in_order() {
     let mut replies = Vec::new();
     for i in 0..5 {
         let sent = bob
-            .send_reply(room, format!("b{i}"), format!("reply {i}"), parent.message_id)
+            .send_reply(
+                room,
+                format!("b{i}"),
+                format!("reply {i}"),
+                parent.message_id,
+            )
             .await
             .unwrap();
         replies.push(sent);
@@ -57,7 +62,11 @@ async fn a_reply_quotes_its_parent_and_the_thread_pages_in_order() {
     .await;
     assert_eq!(quote.message_id, parent.message_id);
     assert_eq!(quote.sender.username, "alice");
-    assert_eq!(quote.excerpt.chars().count(), 101, "cut to 100 and an ellipsis");
+    assert_eq!(
+        quote.excerpt.chars().count(),
+        101,
+        "cut to 100 and an ellipsis"
+    );
     assert!(quote.excerpt.ends_with('…'));
 
     let first = bob.get_thread(room, parent.message_id, 0, 2).await.unwrap();
@@ -116,10 +125,7 @@ async fn mentions_are_counted_until_read_and_follow_edits() {
         .await
         .unwrap();
     alice.send_message(room, "a2", "no mention").await.unwrap();
-    let ping = alice
-        .send_message(room, "a3", "ping @bob.")
-        .await
-        .unwrap();
+    let ping = alice.send_message(room, "a3", "ping @bob.").await.unwrap();
     let event = wait_for(&mut bob, |f| match f {
         ServerFrame::Event(e) => match e.content {
             EventContent::Message(m) if m.message_id == hi.message_id => Some(m),
@@ -153,10 +159,7 @@ async fn mentions_are_counted_until_read_and_follow_edits() {
         panic!("a message")
     };
     assert_eq!(newest.message_id, ping.message_id, "newest first");
-    let older = bob
-        .list_mentions(Some(ping.message_id), 10)
-        .await
-        .unwrap();
+    let older = bob.list_mentions(Some(ping.message_id), 10).await.unwrap();
     assert_eq!(older.events.len(), 1);
     assert!(!older.more);
 
@@ -173,7 +176,10 @@ async fn mentions_are_counted_until_read_and_follow_edits() {
         "a deleted message mentions nobody"
     );
     // Alice mentioning herself counts for nobody.
-    alice.send_message(room, "a4", "@alice note to self").await.unwrap();
+    alice
+        .send_message(room, "a4", "@alice note to self")
+        .await
+        .unwrap();
     assert_eq!(summary_mentions(&alice, room).await, 0);
 }
 
@@ -215,5 +221,10 @@ async fn at_room_marks_everyone_for_moderators_once_a_minute() {
     let dave = server.register("dave").await;
     alice.add_member(room, "dave").await.unwrap();
     assert_eq!(summary_mentions(&dave, room).await, 0);
-    assert!(dave.list_mentions(None, 10).await.unwrap().events.is_empty());
+    assert!(dave
+        .list_mentions(None, 10)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
 }

@@ -59,6 +59,7 @@ fn model() -> Model {
         read_seq: MESSAGES,
         unread: 0,
         mentions: 0,
+        archived: false,
         peer: None,
     };
     model.rooms.insert(

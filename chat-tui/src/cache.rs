@@ -374,6 +374,7 @@ mod tests {
             read_seq: 3,
             unread: 7,
             mentions: 0,
+            archived: false,
             peer: None,
         }
     }

@@ -303,6 +303,8 @@ fn describe(event: &RoomEvent, content: &EventContent, kind: RoomKind) -> String
             format!("{who} cleared the topic")
         }
         EventContent::TopicChanged { topic } => format!("{who} set the topic: {topic}"),
+        EventContent::RoomArchived {} => format!("{who} archived the room: it is read-only"),
+        EventContent::RoomUnarchived {} => format!("{who} unarchived the room"),
         // Changes to messages are applied to the messages they change, not drawn.
         EventContent::MessageEdited(_)
         | EventContent::MessageDeleted(_)

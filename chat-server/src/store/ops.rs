@@ -49,6 +49,8 @@ pub(super) fn store_event(
         EventContent::MessageDeleted(_) => "message_deleted",
         EventContent::ReactionAdded(_) => "reaction_added",
         EventContent::ReactionRemoved(_) => "reaction_removed",
+        EventContent::RoomArchived {} => "room_archived",
+        EventContent::RoomUnarchived {} => "room_unarchived",
     };
     let event = RoomEvent {
         room_id,
@@ -316,6 +318,7 @@ pub fn join_room(
             )
         })?;
     if queries::role_of(ctx.conn, room.id, me.id)?.is_none() {
+        queries::check_not_archived(&room)?;
         let joined = EventContent::MemberJoined {
             user: me.clone(),
             role: Role::Member,
@@ -362,7 +365,7 @@ pub fn leave_room(ctx: &mut WriteCtx<'_>, me: &UserRef, room_id: RoomId) -> Resu
     Ok(())
 }
 
-fn require_manager(room: &RoomRow, role: Role, what: &str) -> Result<(), StoreError> {
+pub(super) fn require_manager(room: &RoomRow, role: Role, what: &str) -> Result<(), StoreError> {
     if room.kind == RoomKind::Direct {
         return Err(refuse(
             ErrorCode::Forbidden,
@@ -386,6 +389,7 @@ pub fn add_member(
 ) -> Result<(), StoreError> {
     let (room, role) = member_room(ctx.conn, room_id, me.id)?;
     require_manager(&room, role, "add members")?;
+    queries::check_not_archived(&room)?;
     let user = user_by_name_or_refuse(ctx.conn, username)?;
     if queries::role_of(ctx.conn, room_id, user.id)?.is_some() {
         return Err(refuse(
@@ -436,7 +440,7 @@ pub fn remove_member(
     )
 }
 
-fn update_role(
+pub(super) fn update_role(
     ctx: &mut WriteCtx<'_>,
     room_id: RoomId,
     actor: &UserRef,
@@ -515,6 +519,7 @@ pub fn rename_room(
         ));
     }
     require_manager(&room, role, "rename it")?;
+    queries::check_not_archived(&room)?;
     if room.title != title {
         ctx.conn
             .prepare_cached("UPDATE rooms SET title = ?2 WHERE id = ?1")?
@@ -539,6 +544,7 @@ pub fn set_topic(
 ) -> Result<(), StoreError> {
     let (room, role) = member_room(ctx.conn, room_id, me.id)?;
     require_manager(&room, role, "change the topic")?;
+    queries::check_not_archived(&room)?;
     if room.topic != topic {
         ctx.conn
             .prepare_cached("UPDATE rooms SET topic = ?2 WHERE id = ?1")?

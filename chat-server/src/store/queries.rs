@@ -183,7 +183,7 @@ pub fn token_owner(
 }
 
 const SUMMARY_SELECT: &str = concat!(
-    "SELECT r.id, r.kind, r.title, r.topic, m.role, ",
+    "SELECT r.id, r.kind, r.title, r.topic, m.role, r.archived_at IS NOT NULL, ",
     last_seq_of_r!(),
     ", m.read_seq,
            (SELECT count(*) FROM members c WHERE c.room_id = r.id),
@@ -203,11 +203,12 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomSummary> {
         title: r.get(2)?,
         topic: r.get(3)?,
         role: role_from_sql(r.get(4)?)?,
-        last_seq: r.get(5)?,
-        read_seq: r.get(6)?,
-        member_count: r.get(7)?,
-        unread: r.get(8)?,
-        mentions: r.get(9)?,
+        archived: r.get(5)?,
+        last_seq: r.get(6)?,
+        read_seq: r.get(7)?,
+        member_count: r.get(8)?,
+        unread: r.get(9)?,
+        mentions: r.get(10)?,
         peer: None,
     })
 }
@@ -308,7 +309,8 @@ pub fn channels(conn: &Connection, user_id: UserId) -> Result<Vec<ChannelInfo>, 
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.kind, r.title, r.topic,
                 (SELECT count(*) FROM members c WHERE c.room_id = r.id) AS n,
-                EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = ?1)
+                EXISTS (SELECT 1 FROM members m WHERE m.room_id = r.id AND m.user_id = ?1),
+                r.archived_at IS NOT NULL
          FROM rooms r WHERE r.kind IN ('channel', 'announcement')
          ORDER BY n DESC, r.id",
     )?;
@@ -320,6 +322,7 @@ pub fn channels(conn: &Connection, user_id: UserId) -> Result<Vec<ChannelInfo>, 
             topic: r.get(3)?,
             member_count: r.get(4)?,
             joined: r.get(5)?,
+            archived: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)

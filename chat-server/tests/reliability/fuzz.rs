@@ -306,9 +306,40 @@ impl Fixture {
             .map_err(|e| format!("bob list_rooms: {e}"))?;
         let alice_in = alice_rooms.iter().find(|r| r.id == shared);
         let bob_in = bob_rooms.iter().find(|r| r.id == shared);
+        // An archived room takes no members and no messages: whoever is in unarchives it
+        // (alice as owner or admin; bob only if he inherited it).
+        if let Some(room) = alice_in.or(bob_in).filter(|r| r.archived) {
+            let who = if alice_in.is_some() {
+                &self.alice
+            } else {
+                &self.bob
+            };
+            let unarchive = ClientFrame::UnarchiveRoom(chat_protocol::ArchiveRoom {
+                request_id: 0,
+                room_id: room.id,
+            });
+            within("unarchive", who.request(unarchive))
+                .await?
+                .map_err(|e| format!("could not unarchive room {shared}: {e}"))?;
+            self.figures.memberships_restored += 1;
+        }
         match (alice_in, bob_in) {
+            // alice may have handed the room to bob: bob hands it back, so alice's fuzzed
+            // requests reach the owner's paths again.
+            (Some(a), Some(b)) if a.role != Role::Owner && b.role == Role::Owner => {
+                let owner = ClientFrame::SetRole(SetRole {
+                    request_id: 0,
+                    room_id: shared,
+                    username: "alice".into(),
+                    role: Role::Owner,
+                });
+                within("make alice owner", self.bob.request(owner))
+                    .await?
+                    .map_err(|e| format!("bob could not make alice owner again: {e}"))?;
+            }
             (Some(_), Some(_)) => return Ok(()),
-            // Owners cannot change their own role, and only alice acts: she is still owner.
+            // alice is owner or admin (only she acts, and owners cannot demote themselves but
+            // by handing the room over): she can add bob back.
             (Some(a), None) => {
                 within("add bob", self.alice.add_member(shared, "bob"))
                     .await?

@@ -49,7 +49,10 @@ pub(super) fn answers(request: &ClientFrame, answer: &ServerFrame) -> bool {
                     | C::EditMessage(_)
                     | C::DeleteMessage(_)
                     | C::AddReaction(_)
-                    | C::RemoveReaction(_),
+                    | C::RemoveReaction(_)
+                    | C::ArchiveRoom(_)
+                    | C::UnarchiveRoom(_)
+                    | C::TransferOwnership(_),
                 S::Ok(_)
             )
     )

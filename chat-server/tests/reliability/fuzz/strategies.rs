@@ -318,10 +318,10 @@ pub(super) fn fields(kind: &str) -> Vec<Field> {
             out.push(field("members", members.boxed(), true));
         }
         "open_direct" => out.push(field("username", username(), false)),
-        "join_room" | "leave_room" | "list_members" => {
+        "join_room" | "leave_room" | "list_members" | "archive_room" | "unarchive_room" => {
             out.push(field("room_id", room(), false));
         }
-        "add_member" | "remove_member" => {
+        "add_member" | "remove_member" | "transfer_ownership" => {
             out.push(field("room_id", room(), false));
             out.push(field("username", username(), false));
         }

@@ -30,6 +30,7 @@ pub fn summary(id: RoomId, kind: RoomKind, title: &str, last_seq: i64) -> RoomSu
         read_seq: last_seq,
         unread: 0,
         mentions: 0,
+        archived: false,
         peer: (kind == RoomKind::Direct).then(|| user(2, "bob")),
     }
 }
