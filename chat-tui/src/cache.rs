@@ -230,6 +230,14 @@ impl Cache {
                         stmt.execute(params![e.room_id, e.seq, serde_json::to_string(e)?])?;
                     }
                 }
+                CacheOp::ReplaceEvents(events) => {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT OR REPLACE INTO events (room_id, seq, json) VALUES (?1, ?2, ?3)",
+                    )?;
+                    for e in events {
+                        stmt.execute(params![e.room_id, e.seq, serde_json::to_string(e)?])?;
+                    }
+                }
                 CacheOp::OutboxPut(item) => {
                     tx.execute(
                         "INSERT OR IGNORE INTO outbox (client_id, room_id, text, created, room_name)

@@ -134,6 +134,9 @@ pub enum CacheOp {
     },
     RemoveRoom(RoomId),
     Events(Vec<RoomEvent>),
+    /// Messages to store as they are now, over what was cached (deleted ones, so their text
+    /// leaves the disk too).
+    ReplaceEvents(Vec<RoomEvent>),
     OutboxPut(OutboxItem),
     OutboxRemove(String),
     /// Refused or its room gone: kept, with the reason, until the user deals with it.

@@ -87,7 +87,8 @@ pub fn user_color(user_id: i64) -> Color {
 pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Line<'static>> {
     let events = room.timeline.events();
     let event = &events[i];
-    let prev = i.checked_sub(1).map(|p| &events[p]);
+    // Changes to messages are not drawn: the line above is the last drawn event.
+    let prev = events[..i].iter().rev().find(|e| !is_change(e));
     if says_nothing_new(room.summary.kind, event, prev) {
         return Vec::new();
     }
@@ -120,12 +121,14 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
         .map(|t| t.format(&model.settings.time_format).to_string())
         .unwrap_or_default();
     match &event.content {
-        EventContent::Message(chat_protocol::ChatMessage { text, .. }) => {
+        EventContent::Message(message) => {
+            let text = &message.text;
             let mine = model.is_me(&event.sender);
             // One mark per run of my messages, on its last: receipts only move forward, so
             // the earlier ones are at least as far along.
-            let run_goes_on = events
-                .get(i + 1)
+            let run_goes_on = events[i + 1..]
+                .iter()
+                .find(|e| !is_change(e))
                 .is_some_and(|next| is_message(next) && model.is_me(&next.sender));
             let mark = if mine && !run_goes_on {
                 model.me.as_ref().map(|me| delivery(room, me.id, event.seq))
@@ -142,13 +145,49 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
                 )
             });
             let time = if continues { String::new() } else { time };
-            let style = if !mine && model.mentions_me(text) {
+            if let Some(quote) = &message.reply_to {
+                lines.push(quote_line(quote, g));
+            }
+            let mut style = if !mine && model.mentions_me(text) {
                 Style::default().fg(Color::Yellow)
             } else {
                 Style::default()
             };
+            let shown = if message.deleted {
+                style = dim().add_modifier(Modifier::ITALIC);
+                match &message.deleted_by {
+                    Some(by) if by.id != event.sender.id => {
+                        format!("message deleted by {}", by.username)
+                    }
+                    _ => "message deleted".to_string(),
+                }
+            } else if message.action {
+                format!("* {} {text}", event.sender.username)
+            } else {
+                text.clone()
+            };
             let mark = mark.map(|m| mark_span(&m, group));
-            lines.extend(body_lines(&time, nick, text, style, mark, g));
+            let mark = match (message.edited_at.is_some() && !message.deleted, mark) {
+                (true, Some(m)) => Some(Span::styled(format!("(edited) {}", m.content), m.style)),
+                (true, None) => Some(Span::styled("(edited)", dim())),
+                (false, mark) => mark,
+            };
+            lines.extend(body_lines(&time, nick, &shown, style, mark, g));
+            if !message.reactions.is_empty() {
+                lines.push(reactions_line(model, message, g));
+            }
+            if let Some(thread) = &message.thread {
+                let n = thread.replies;
+                let label = if n == 1 {
+                    "1 reply".to_string()
+                } else {
+                    format!("{n} replies")
+                };
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(g.prefix())),
+                    Span::styled(format!("└ {label}"), dim()),
+                ]));
+            }
         }
         other => {
             let text = describe(event, other, room.summary.kind);
@@ -265,6 +304,9 @@ fn body_lines(
 /// they just created, and the joins and adds of a direct conversation, whose two members are
 /// fixed ("bob started this conversation" says it all).
 fn says_nothing_new(kind: RoomKind, event: &RoomEvent, prev: Option<&RoomEvent>) -> bool {
+    if is_change(event) {
+        return true;
+    }
     match &event.content {
         EventContent::MemberJoined { .. } | EventContent::MemberAdded { .. }
             if kind == RoomKind::Direct =>
@@ -276,6 +318,61 @@ fn says_nothing_new(kind: RoomKind, event: &RoomEvent, prev: Option<&RoomEvent>)
         }),
         _ => false,
     }
+}
+
+/// `↳ alice: the first line…` above a reply.
+fn quote_line(quote: &chat_protocol::ReplyQuote, g: Geometry) -> Line<'static> {
+    let excerpt = if quote.deleted {
+        "message deleted".to_string()
+    } else {
+        wrap::sanitize(&quote.excerpt).replace('\n', " ")
+    };
+    let text = format!("↳ {}: {excerpt}", quote.sender.username);
+    Line::from(vec![
+        Span::raw(" ".repeat(g.prefix())),
+        Span::styled(wrap::truncate(&text, g.text_width()), dim()),
+    ])
+}
+
+/// `👍 3  🎉 1` under a message; the ones I gave are highlighted.
+fn reactions_line(
+    model: &Model,
+    message: &chat_protocol::ChatMessage,
+    g: Geometry,
+) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ".repeat(g.prefix()))];
+    let mut used = 0;
+    for reaction in &message.reactions {
+        let label = format!("{} {}", wrap::sanitize(&reaction.emoji), reaction.count);
+        let cells = wrap::width(&label) + 2;
+        if used + cells > g.text_width() {
+            spans.push(Span::styled("…", dim()));
+            break;
+        }
+        used += cells;
+        let mine = reaction.users.iter().any(|u| model.is_me(u));
+        let style = if mine {
+            Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            dim()
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw("  "));
+    }
+    Line::from(spans)
+}
+
+/// Edits, deletes and reactions: applied to the messages they change, never drawn.
+fn is_change(event: &RoomEvent) -> bool {
+    matches!(
+        event.content,
+        EventContent::MessageEdited(_)
+            | EventContent::MessageDeleted(_)
+            | EventContent::ReactionAdded(_)
+            | EventContent::ReactionRemoved(_)
+    )
 }
 
 fn is_message(event: &RoomEvent) -> bool {

@@ -5,12 +5,20 @@
 //! nothing is missing (from the first loaded event on): a live event beyond `synced_to + 1`
 //! reveals a gap, which the client fills by asking for history after `synced_to`.
 
-use chat_protocol::{RoomEvent, Seq};
+use chat_protocol::{ChatMessage, EventContent, MessageId, RoomEvent, Seq};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
     events: Vec<RoomEvent>,
     synced_to: Seq,
+    /// Messages as the server sent them, by seq, for those that held change events (edits,
+    /// deletes, reactions, replies) were applied to: the shown state is always re-derived
+    /// from this and every held change in seq order, so the order in which pages and live
+    /// events arrive (a gap filled late) never matters.
+    received: HashMap<Seq, ChatMessage>,
+    /// Seqs of messages whose shown state changed since [`Timeline::take_changed`].
+    changed: Vec<Seq>,
 }
 
 impl Timeline {
@@ -18,7 +26,7 @@ impl Timeline {
     pub fn from_cache(events: Vec<RoomEvent>, synced_to: Seq) -> Timeline {
         let mut t = Timeline {
             events: Vec::with_capacity(events.len()),
-            synced_to: 0,
+            ..Timeline::default()
         };
         t.insert_all(events);
         t.synced_to = synced_to.max(t.synced_to);
@@ -61,15 +69,7 @@ impl Timeline {
 
     /// Add one event; false if it was already there.
     pub fn insert(&mut self, event: RoomEvent) -> bool {
-        let added = match self.position(event.seq) {
-            Ok(_) => false,
-            Err(i) => {
-                self.events.insert(i, event);
-                true
-            }
-        };
-        self.advance();
-        added
+        !self.insert_all(vec![event]).is_empty()
     }
 
     /// Add many events (any order); returns the ones that were new.
@@ -82,7 +82,113 @@ impl Timeline {
             }
         }
         self.advance();
+        self.apply_changes(&added);
         added
+    }
+
+    /// The messages whose shown state changed (an edit, delete, reaction or reply applied)
+    /// since the last call, as shown now.
+    pub fn take_changed(&mut self) -> Vec<RoomEvent> {
+        let mut seqs = std::mem::take(&mut self.changed);
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.into_iter()
+            .filter_map(|seq| self.position(seq).ok())
+            .map(|i| self.events[i].clone())
+            .collect()
+    }
+
+    /// Re-derive every held message that the new events concern: new messages (changes may
+    /// have arrived before them), the targets of new changes, and replies quoting them.
+    fn apply_changes(&mut self, added: &[RoomEvent]) {
+        let mut targets: Vec<MessageId> = Vec::new();
+        let mut quoted: Vec<MessageId> = Vec::new();
+        for event in added {
+            if let EventContent::Message(m) = &event.content {
+                targets.push(m.message_id);
+            }
+            if let Some(id) = event.changed_message() {
+                targets.push(id);
+                if matches!(
+                    event.content,
+                    EventContent::MessageEdited(_) | EventContent::MessageDeleted(_)
+                ) {
+                    quoted.push(id);
+                }
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        self.forget_deleted_texts(added);
+        let affected: Vec<usize> = self
+            .events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match &e.content {
+                EventContent::Message(m)
+                    if targets.contains(&m.message_id)
+                        || m.reply_to
+                            .as_ref()
+                            .is_some_and(|q| quoted.contains(&q.message_id)) =>
+                {
+                    Some(i)
+                }
+                _ => None,
+            })
+            .collect();
+        for i in affected {
+            self.rederive(i);
+        }
+    }
+
+    /// Empty the text of held edit events of messages now deleted, as the server does.
+    fn forget_deleted_texts(&mut self, added: &[RoomEvent]) {
+        let deleted: Vec<MessageId> = added
+            .iter()
+            .filter_map(|e| match &e.content {
+                EventContent::MessageDeleted(d) => Some(d.message_id),
+                _ => None,
+            })
+            .collect();
+        if deleted.is_empty() {
+            return;
+        }
+        for event in &mut self.events {
+            if let EventContent::MessageEdited(edit) = &mut event.content {
+                if deleted.contains(&edit.message_id) && !edit.text.is_empty() {
+                    edit.text.clear();
+                    self.changed.push(event.seq);
+                }
+            }
+        }
+    }
+
+    /// The message at `i` as received, with every held change to it (and to the message it
+    /// quotes) newer than it applied in seq order.
+    fn rederive(&mut self, i: usize) {
+        let seq = self.events[i].seq;
+        let EventContent::Message(shown) = &self.events[i].content else {
+            return;
+        };
+        // Only messages that changed keep a copy as received; the rest are their own base.
+        let mut message = self.received.get(&seq).unwrap_or(shown).clone();
+        let quoted = message.reply_to.as_ref().map(|q| q.message_id);
+        for event in &self.events[i + 1..] {
+            let concerns = event.changed_message();
+            if concerns == Some(message.message_id) {
+                message.apply(seq, event);
+            } else if concerns.is_some() && concerns == quoted {
+                message.apply_to_quote(event);
+            }
+        }
+        if let EventContent::Message(shown) = &mut self.events[i].content {
+            if *shown != message {
+                let original = std::mem::replace(shown, message);
+                self.received.entry(seq).or_insert(original);
+                self.changed.push(seq);
+            }
+        }
     }
 
     /// The newest page of a room we held nothing of: everything up to its last seq is now
@@ -131,7 +237,7 @@ mod tests {
                 id: 1,
                 username: "alice".into(),
             },
-            content: EventContent::Message(chat_protocol::ChatMessage {
+            content: EventContent::Message(ChatMessage {
                 message_id: seq,
                 client_id: format!("c{seq}"),
                 text: format!("m{seq}"),
@@ -185,5 +291,115 @@ mod tests {
         let t = Timeline::from_cache((1..=20).map(event).collect(), 20);
         assert_eq!(t.synced_to(), 20);
         assert!(t.reached_start());
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::tests::event;
+    use super::*;
+    use chat_protocol::{
+        MessageDeleted, MessageEdited, ReactionChange, ReplyQuote, RoomEvent, UserRef,
+    };
+
+    fn change(seq: Seq, content: EventContent) -> RoomEvent {
+        RoomEvent {
+            content,
+            ..event(seq)
+        }
+    }
+
+    fn edit(seq: Seq, id: MessageId, text: &str) -> RoomEvent {
+        change(
+            seq,
+            EventContent::MessageEdited(MessageEdited {
+                message_id: id,
+                text: text.into(),
+                edited_at: seq,
+                mentions: vec![],
+                mentions_room: false,
+            }),
+        )
+    }
+
+    fn react(seq: Seq, id: MessageId, count: u32) -> RoomEvent {
+        change(
+            seq,
+            EventContent::ReactionAdded(ReactionChange {
+                message_id: id,
+                emoji: "👍".into(),
+                count,
+                users: vec![UserRef {
+                    id: 2,
+                    username: "bob".into(),
+                }],
+            }),
+        )
+    }
+
+    fn message(t: &Timeline, seq: Seq) -> ChatMessage {
+        match &t.events()[t.position(seq).unwrap()].content {
+            EventContent::Message(m) => m.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_late_edit_still_applies_before_a_newer_reaction() {
+        let mut t = Timeline::default();
+        t.insert_all((1..=3).map(event).collect());
+        t.insert(react(6, 2, 1));
+        // The gap (4, 5) is filled after the reaction arrived.
+        t.insert_all(vec![edit(4, 2, "m2, fixed"), edit(5, 2, "m2, fixed again")]);
+        let m = message(&t, 2);
+        assert_eq!(m.text, "m2, fixed again");
+        assert_eq!(m.reactions[0].count, 1);
+        assert_eq!(m.updated_seq, Some(6));
+    }
+
+    #[test]
+    fn changes_held_before_their_message_apply_when_it_arrives() {
+        let mut t = Timeline::default();
+        t.insert_all(vec![edit(8, 5, "five, edited"), react(9, 5, 2)]);
+        t.insert(event(5));
+        assert_eq!(message(&t, 5).text, "five, edited");
+        assert_eq!(message(&t, 5).reactions[0].count, 2);
+    }
+
+    #[test]
+    fn a_delete_empties_the_message_its_edits_and_quotes_of_it() {
+        let mut t = Timeline::default();
+        t.insert_all((1..=2).map(event).collect());
+        let mut reply = event(3);
+        if let EventContent::Message(m) = &mut reply.content {
+            m.reply_to = Some(ReplyQuote {
+                message_id: 1,
+                sender: reply.sender.clone(),
+                excerpt: "m1".into(),
+                deleted: false,
+            });
+        }
+        t.insert(reply);
+        t.insert(edit(4, 1, "secret"));
+        assert_eq!(message(&t, 3).reply_to.unwrap().excerpt, "secret");
+        t.take_changed();
+        t.insert(change(
+            5,
+            EventContent::MessageDeleted(MessageDeleted {
+                message_id: 1,
+                by_moderator: false,
+            }),
+        ));
+        let m = message(&t, 1);
+        assert!(m.deleted && m.text.is_empty());
+        assert!(message(&t, 3).reply_to.unwrap().deleted);
+        let changed = t.take_changed();
+        let text = format!("{changed:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert_eq!(
+            changed.len(),
+            3,
+            "the message, its edit and the reply quoting it"
+        );
     }
 }

@@ -230,6 +230,21 @@ pub(crate) fn add_events(
         }
     }
     fx.push(Effect::Cache(CacheOp::Events(added.clone())));
+    // The cache keeps messages as received and re-applies changes on loading, except deleted
+    // ones: their text must not stay on disk.
+    let deleted: Vec<RoomEvent> = room
+        .timeline
+        .take_changed()
+        .into_iter()
+        .filter(|e| match &e.content {
+            EventContent::Message(m) => m.deleted,
+            EventContent::MessageEdited(_) => true,
+            _ => false,
+        })
+        .collect();
+    if !deleted.is_empty() {
+        fx.push(Effect::Cache(CacheOp::ReplaceEvents(deleted)));
+    }
     fx.push(Effect::Cache(CacheOp::Room {
         summary: room.summary.clone(),
         synced_to: room.timeline.synced_to(),

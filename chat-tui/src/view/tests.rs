@@ -597,3 +597,85 @@ fn a_member_of_an_announcement_room_is_told_it_is_read_only() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn edits_deletes_reactions_replies_and_threads_are_drawn_on_their_messages() {
+    use chat_protocol::{
+        EventContent, MessageDeleted, MessageEdited, ReactionChange, ReplyQuote, RoomEvent,
+    };
+    let mut model = connected_model();
+    let (alice, bob, carol) = (user(1, "alice"), user(2, "bob"), user(3, "carol"));
+    let change = |seq, from: &chat_protocol::UserRef, content| RoomEvent {
+        room_id: GENERAL,
+        seq,
+        ts: 1_700_000_000_000 + seq * 1000,
+        sender: from.clone(),
+        content,
+    };
+    let mut events = vec![
+        message(GENERAL, 10, &bob, "lunch at noon?"),
+        message(GENERAL, 11, &carol, "secret plans"),
+    ];
+    let mut reply = message(GENERAL, 12, &alice, "works for me");
+    if let EventContent::Message(m) = &mut reply.content {
+        m.reply_to = Some(ReplyQuote {
+            message_id: 10,
+            sender: bob.clone(),
+            excerpt: "lunch at noon?".into(),
+            deleted: false,
+        });
+    }
+    events.push(reply);
+    events.push(change(
+        13,
+        &bob,
+        EventContent::MessageEdited(MessageEdited {
+            message_id: 10,
+            text: "lunch at one?".into(),
+            edited_at: 1_700_000_013_000,
+            mentions: vec![],
+            mentions_room: false,
+        }),
+    ));
+    events.push(change(
+        14,
+        &bob,
+        EventContent::MessageDeleted(MessageDeleted {
+            message_id: 11,
+            by_moderator: true,
+        }),
+    ));
+    events.push(change(
+        15,
+        &carol,
+        EventContent::ReactionAdded(ReactionChange {
+            message_id: 10,
+            emoji: "👍".into(),
+            count: 2,
+            users: vec![alice.clone(), carol.clone()],
+        }),
+    ));
+    for event in events {
+        update(&mut model, Msg::Server(ServerFrame::Event(event)));
+    }
+    let rows = render(&model);
+    let screen = rows.join("\n");
+    assert!(
+        find(&rows, "lunch at one?").contains("(edited)"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("lunch at noon"),
+        "the old text is gone:\n{screen}"
+    );
+    assert!(!screen.contains("secret plans"), "{screen}");
+    find(&rows, "message deleted by bob");
+    find(&rows, "↳ bob: lunch at one?");
+    find(&rows, "👍 2");
+    find(&rows, "└ 1 reply");
+    // The change events themselves take no rows: nothing is drawn as an empty "—" line.
+    assert!(
+        !rows.iter().any(|r| r.trim_end().ends_with('—')),
+        "{screen}"
+    );
+}
