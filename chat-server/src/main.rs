@@ -276,8 +276,9 @@ fn audit(db: &Path, room: &str) -> anyhow::Result<()> {
     let conn = open(db)?;
     let (room_id, title) = admin::audit::find_room(&conn, room)?;
     let rows = admin::audit::audit(&conn, room_id)?;
+    // Quoted and escaped like the texts: a title is anyone's input, control characters too.
     say(format!(
-        "room {room_id} \"{title}\": {} edit(s) and deletion(s)",
+        "room {room_id} {title:?}: {} edit(s) and deletion(s)",
         rows.len()
     ))?;
     if rows.is_empty() {

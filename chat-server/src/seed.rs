@@ -8,7 +8,7 @@
 
 use crate::auth;
 use crate::store::{self, messages, now_ms, ops, Durability, Publication, StoreError, WriteCtx};
-use chat_protocol::{RoomId, RoomKind, Seq, UserRef};
+use chat_protocol::{MessageId, RoomId, RoomKind, Seq, UserRef};
 use rusqlite::Connection;
 use std::path::Path;
 
@@ -94,6 +94,48 @@ impl Seeder {
             messages::send_message(ctx, sender, room_id, message)
         })
         .map(|ack| ack.seq)
+    }
+
+    /// Post a message as `sender`; returns its seq and message id.
+    pub fn message_with_id(
+        &mut self,
+        sender: &UserRef,
+        room_id: RoomId,
+        client_id: String,
+        text: String,
+    ) -> Result<(Seq, MessageId), StoreError> {
+        self.job(|ctx| {
+            let message = messages::NewMessage {
+                client_id,
+                text,
+                ..Default::default()
+            };
+            messages::send_message(ctx, sender, room_id, message)
+        })
+        .map(|ack| (ack.seq, ack.message_id))
+    }
+
+    /// Edit a message as `sender`, as `edit_message` does.
+    pub fn edit(
+        &mut self,
+        sender: &UserRef,
+        room_id: RoomId,
+        message_id: MessageId,
+        text: String,
+    ) -> Result<(), StoreError> {
+        self.job(|ctx| messages::edit_message(ctx, sender, room_id, message_id, text))
+    }
+
+    /// React to a message as `user`, as `add_reaction` does.
+    pub fn react(
+        &mut self,
+        user: &UserRef,
+        room_id: RoomId,
+        message_id: MessageId,
+        emoji: &str,
+    ) -> Result<(), StoreError> {
+        let emoji = emoji.to_string();
+        self.job(|ctx| messages::react(ctx, user, room_id, message_id, emoji, true))
     }
 
     /// Commit everything seeded.

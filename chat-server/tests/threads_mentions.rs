@@ -152,6 +152,14 @@ async fn mentions_are_counted_until_read_and_follow_edits() {
         .await
         .unwrap();
     assert_eq!(wait_for(&mut bob, unread).await.mentions, 2);
+    // Earlier edit events carry the mentions of the current text, as they carry its text.
+    let page = bob.history_before(room, None, 50).await.unwrap();
+    for event in &page.events {
+        if let EventContent::MessageEdited(edit) = &event.content {
+            assert_eq!(edit.text, "ping @bob, really");
+            assert_eq!(edit.mentions, [bob.welcome().user.id]);
+        }
+    }
 
     let mentions = bob.list_mentions(None, 1).await.unwrap();
     assert!(mentions.more);

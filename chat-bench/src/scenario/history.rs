@@ -38,6 +38,11 @@ pub struct HistoryArgs {
     /// Events missed before each resume.
     #[arg(long, default_value_t = 1000)]
     pub missed: i64,
+    /// Percent of the seeded messages that are then edited and given two reactions (each
+    /// change is an event of its own and rewrites the message once), to measure pages over
+    /// messages that changed.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub changed_percent: u8,
     #[command(flatten)]
     pub common: Common,
 }
@@ -59,7 +64,7 @@ pub async fn run(bench: &Bench, args: &HistoryArgs) -> anyhow::Result<Vec<Report
     let db = bench.db_path("history");
     let seed_start = Instant::now();
     let world = world::seed(&db, &layout)?;
-    seed_messages(&db, &world, rooms, args.messages)?;
+    seed_messages(&db, &world, rooms, args.messages, args.changed_percent)?;
     let seed_secs = seed_start.elapsed().as_secs_f64();
     let target = bench.start_chat(&db)?;
 
@@ -152,13 +157,21 @@ fn seed_messages(
     world: &world::World,
     rooms: usize,
     messages: usize,
+    changed_percent: u8,
 ) -> anyhow::Result<()> {
     let mut seeder = Seeder::open(db)?;
     let text = "history ".repeat(12);
+    let edited = "edited history ".repeat(8);
+    let reader = &world.users[0];
     for m in 0..messages {
         let r = m % rooms;
-        let writer = &world.users[1 + r % WRITERS];
-        seeder.message(writer, world.room_ids[r], format!("h{m}"), text.clone())?;
+        let (room, writer) = (world.room_ids[r], &world.users[1 + r % WRITERS]);
+        let (_, id) = seeder.message_with_id(writer, room, format!("h{m}"), text.clone())?;
+        if (m / rooms) % 100 < usize::from(changed_percent) {
+            seeder.edit(writer, room, id, edited.clone())?;
+            seeder.react(reader, room, id, "👍")?;
+            seeder.react(writer, room, id, "🎉")?;
+        }
     }
     seeder.commit()?;
     Ok(())

@@ -321,21 +321,22 @@ fn edit_event_seqs(conn: &Connection, message_id: MessageId) -> Result<Vec<Seq>,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Give every earlier edit event of a message the text it has now (empty once deleted).
+/// Give every earlier edit event of a message the text and mentions it has now (none once
+/// deleted), so no frame carries a replaced text or mentions it no longer makes.
 fn rewrite_edit_events(
     conn: &Connection,
     room_id: RoomId,
     message_id: MessageId,
     text: &str,
+    mentions: &[UserId],
+    mentions_room: bool,
 ) -> Result<(), StoreError> {
     for seq in edit_event_seqs(conn, message_id)? {
         rewrite_event(conn, room_id, seq, |content| {
             if let EventContent::MessageEdited(e) = content {
                 e.text = text.to_string();
-                if text.is_empty() {
-                    e.mentions.clear();
-                    e.mentions_room = false;
-                }
+                e.mentions = mentions.to_vec();
+                e.mentions_room = mentions_room;
             }
         })?;
     }
@@ -466,7 +467,14 @@ pub fn edit_message(
     let before = mentioned_users(ctx.conn, message_id)?;
     let seq = next_seq(ctx.conn, room_id)?;
     // Earlier edit events first: this edit's is not stored yet.
-    rewrite_edit_events(ctx.conn, room_id, message_id, &text)?;
+    rewrite_edit_events(
+        ctx.conn,
+        room_id,
+        message_id,
+        &text,
+        &mentions,
+        mentions_room,
+    )?;
     keep_history(ctx, message_id, &row, seq, "edit", me, &old.text)?;
     store_mentions(
         ctx,
@@ -548,7 +556,7 @@ pub fn delete_message(
     ctx.conn
         .prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
         .execute([message_id])?;
-    rewrite_edit_events(ctx.conn, room_id, message_id, "")?;
+    rewrite_edit_events(ctx.conn, room_id, message_id, "", &[], false)?;
     let deleter = me.clone();
     rewrite_message(ctx.conn, &row, seq, move |m| {
         m.text.clear();
