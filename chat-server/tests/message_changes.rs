@@ -426,3 +426,29 @@ async fn resuming_across_edits_deletes_and_reactions_gives_the_servers_state() {
     }
     assert_eq!(backwards, now);
 }
+
+#[tokio::test]
+async fn a_message_takes_a_bounded_number_of_edits() {
+    // Every edit rewrites the message's earlier edit events, so unbounded edits of one message
+    // would let one user make each write cost the shared writer more and more.
+    let server = TestServer::start().await;
+    let (alice, _bob, _carol, room) = group(&server).await;
+    let sent = alice.send_message(room, "a1", "v0").await.unwrap();
+    let max = chat_server::store::messages::MAX_EDITS_PER_MESSAGE;
+    for i in 1..=max {
+        alice
+            .edit_message(room, sent.message_id, format!("v{i}"))
+            .await
+            .unwrap();
+    }
+    let refused = alice.edit_message(room, sent.message_id, "one more").await;
+    assert_eq!(code(refused), Some(ErrorCode::TooLarge));
+    alice
+        .edit_message(room, sent.message_id, format!("v{max}"))
+        .await
+        .expect("repeating the current text is still a harmless retry");
+    alice
+        .delete_message(room, sent.message_id)
+        .await
+        .expect("and it can still be deleted");
+}

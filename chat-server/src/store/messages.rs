@@ -12,8 +12,8 @@ use super::{StoreError, WriteCtx};
 use chat_protocol::text::{excerpt, mentioned_names, mentions_everyone};
 use chat_protocol::{
     ChatMessage, ErrorCode, EventContent, MessageDeleted, MessageEdited, MessageId, Millis,
-    ReactionChange, ReactionCount, ReplyQuote, RoomEvent, RoomId, RoomKind, Seq, ServerFrame,
-    ThreadSummary, Unread, UserId, UserRef,
+    ReactionChange, ReplyQuote, RoomEvent, RoomId, RoomKind, Seq, ServerFrame, Unread, UserId,
+    UserRef,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -41,6 +41,9 @@ const MAX_MENTIONS: usize = 50;
 /// `@room` marks everyone at most once a minute per room; more often, the text still goes
 /// out but nobody is marked again.
 const ROOM_MENTION_INTERVAL_MS: Millis = 60_000;
+/// Most edits of one message: each edit rewrites the earlier edit events (they carry the
+/// current text), so this bounds the work one message can cost the writer.
+pub const MAX_EDITS_PER_MESSAGE: usize = 50;
 /// Most distinct reactions on one message.
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 50;
 /// How many of the users who reacted with an emoji a message lists.
@@ -109,19 +112,40 @@ fn rewrite_event(
     Ok(())
 }
 
-/// Rewrite the stored message event of `row` (and mark the change with `changed_at`).
-fn rewrite_message(
-    conn: &Connection,
+/// The message of `row` as stored now.
+fn stored_message(conn: &Connection, row: &MessageRow) -> Result<ChatMessage, StoreError> {
+    match stored_event(conn, row.room_id, row.seq)?.content {
+        EventContent::Message(m) => Ok(m),
+        _ => Err(refuse(
+            ErrorCode::Internal,
+            "the message's event is not a message",
+        )),
+    }
+}
+
+/// Store the change event `content` (seq `seq`, by `sender`) and apply it to the stored
+/// message of `row` it changes, the way clients apply it ([`ChatMessage::apply`]): one
+/// definition of what an edit, delete, reaction or reply does to a message.
+fn store_change(
+    ctx: &mut WriteCtx<'_>,
     row: &MessageRow,
-    changed_at: Seq,
-    change: impl FnOnce(&mut ChatMessage),
+    seq: Seq,
+    sender: &UserRef,
+    content: EventContent,
 ) -> Result<(), StoreError> {
-    rewrite_event(conn, row.room_id, row.seq, |content| {
-        if let EventContent::Message(m) = content {
-            change(m);
-            m.updated_seq = Some(changed_at);
+    let event = RoomEvent {
+        room_id: row.room_id,
+        seq,
+        ts: ctx.now,
+        sender: sender.clone(),
+        content,
+    };
+    rewrite_event(ctx.conn, row.room_id, row.seq, |stored| {
+        if let EventContent::Message(m) = stored {
+            m.apply(row.seq, &event);
         }
-    })
+    })?;
+    store_event(ctx, row.room_id, seq, sender, event.content, None, None)
 }
 
 /// The quote a reply to this message carries.
@@ -292,16 +316,10 @@ pub fn send_message(
         mentions_room,
         ..Default::default()
     });
-    store_event(ctx, room_id, seq, sender, content, None, None)?;
-    if let Some((parent, _)) = parent {
-        let now = ctx.now;
-        rewrite_message(ctx.conn, &parent, seq, |m| {
-            let replies = m.thread.as_ref().map_or(0, |t| t.replies) + 1;
-            m.thread = Some(ThreadSummary {
-                replies,
-                last_reply_ts: now,
-            });
-        })?;
+    match parent {
+        // A reply changes its parent: the thread grows.
+        Some((parent, _)) => store_change(ctx, &parent, seq, sender, content)?,
+        None => store_event(ctx, room_id, seq, sender, content, None, None)?,
     }
     Ok(SendAck {
         room_id,
@@ -343,13 +361,22 @@ fn rewrite_edit_events(
     Ok(())
 }
 
-/// Update the quotes in the replies to a message after it changed.
+/// Update the quotes in the replies to a message after it changed. `old_excerpt`: what they
+/// quote now, if the message is not deleted; when it equals the new excerpt (an edit past the
+/// first line), no reply is touched.
 fn rewrite_reply_quotes(
     conn: &Connection,
     parent: &MessageRow,
     parent_id: MessageId,
+    old_excerpt: Option<&str>,
 ) -> Result<(), StoreError> {
     let quote = quote_of(&stored_event(conn, parent.room_id, parent.seq)?);
+    let unchanged = quote
+        .as_ref()
+        .is_some_and(|q| !q.deleted && Some(q.excerpt.as_str()) == old_excerpt);
+    if unchanged {
+        return Ok(());
+    }
     let mut stmt = conn.prepare_cached("SELECT seq FROM messages WHERE reply_to = ?1")?;
     let seqs: Vec<Seq> = stmt
         .query_map([parent_id], |r| r.get(0))?
@@ -451,15 +478,15 @@ pub fn edit_message(
             format!("message {message_id} was deleted; it cannot be edited"),
         ));
     }
-    let event = stored_event(ctx.conn, room_id, row.seq)?;
-    let EventContent::Message(old) = event.content else {
-        return Err(refuse(
-            ErrorCode::Internal,
-            "the message's event is not a message",
-        ));
-    };
+    let old = stored_message(ctx.conn, &row)?;
     if old.text == text {
         return Ok(());
+    }
+    if edit_event_seqs(ctx.conn, message_id)?.len() >= MAX_EDITS_PER_MESSAGE {
+        return Err(refuse(
+            ErrorCode::TooLarge,
+            format!("a message can be edited {MAX_EDITS_PER_MESSAGE} times; send a new one"),
+        ));
     }
     let (mentions, everyone) = resolve_mentions(ctx, room_id, me, &text)?;
     // An edit keeps an @room that was already there, but never adds one past the rate limit.
@@ -485,23 +512,15 @@ pub fn edit_message(
         &mentions,
         mentions_room,
     )?;
-    let now = ctx.now;
-    let (new_text, new_mentions) = (text.clone(), mentions.clone());
-    rewrite_message(ctx.conn, &row, seq, move |m| {
-        m.text = new_text;
-        m.edited_at = Some(now);
-        m.mentions = new_mentions;
-        m.mentions_room = mentions_room;
-    })?;
     let edited = EventContent::MessageEdited(MessageEdited {
         message_id,
         text,
-        edited_at: now,
+        edited_at: ctx.now,
         mentions: mentions.clone(),
         mentions_room,
     });
-    store_event(ctx, room_id, seq, me, edited, None, None)?;
-    rewrite_reply_quotes(ctx.conn, &row, message_id)?;
+    store_change(ctx, &row, seq, me, edited)?;
+    rewrite_reply_quotes(ctx.conn, &row, message_id, Some(&excerpt(&old.text)))?;
     let mut changed: Vec<UserId> = before
         .iter()
         .filter(|u| !mentions.contains(u))
@@ -533,13 +552,7 @@ pub fn delete_message(
     if row.deleted {
         return Ok(());
     }
-    let event = stored_event(ctx.conn, room_id, row.seq)?;
-    let EventContent::Message(old) = event.content else {
-        return Err(refuse(
-            ErrorCode::Internal,
-            "the message's event is not a message",
-        ));
-    };
+    let old = stored_message(ctx.conn, &row)?;
     let before = mentioned_users(ctx.conn, message_id)?;
     let seq = next_seq(ctx.conn, room_id)?;
     keep_history(ctx, message_id, &row, seq, "delete", me, &old.text)?;
@@ -557,21 +570,12 @@ pub fn delete_message(
         .prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
         .execute([message_id])?;
     rewrite_edit_events(ctx.conn, room_id, message_id, "", &[], false)?;
-    let deleter = me.clone();
-    rewrite_message(ctx.conn, &row, seq, move |m| {
-        m.text.clear();
-        m.deleted = true;
-        m.deleted_by = Some(deleter);
-        m.mentions.clear();
-        m.mentions_room = false;
-        m.reactions.clear();
-    })?;
     let deleted = EventContent::MessageDeleted(MessageDeleted {
         message_id,
         by_moderator,
     });
-    store_event(ctx, room_id, seq, me, deleted, None, None)?;
-    rewrite_reply_quotes(ctx.conn, &row, message_id)?;
+    store_change(ctx, &row, seq, me, deleted)?;
+    rewrite_reply_quotes(ctx.conn, &row, message_id, None)?;
     push_unread(ctx, room_id, &before)
 }
 
@@ -631,25 +635,6 @@ pub fn react(
     }
     let (count, users) = reaction_users(ctx.conn, message_id, &emoji)?;
     let seq = next_seq(ctx.conn, room_id)?;
-    let shown = emoji.clone();
-    let listed = users.clone();
-    rewrite_message(ctx.conn, &row, seq, move |m| {
-        match m.reactions.iter().position(|r| r.emoji == shown) {
-            Some(i) if count == 0 => {
-                m.reactions.remove(i);
-            }
-            Some(i) => {
-                m.reactions[i].count = count;
-                m.reactions[i].users = listed;
-            }
-            None if count > 0 => m.reactions.push(ReactionCount {
-                emoji: shown,
-                count,
-                users: listed,
-            }),
-            None => {}
-        }
-    })?;
     let change = ReactionChange {
         message_id,
         emoji,
@@ -661,7 +646,7 @@ pub fn react(
     } else {
         EventContent::ReactionRemoved(change)
     };
-    store_event(ctx, room_id, seq, me, content, None, None)
+    store_change(ctx, &row, seq, me, content)
 }
 
 /// How many reacted to a message with `emoji`, and the first few of them.
