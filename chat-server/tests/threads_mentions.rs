@@ -20,16 +20,22 @@ fn unread(frame: ServerFrame) -> Option<Unread> {
     }
 }
 
-#[tokio::test]
-async fn a_reply_quotes_its_parent_and_the_thread_pages_in_order() {
-    let server = TestServer::start().await;
+/// alice and bob in a group room of theirs.
+async fn alice_and_bob(server: &TestServer) -> (Client, Client, i64) {
     let alice = server.register("alice").await;
-    let mut bob = server.register("bob").await;
+    let bob = server.register("bob").await;
     let room = alice
         .create_room(RoomKind::Group, "crew", &["bob"])
         .await
         .unwrap()
         .id;
+    (alice, bob, room)
+}
+
+#[tokio::test]
+async fn a_reply_quotes_its_parent_and_the_thread_pages_in_order() {
+    let server = TestServer::start().await;
+    let (alice, mut bob, room) = alice_and_bob(&server).await;
     let long_first_line = format!("{}\nsecond line", "word ".repeat(30));
     let parent = alice
         .send_message(room, "a1", long_first_line)
@@ -113,13 +119,7 @@ async fn a_reply_quotes_its_parent_and_the_thread_pages_in_order() {
 #[tokio::test]
 async fn mentions_are_counted_until_read_and_follow_edits() {
     let server = TestServer::start().await;
-    let alice = server.register("alice").await;
-    let mut bob = server.register("bob").await;
-    let room = alice
-        .create_room(RoomKind::Group, "crew", &["bob"])
-        .await
-        .unwrap()
-        .id;
+    let (alice, mut bob, room) = alice_and_bob(&server).await;
     let hi = alice
         .send_message(room, "a1", "hi @Bob, and @nobody or mail bob@example.com")
         .await

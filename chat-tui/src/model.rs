@@ -418,17 +418,13 @@ impl Model {
                 .is_some_and(|r| r.scroll == Scroll::Bottom)
     }
 
-    /// Whether `text` mentions me as `@username` (case-insensitive, whole name).
+    /// Whether `text` mentions me as `@username` (case-insensitive, whole name, starting a
+    /// word), read exactly as the server reads mentions.
     pub fn mentions_me(&self, text: &str) -> bool {
         let Some(me) = &self.me else { return false };
-        let needle = format!("@{}", me.username.to_lowercase());
-        let hay = text.to_lowercase();
-        hay.match_indices(&needle).any(|(i, _)| {
-            hay[i + needle.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'))
-        })
+        chat_protocol::text::mention_spans(text)
+            .iter()
+            .any(|span| span.name.eq_ignore_ascii_case(&me.username))
     }
 }
 

@@ -6,7 +6,7 @@
 //! reveals a gap, which the client fills by asking for history after `synced_to`.
 
 use chat_protocol::{ChatMessage, EventContent, MessageId, RoomEvent, Seq};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
@@ -98,43 +98,55 @@ impl Timeline {
             .collect()
     }
 
-    /// Re-derive every held message that the new events concern: new messages (changes may
-    /// have arrived before them), the targets of new changes, and replies quoting them.
+    /// Re-derive every held message that the new events concern: targets of new changes,
+    /// replies quoting a message just edited or deleted, and new messages that held changes
+    /// (which may have arrived before them) concern. Two passes with hash lookups; only the
+    /// messages concerned are re-derived.
     fn apply_changes(&mut self, added: &[RoomEvent]) {
-        let mut targets: Vec<MessageId> = Vec::new();
-        let mut quoted: Vec<MessageId> = Vec::new();
+        let mut new_messages: HashSet<Seq> = HashSet::new();
+        let mut changed: HashSet<MessageId> = HashSet::new();
+        let mut requoted: HashSet<MessageId> = HashSet::new();
         for event in added {
-            if let EventContent::Message(m) = &event.content {
-                targets.push(m.message_id);
+            if let EventContent::Message(_) = &event.content {
+                new_messages.insert(event.seq);
             }
             if let Some(id) = event.changed_message() {
-                targets.push(id);
+                changed.insert(id);
                 if matches!(
                     event.content,
                     EventContent::MessageEdited(_) | EventContent::MessageDeleted(_)
                 ) {
-                    quoted.push(id);
+                    requoted.insert(id);
                 }
             }
         }
-        if targets.is_empty() {
+        if new_messages.is_empty() && changed.is_empty() {
             return;
         }
         self.forget_deleted_texts(added);
+        let held_changes: HashSet<MessageId> = if new_messages.is_empty() {
+            HashSet::new()
+        } else {
+            self.events
+                .iter()
+                .filter_map(RoomEvent::changed_message)
+                .collect()
+        };
         let affected: Vec<usize> = self
             .events
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| match &e.content {
-                EventContent::Message(m)
-                    if targets.contains(&m.message_id)
-                        || m.reply_to
-                            .as_ref()
-                            .is_some_and(|q| quoted.contains(&q.message_id)) =>
-                {
-                    Some(i)
-                }
-                _ => None,
+            .filter_map(|(i, e)| {
+                let EventContent::Message(m) = &e.content else {
+                    return None;
+                };
+                let quoted = m.reply_to.as_ref().map(|q| q.message_id);
+                let concerned = changed.contains(&m.message_id)
+                    || quoted.is_some_and(|q| requoted.contains(&q))
+                    || (new_messages.contains(&e.seq)
+                        && (held_changes.contains(&m.message_id)
+                            || quoted.is_some_and(|q| held_changes.contains(&q))));
+                concerned.then_some(i)
             })
             .collect();
         for i in affected {

@@ -292,11 +292,25 @@ impl Fixture {
         Ok(())
     }
 
+    /// bob, owner of the shared room, makes alice owner too.
+    async fn bob_makes_alice_owner(&self) -> Result<(), String> {
+        let owner = ClientFrame::SetRole(chat_protocol::SetRole {
+            request_id: 0,
+            room_id: self.rooms.shared,
+            username: "alice".into(),
+            role: chat_protocol::Role::Owner,
+        });
+        within("make alice owner", self.bob.request(owner))
+            .await?
+            .map_err(|e| format!("bob could not make alice owner: {e}"))?;
+        Ok(())
+    }
+
     /// alice and bob both in the shared room again, whatever the batch did to it: alice may
     /// have left it or removed bob (no one else can be in it: no other user exists). If both
     /// are gone, a new shared room.
     async fn restore_shared_room(&mut self) -> Result<(), String> {
-        use chat_protocol::{Role, SetRole};
+        use chat_protocol::Role;
         let shared = self.rooms.shared;
         let alice_rooms = within("alice list_rooms", self.alice.list_rooms())
             .await?
@@ -327,15 +341,7 @@ impl Fixture {
             // alice may have handed the room to bob: bob hands it back, so alice's fuzzed
             // requests reach the owner's paths again.
             (Some(a), Some(b)) if a.role != Role::Owner && b.role == Role::Owner => {
-                let owner = ClientFrame::SetRole(SetRole {
-                    request_id: 0,
-                    room_id: shared,
-                    username: "alice".into(),
-                    role: Role::Owner,
-                });
-                within("make alice owner", self.bob.request(owner))
-                    .await?
-                    .map_err(|e| format!("bob could not make alice owner again: {e}"))?;
+                self.bob_makes_alice_owner().await?;
             }
             (Some(_), Some(_)) => return Ok(()),
             // alice is owner or admin (only she acts, and owners cannot demote themselves but
@@ -357,15 +363,7 @@ impl Fixture {
                     .await?
                     .map_err(|e| format!("bob could not add alice back: {e}"))?;
                 // So that alice's fuzzed requests reach the owner's paths again.
-                let owner = ClientFrame::SetRole(SetRole {
-                    request_id: 0,
-                    room_id: shared,
-                    username: "alice".into(),
-                    role: Role::Owner,
-                });
-                within("make alice owner", self.bob.request(owner))
-                    .await?
-                    .map_err(|e| format!("bob could not make alice owner: {e}"))?;
+                self.bob_makes_alice_owner().await?;
             }
             (None, None) => {
                 let room = within(
