@@ -114,6 +114,8 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
         && prev.is_some_and(|p| {
             is_message(p)
                 && is_message(event)
+                // A reply's quote line would look like part of the message above it.
+                && !matches!(&event.content, EventContent::Message(m) if m.reply_to.is_some())
                 && p.sender.id == event.sender.id
                 && event.ts - p.ts < GROUP_MS
         });
@@ -144,9 +146,14 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
                         .add_modifier(Modifier::BOLD),
                 )
             });
-            let time = if continues { String::new() } else { time };
+            let mut time = if continues { String::new() } else { time };
+            let mut nick = nick;
+            // A reply starts with its quote, on the row with the time and name, so the quote
+            // reads as part of the reply and not of the message above.
             if let Some(quote) = &message.reply_to {
-                lines.push(quote_line(quote, g));
+                let quote = wrap::truncate(&quote_text(quote), g.text_width());
+                lines.extend(body_lines(&time, nick.take(), &quote, dim(), None, g));
+                time.clear();
             }
             let mut style = if !mine && model.mentions_me(text) {
                 Style::default().fg(Color::Yellow)
@@ -320,18 +327,14 @@ fn says_nothing_new(kind: RoomKind, event: &RoomEvent, prev: Option<&RoomEvent>)
     }
 }
 
-/// `↳ alice: the first line…` above a reply.
-fn quote_line(quote: &chat_protocol::ReplyQuote, g: Geometry) -> Line<'static> {
+/// `↳ alice: the first line…`, the first row of a reply.
+fn quote_text(quote: &chat_protocol::ReplyQuote) -> String {
     let excerpt = if quote.deleted {
         "message deleted".to_string()
     } else {
         wrap::sanitize(&quote.excerpt).replace('\n', " ")
     };
-    let text = format!("↳ {}: {excerpt}", quote.sender.username);
-    Line::from(vec![
-        Span::raw(" ".repeat(g.prefix())),
-        Span::styled(wrap::truncate(&text, g.text_width()), dim()),
-    ])
+    format!("↳ {}: {excerpt}", quote.sender.username)
 }
 
 /// `👍 3  🎉 1` under a message; the ones I gave are highlighted.

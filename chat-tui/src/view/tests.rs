@@ -670,7 +670,11 @@ fn edits_deletes_reactions_replies_and_threads_are_drawn_on_their_messages() {
     );
     assert!(!screen.contains("secret plans"), "{screen}");
     find(&rows, "message deleted by bob");
-    find(&rows, "↳ bob: lunch at one?");
+    let quote = find(&rows, "↳ bob: lunch at one?");
+    assert!(
+        quote.contains("alice"),
+        "the quote opens the reply, under its sender's name: {quote}"
+    );
     find(&rows, "👍 2");
     find(&rows, "└ 1 reply");
     // The change events themselves take no rows: nothing is drawn as an empty "—" line.
