@@ -4,8 +4,8 @@
 //! it. Pushed events carry none. Readers ignore unknown fields so the protocol can grow.
 
 use crate::{
-    ChannelInfo, ErrorCode, Limits, Member, MessageId, Millis, PresenceInfo, RequestId, Role,
-    RoomEvent, RoomId, RoomKind, RoomSummary, Seq, UserId, UserRef,
+    ChannelInfo, ErrorCode, Limits, Member, MessageId, Millis, NotifyLevel, PresenceInfo,
+    RequestId, Role, RoomEvent, RoomId, RoomKind, RoomSettings, RoomSummary, Seq, UserId, UserRef,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +55,7 @@ pub enum ClientFrame {
     ArchiveRoom(ArchiveRoom),
     UnarchiveRoom(ArchiveRoom),
     TransferOwnership(TransferOwnership),
+    SetRoomSettings(SetRoomSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +156,30 @@ pub struct TransferOwnership {
     pub request_id: RequestId,
     pub room_id: RoomId,
     pub username: String,
+}
+
+/// Change some of the caller's own settings for a room; fields left out stay as they are.
+/// Answered with `ok`; every connection of the caller, this one included, gets the settings
+/// as a `room_settings` frame first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRoomSettings {
+    pub request_id: RequestId,
+    pub room_id: RoomId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyLevel>,
+    /// `true` pins the room (after the pinned ones, unless `pin_position` says where);
+    /// `false` unpins it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    /// Where to pin it (lower first); pins the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_position: Option<u32>,
+    /// Archive the room for the caller alone (`true`) or bring it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<bool>,
+    /// The unsent text for the room; empty clears it. At most `limits.max_message_chars`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
 }
 
 /// Messages that mention the caller, across rooms, newest first; answered with `mentions`.
@@ -340,6 +365,7 @@ impl ClientFrame {
         "archive_room",
         "unarchive_room",
         "transfer_ownership",
+        "set_room_settings",
     ];
 
     /// This frame's `type` on the wire.
@@ -374,6 +400,7 @@ impl ClientFrame {
             ClientFrame::ArchiveRoom(_) => "archive_room",
             ClientFrame::UnarchiveRoom(_) => "unarchive_room",
             ClientFrame::TransferOwnership(_) => "transfer_ownership",
+            ClientFrame::SetRoomSettings(_) => "set_room_settings",
         }
     }
 
@@ -407,6 +434,7 @@ impl ClientFrame {
             ClientFrame::ListMentions(f) => f.request_id,
             ClientFrame::ArchiveRoom(f) | ClientFrame::UnarchiveRoom(f) => f.request_id,
             ClientFrame::TransferOwnership(f) => f.request_id,
+            ClientFrame::SetRoomSettings(f) => f.request_id,
         })
     }
 
@@ -440,6 +468,7 @@ impl ClientFrame {
             ClientFrame::ListMentions(f) => &mut f.request_id,
             ClientFrame::ArchiveRoom(f) | ClientFrame::UnarchiveRoom(f) => &mut f.request_id,
             ClientFrame::TransferOwnership(f) => &mut f.request_id,
+            ClientFrame::SetRoomSettings(f) => &mut f.request_id,
         };
         *slot = id;
     }
@@ -480,6 +509,9 @@ pub enum ServerFrame {
     RoomAdded(RoomAdded),
     /// The caller is no longer a member of a room (left on another device, was removed).
     RoomRemoved(RoomRemoved),
+    /// The caller's settings for a room changed (on any of their devices, or by the server
+    /// bringing an archived room back).
+    RoomSettings(RoomSettingsChanged),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -633,6 +665,13 @@ pub struct RoomRemoved {
     pub room_id: RoomId,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettingsChanged {
+    pub room_id: RoomId,
+    /// All of the settings, as they are now.
+    pub settings: RoomSettings,
+}
+
 impl ServerFrame {
     /// The `type` of every server frame, kept complete by [`ServerFrame::type_name`]'s match.
     pub const TYPES: &'static [&'static str] = &[
@@ -655,6 +694,7 @@ impl ServerFrame {
         "presence",
         "room_added",
         "room_removed",
+        "room_settings",
     ];
 
     /// This frame's `type` on the wire.
@@ -679,6 +719,7 @@ impl ServerFrame {
             ServerFrame::Presence(_) => "presence",
             ServerFrame::RoomAdded(_) => "room_added",
             ServerFrame::RoomRemoved(_) => "room_removed",
+            ServerFrame::RoomSettings(_) => "room_settings",
         }
     }
 
@@ -703,7 +744,8 @@ impl ServerFrame {
             | ServerFrame::Typing(_)
             | ServerFrame::Presence(_)
             | ServerFrame::RoomAdded(_)
-            | ServerFrame::RoomRemoved(_) => None,
+            | ServerFrame::RoomRemoved(_)
+            | ServerFrame::RoomSettings(_) => None,
         }
     }
 }

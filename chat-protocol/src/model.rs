@@ -111,6 +111,69 @@ pub struct RoomSummary {
     /// Archived by an owner or admin: read-only.
     #[serde(default, skip_serializing_if = "is_false")]
     pub archived: bool,
+    /// The caller's own settings for the room, the same on all their devices.
+    #[serde(default, skip_serializing_if = "RoomSettings::is_default")]
+    pub settings: RoomSettings,
+}
+
+/// How much of a room's activity should reach a user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Every message (the default).
+    #[default]
+    All,
+    /// Only messages that mention the user, by name or as `@room`.
+    Mentions,
+    /// Muted: nothing but direct mentions by name; `@room` is not counted.
+    None,
+}
+
+impl NotifyLevel {
+    pub fn is_all(&self) -> bool {
+        *self == NotifyLevel::All
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotifyLevel> {
+        match s {
+            "all" => Some(NotifyLevel::All),
+            "mentions" => Some(NotifyLevel::Mentions),
+            "none" => Some(NotifyLevel::None),
+            _ => None,
+        }
+    }
+}
+
+/// One user's settings for one room, kept by the server and pushed to all their devices
+/// (`room_settings`) whenever one of them changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    #[serde(default, skip_serializing_if = "NotifyLevel::is_all")]
+    pub notify: NotifyLevel,
+    /// Pinned to the top of the room list, lower positions first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<u32>,
+    /// Archived for this user alone: left out of the room list until the next message
+    /// arrives (the server then clears it, unless the room is muted).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hidden: bool,
+    /// Text typed but not sent, so another device can carry on with it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub draft: String,
+}
+
+impl RoomSettings {
+    pub fn is_default(&self) -> bool {
+        *self == RoomSettings::default()
+    }
 }
 
 /// A public room in the channel directory.

@@ -284,7 +284,51 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                 username,
             })
         }),
+        (
+            (id(), any::<i64>()),
+            proptest::option::of(notify_level()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(text()),
+        )
+            .prop_map(
+                |((request_id, room_id), notify, pinned, pin_position, hidden, draft)| {
+                    ClientFrame::SetRoomSettings(SetRoomSettings {
+                        request_id,
+                        room_id,
+                        notify,
+                        pinned,
+                        pin_position,
+                        hidden,
+                        draft,
+                    })
+                }
+            ),
     ]
+}
+
+fn notify_level() -> impl Strategy<Value = NotifyLevel> {
+    prop_oneof![
+        Just(NotifyLevel::All),
+        Just(NotifyLevel::Mentions),
+        Just(NotifyLevel::None),
+    ]
+}
+
+fn room_settings() -> impl Strategy<Value = RoomSettings> {
+    (
+        notify_level(),
+        proptest::option::of(any::<u32>()),
+        any::<bool>(),
+        text(),
+    )
+        .prop_map(|(notify, pinned, hidden, draft)| RoomSettings {
+            notify,
+            pinned,
+            hidden,
+            draft,
+        })
 }
 
 fn user() -> impl Strategy<Value = UserRef> {
@@ -303,11 +347,13 @@ fn room_summary() -> impl Strategy<Value = RoomSummary> {
             any::<u32>(),
             any::<bool>(),
         ),
+        room_settings(),
     )
         .prop_map(
             |(
                 (id, kind, title, topic, role),
                 (member_count, last_seq, read_seq, unread, peer, mentions, archived),
+                settings,
             )| {
                 RoomSummary {
                     id,
@@ -322,6 +368,7 @@ fn room_summary() -> impl Strategy<Value = RoomSummary> {
                     mentions,
                     peer,
                     archived,
+                    settings,
                 }
             },
         )
@@ -660,6 +707,9 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         1 => presence().prop_map(ServerFrame::Presence),
         1 => room_summary().prop_map(|room| ServerFrame::RoomAdded(RoomAdded { room })),
         1 => any::<i64>().prop_map(|room_id| ServerFrame::RoomRemoved(RoomRemoved { room_id })),
+        1 => (any::<i64>(), room_settings()).prop_map(|(room_id, settings)| {
+            ServerFrame::RoomSettings(RoomSettingsChanged { room_id, settings })
+        }),
     ]
 }
 

@@ -6,10 +6,10 @@
 //! it sent them (the offline queue of a client relies on that).
 
 use crate::hub::{ConnId, Hub};
-use crate::store::{messages as msg_ops, ops, queries, room_admin, Store, StoreError};
+use crate::store::{messages as msg_ops, ops, queries, room_admin, settings, Store, StoreError};
 use chat_protocol::{
     to_json, Channels, ClientFrame, ErrorCode, ErrorFrame, Member, Members, OkResponse, Pong,
-    RequestId, RoomResponse, RoomSummary, Rooms, ServerFrame, UserRef,
+    RequestId, RoomResponse, RoomSummary, Rooms, ServerFrame, SetRoomSettings, UserRef,
 };
 use chat_protocol::{Limits, RoomId};
 use std::future::Future;
@@ -143,7 +143,8 @@ fn access(frame: &ClientFrame) -> Access {
         | ClientFrame::RemoveReaction(_)
         | ClientFrame::ArchiveRoom(_)
         | ClientFrame::UnarchiveRoom(_)
-        | ClientFrame::TransferOwnership(_) => Access::Write,
+        | ClientFrame::TransferOwnership(_)
+        | ClientFrame::SetRoomSettings(_) => Access::Write,
         // set_typing checks membership in the database before it changes the hub.
         ClientFrame::GetHistory(_)
         | ClientFrame::ListRooms(_)
@@ -259,6 +260,35 @@ fn check_message_text(text: &str, max: usize) -> Result<(), (ErrorCode, String)>
     Ok(())
 }
 
+/// A `set_room_settings` that says something, and nothing contradictory or too long.
+fn check_settings(r: &SetRoomSettings, max_draft: usize) -> Result<(), (ErrorCode, String)> {
+    if r.notify.is_none()
+        && r.pinned.is_none()
+        && r.pin_position.is_none()
+        && r.hidden.is_none()
+        && r.draft.is_none()
+    {
+        return Err((
+            ErrorCode::BadRequest,
+            "give at least one of notify, pinned, pin_position, hidden, draft".into(),
+        ));
+    }
+    if r.pinned == Some(false) && r.pin_position.is_some() {
+        return Err((
+            ErrorCode::BadRequest,
+            "pin_position pins the room; it cannot come with pinned: false".into(),
+        ));
+    }
+    let chars = r.draft.as_deref().map_or(0, |d| d.chars().count());
+    if chars > max_draft {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("the draft has {chars} characters; the limit is {max_draft}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Answer one decoded frame. `request_id` is the one to echo if it is refused: its own, or
 /// one found in the JSON of a frame that has none of its own (a `hello` after login).
 pub fn dispatch(ctx: &RequestCtx, frame: ClientFrame, request_id: Option<RequestId>) -> Reply {
@@ -312,6 +342,12 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             answer(r.request_id, job, ok(r.request_id))
         }
         ClientFrame::ListMentions(r) => messages::mentions(ctx, r),
+        ClientFrame::SetRoomSettings(r) => {
+            check_settings(&r, ctx.limits.max_message_chars)?;
+            let request_id = r.request_id;
+            let job = writer.submit(move |w| settings::set_room_settings(w, &me, r));
+            answer(request_id, job, ok(request_id))
+        }
         ClientFrame::ListRooms(r) => {
             let store = ctx.store.clone();
             reply(async move {

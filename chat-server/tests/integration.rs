@@ -16,6 +16,7 @@ mod persistence;
 mod presence_typing;
 mod promises;
 mod receipts;
+mod room_settings;
 mod rooms;
 mod slow_clients;
 mod threads_mentions;

@@ -61,6 +61,7 @@ fn model() -> Model {
         mentions: 0,
         archived: false,
         peer: None,
+        settings: Default::default(),
     };
     model.rooms.insert(
         1,

@@ -384,6 +384,7 @@ mod tests {
             mentions: 0,
             archived: false,
             peer: None,
+            settings: Default::default(),
         }
     }
 

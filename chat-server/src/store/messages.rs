@@ -321,6 +321,7 @@ pub fn send_message(
         Some((parent, _)) => store_change(ctx, &parent, seq, sender, content)?,
         None => store_event(ctx, room_id, seq, sender, content, None, None)?,
     }
+    super::settings::bring_back_hidden(ctx, room_id)?;
     Ok(SendAck {
         room_id,
         client_id,
@@ -419,7 +420,7 @@ fn keep_history(
 }
 
 /// Tell users whose mention count in a room may have changed their new counts.
-fn push_unread(
+pub(super) fn push_unread(
     ctx: &mut WriteCtx<'_>,
     room_id: RoomId,
     users: &[UserId],

@@ -181,6 +181,7 @@ fn remove_member_with_event(
     ctx.conn
         .prepare_cached("DELETE FROM members WHERE room_id = ?1 AND user_id = ?2")?
         .execute([room_id, user.id])?;
+    super::settings::forget_draft(ctx.conn, room_id, user.id)?;
     publish_to_user(
         ctx,
         user.id,

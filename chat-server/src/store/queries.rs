@@ -3,7 +3,8 @@
 
 use super::StoreError;
 use chat_protocol::{
-    ChannelInfo, ErrorCode, Role, RoomId, RoomKind, RoomSummary, Seq, UserId, UserRef,
+    ChannelInfo, ErrorCode, NotifyLevel, Role, RoomId, RoomKind, RoomSettings, RoomSummary, Seq,
+    UserId, UserRef,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -191,8 +192,10 @@ const SUMMARY_SELECT: &str = concat!(
              WHERE g.room_id = r.id AND g.seq > m.read_seq AND g.kind = 'message'
                AND g.sender_id <> m.user_id)
            , (SELECT count(DISTINCT n.seq) FROM mentions n
-             WHERE n.room_id = r.id AND n.user_id IN (m.user_id, 0) AND n.seq > m.read_seq
-               AND n.sender_id <> m.user_id)
+             WHERE n.room_id = r.id AND n.seq > m.read_seq AND n.sender_id <> m.user_id
+               AND n.user_id IN (m.user_id, CASE m.notify WHEN 'none' THEN m.user_id ELSE 0 END))
+           , m.notify, m.pin_position, m.hidden
+           , (SELECT d.text FROM drafts d WHERE d.user_id = m.user_id AND d.room_id = r.id)
     FROM members m JOIN rooms r ON r.id = m.room_id"
 );
 
@@ -210,6 +213,22 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomSummary> {
         unread: r.get(9)?,
         mentions: r.get(10)?,
         peer: None,
+        settings: RoomSettings {
+            notify: notify_from_sql(r.get(11)?)?,
+            pinned: r.get(12)?,
+            hidden: r.get(13)?,
+            draft: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+        },
+    })
+}
+
+pub fn notify_from_sql(s: String) -> rusqlite::Result<NotifyLevel> {
+    NotifyLevel::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown notify level {s}").into(),
+        )
     })
 }
 
@@ -290,7 +309,8 @@ pub fn unread_count(
     Ok(stmt.query_row(params![room_id, read_seq, user_id], |r| r.get(0))?)
 }
 
-/// Unread messages of a member that mention them, by name or as everyone.
+/// Unread messages of a member that mention them: by name, or as everyone unless they muted
+/// the room.
 pub fn unread_mentions(
     conn: &Connection,
     room_id: RoomId,
@@ -299,7 +319,9 @@ pub fn unread_mentions(
 ) -> Result<u32, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT count(DISTINCT seq) FROM mentions
-         WHERE room_id = ?1 AND user_id IN (?3, 0) AND seq > ?2 AND sender_id <> ?3",
+         WHERE room_id = ?1 AND seq > ?2 AND sender_id <> ?3
+           AND user_id IN (?3, (SELECT CASE notify WHEN 'none' THEN ?3 ELSE 0 END
+                                FROM members WHERE room_id = ?1 AND user_id = ?3))",
     )?;
     Ok(stmt.query_row(params![room_id, read_seq, user_id], |r| r.get(0))?)
 }

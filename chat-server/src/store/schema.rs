@@ -156,6 +156,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX mentions_by_message ON mentions(message_id);
     ALTER TABLE rooms ADD COLUMN archived_at INTEGER;
     "#,
+    // 7: each member's own settings for the room. Drafts live apart so the members rows,
+    // read on every send, stay small.
+    r#"
+    ALTER TABLE members ADD COLUMN notify TEXT NOT NULL DEFAULT 'all';
+    ALTER TABLE members ADD COLUMN pin_position INTEGER;
+    ALTER TABLE members ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    -- Finds the few members to bring back when a message arrives, without a scan.
+    CREATE INDEX members_hidden ON members(room_id) WHERE hidden = 1;
+    CREATE TABLE drafts (
+        user_id INTEGER NOT NULL,
+        room_id INTEGER NOT NULL,
+        text    TEXT NOT NULL,
+        PRIMARY KEY (user_id, room_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build expects.

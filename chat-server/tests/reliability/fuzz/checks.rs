@@ -52,7 +52,8 @@ pub(super) fn answers(request: &ClientFrame, answer: &ServerFrame) -> bool {
                     | C::RemoveReaction(_)
                     | C::ArchiveRoom(_)
                     | C::UnarchiveRoom(_)
-                    | C::TransferOwnership(_),
+                    | C::TransferOwnership(_)
+                    | C::SetRoomSettings(_),
                 S::Ok(_)
             )
     )

@@ -349,6 +349,16 @@ pub(super) fn fields(kind: &str) -> Vec<Field> {
             out.push(field("typing", any::<bool>().prop_map(json).boxed(), false));
         }
         "set_away" => out.push(field("message", text(), true)),
+        "set_room_settings" => {
+            out.push(field("room_id", room(), false));
+            let levels = vec!["all", "mentions", "none", "None", "muted"];
+            out.push(field("notify", one_of(levels), true));
+            out.push(field("pinned", any::<bool>().prop_map(json).boxed(), true));
+            let position = prop_oneof![0u32..5, Just(u32::MAX)];
+            out.push(field("pin_position", position.prop_map(json).boxed(), true));
+            out.push(field("hidden", any::<bool>().prop_map(json).boxed(), true));
+            out.push(field("draft", text(), true));
+        }
         _ => {}
     }
     out

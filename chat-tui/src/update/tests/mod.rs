@@ -32,6 +32,7 @@ pub fn summary(id: RoomId, kind: RoomKind, title: &str, last_seq: i64) -> RoomSu
         mentions: 0,
         archived: false,
         peer: (kind == RoomKind::Direct).then(|| user(2, "bob")),
+        settings: Default::default(),
     }
 }
 
