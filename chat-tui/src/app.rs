@@ -233,6 +233,7 @@ impl Runtime {
                         Err(e) => tracing::warn!("cannot read the terminal size: {e}"),
                     }
                 }
+                Effect::Copy(text) => copy_to_clipboard(&text),
                 Effect::Quit => model.quit = true,
             }
         }
@@ -240,6 +241,16 @@ impl Runtime {
             self.cache.write(merge_cache_ops(cache_ops));
         }
     }
+}
+
+/// OSC 52: the terminal puts the text on the system clipboard (tmux too, with
+/// `set-clipboard on`), over SSH as well.
+fn copy_to_clipboard(text: &str) {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout();
+    let _ = out.write_all(format!("\x1b]52;c;{encoded}\x07").as_bytes());
+    let _ = out.flush();
 }
 
 /// The bell and the desktop notification escape, as configured.

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS drafts (room_id INTEGER PRIMARY KEY, text TEXT NOT NU
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("outbox", "room_name", "TEXT NOT NULL DEFAULT ''"),
     ("outbox", "failed", "TEXT"),
+    ("outbox", "reply_to", "INTEGER"),
+    ("outbox", "action", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +126,8 @@ impl Cache {
             rooms.push((summary, events));
         }
         let mut stmt = self.conn.prepare(
-            "SELECT client_id, room_id, text, created, room_name, failed FROM outbox ORDER BY pos",
+            "SELECT client_id, room_id, text, created, room_name, failed, reply_to, action
+             FROM outbox ORDER BY pos",
         )?;
         let outbox = stmt
             .query_map([], |r| {
@@ -138,6 +141,8 @@ impl Cache {
                         Some(reason) => OutboxState::Failed(reason),
                         None => OutboxState::Queued,
                     },
+                    reply_to: r.get(6)?,
+                    action: r.get(7)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -240,15 +245,24 @@ impl Cache {
                 }
                 CacheOp::OutboxPut(item) => {
                     tx.execute(
-                        "INSERT OR IGNORE INTO outbox (client_id, room_id, text, created, room_name)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        "INSERT OR IGNORE INTO outbox
+                           (client_id, room_id, text, created, room_name, reply_to, action)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                         params![
                             item.client_id,
                             item.room_id,
                             item.text,
                             item.created,
-                            item.room_name
+                            item.room_name,
+                            item.reply_to,
+                            item.action
                         ],
+                    )?;
+                }
+                CacheOp::OutboxText { client_id, text } => {
+                    tx.execute(
+                        "UPDATE outbox SET text = ?2 WHERE client_id = ?1",
+                        params![client_id, text],
                     )?;
                 }
                 CacheOp::OutboxFailed { client_id, reason } => {
@@ -416,6 +430,8 @@ mod tests {
             text: "offline hello".into(),
             created: 5,
             state: OutboxState::InFlight,
+            reply_to: None,
+            action: false,
         };
         cache
             .apply(&[
@@ -453,6 +469,8 @@ mod tests {
             text: "for ops".into(),
             created: 5,
             state: OutboxState::Queued,
+            reply_to: None,
+            action: false,
         };
         cache
             .apply(&[

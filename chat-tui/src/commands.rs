@@ -1,6 +1,6 @@
 //! Slash commands: what the user can type, parsed into what the client should do.
 
-use chat_protocol::RoomKind;
+use chat_protocol::{NotifyLevel, RoomKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -26,6 +26,16 @@ pub enum Command {
     Whois(String),
     /// Away with a message, or back (none).
     Away(Option<String>),
+    /// Messages that mention me, across rooms.
+    Mentions,
+    /// How much of the room in view reaches me (`/mute` is `none`, `/unmute` is `all`).
+    Notify(NotifyLevel),
+    /// Pin the room in view to the top of the list (true) or unpin it.
+    Pin(bool),
+    /// Archive the room in view for me alone (true), or bring it back.
+    Archive(bool),
+    /// An action: `/me waves` is drawn as `* alice waves`.
+    Me(String),
     Logout,
     Help,
     Quit,
@@ -69,6 +79,35 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "/away [MESSAGE]",
         "tell contacts you are away (no message: back)",
     ),
+    (
+        "mentions",
+        "/mentions",
+        "messages that mention you; Enter jumps to one",
+    ),
+    ("me", "/me ACTION", "send an action, drawn as * you ACTION"),
+    (
+        "mute",
+        "/mute",
+        "mute this room: dimmed, no alerts but direct @you",
+    ),
+    ("unmute", "/unmute", "hear from this room again"),
+    (
+        "notify",
+        "/notify all|mentions|none",
+        "what of this room alerts you (on all your devices)",
+    ),
+    (
+        "pin",
+        "/pin",
+        "keep this room at the top (on all your devices)",
+    ),
+    ("unpin", "/unpin", "unpin this room"),
+    (
+        "archive",
+        "/archive",
+        "hide this room until something new is said in it",
+    ),
+    ("unarchive", "/unarchive", "list an archived room again"),
     ("reconnect", "/reconnect", "connect again now"),
     (
         "unsent",
@@ -139,6 +178,17 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "logout" => no_args("logout", Command::Logout),
         "unsent" => no_args("unsent", Command::Unsent),
         "names" | "who" | "members" => no_args("names", Command::Names),
+        "mentions" => no_args("mentions", Command::Mentions),
+        "me" => text("me").map(Command::Me),
+        "mute" => no_args("mute", Command::Notify(NotifyLevel::None)),
+        "unmute" => no_args("unmute", Command::Notify(NotifyLevel::All)),
+        "notify" => NotifyLevel::parse(&rest.to_ascii_lowercase())
+            .map(Command::Notify)
+            .ok_or_else(|| usage("notify")),
+        "pin" => no_args("pin", Command::Pin(true)),
+        "unpin" => no_args("unpin", Command::Pin(false)),
+        "archive" => no_args("archive", Command::Archive(true)),
+        "unarchive" => no_args("unarchive", Command::Archive(false)),
         "whois" => one_name("whois").map(Command::Whois),
         "away" => Ok(Command::Away((!rest.is_empty()).then(|| rest.to_string()))),
         "back" => no_args("away", Command::Away(None)),
@@ -194,6 +244,15 @@ mod tests {
             Ok(Command::Topic("ship it".into()))
         );
         assert_eq!(parse("/QUIT"), Ok(Command::Quit));
+        assert_eq!(parse("/me waves 👋"), Ok(Command::Me("waves 👋".into())));
+        assert_eq!(parse("/mute"), Ok(Command::Notify(NotifyLevel::None)));
+        assert_eq!(
+            parse("/notify Mentions"),
+            Ok(Command::Notify(NotifyLevel::Mentions))
+        );
+        assert_eq!(parse("/unpin"), Ok(Command::Pin(false)));
+        assert_eq!(parse("/archive"), Ok(Command::Archive(true)));
+        assert_eq!(parse("/members"), Ok(Command::Names));
     }
 
     #[test]
@@ -209,5 +268,9 @@ mod tests {
         assert!(parse("/create @bob").is_err());
         assert_eq!(parse("/leave now"), Err("/leave takes no arguments".into()));
         assert!(parse("/").is_err());
+        assert!(parse("/notify loud")
+            .unwrap_err()
+            .starts_with("usage: /notify"));
+        assert!(parse("/me").unwrap_err().starts_with("usage: /me"));
     }
 }

@@ -5,10 +5,10 @@ use crate::editor::Editor;
 use crate::outbox::Outbox;
 use crate::timeline::Timeline;
 use chat_protocol::{
-    ChannelInfo, EventContent, Limits, Millis, Role, RoomEvent, RoomId, RoomKind, RoomSummary, Seq,
-    UserId, UserRef,
+    ChannelInfo, EventContent, Limits, MessageId, Millis, NotifyLevel, Role, RoomEvent, RoomId,
+    RoomKind, RoomSummary, Seq, UserId, UserRef,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How to alert the user to a direct message or a mention in a room that is not in view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -144,6 +144,10 @@ pub struct Room {
     pub fetching_after: bool,
     pub read_sent: Seq,
     pub delivered_sent: Seq,
+    /// My reactions, as (message, emoji): reaction counts name only the first few users.
+    pub my_reactions: HashSet<(MessageId, String)>,
+    /// Opening at this message (from /mentions): older pages are fetched until it is loaded.
+    pub jump_to: Option<Seq>,
 }
 
 impl Room {
@@ -165,7 +169,23 @@ impl Room {
             finding_first_unread: false,
             loading_older: false,
             fetching_after: false,
+            my_reactions: HashSet::new(),
+            jump_to: None,
         }
+    }
+
+    /// Muted (`/notify none`): dimmed, never rings.
+    pub fn muted(&self) -> bool {
+        self.summary.settings.notify == NotifyLevel::None
+    }
+
+    /// The message with `message_id`, if it is loaded.
+    pub fn message(&self, message_id: MessageId) -> Option<&RoomEvent> {
+        self.timeline
+            .events()
+            .iter()
+            .rev()
+            .find(|e| matches!(&e.content, EventContent::Message(m) if m.message_id == message_id))
     }
 
     pub fn id(&self) -> RoomId {
@@ -227,10 +247,61 @@ pub enum Overlay {
     Unsent {
         selected: usize,
     },
-    /// /names: the members of a room.
+    /// /names, /members: the members of a room.
     Members {
         room_id: RoomId,
     },
+    /// Reacting to a message: the usual emoji, or any short text typed in.
+    React {
+        room_id: RoomId,
+        message_id: MessageId,
+        picker: Picker,
+    },
+    /// "Delete this message?", answered with y or n.
+    ConfirmDelete {
+        room_id: RoomId,
+        message_id: MessageId,
+    },
+    /// A message and its replies (`None` while loading); r replies to it.
+    Thread {
+        room_id: RoomId,
+        parent: MessageId,
+        loaded: Option<(RoomEvent, Vec<RoomEvent>)>,
+    },
+    /// Who of the members has read a message, and who not yet.
+    ReadBy {
+        room_id: RoomId,
+        seq: Seq,
+    },
+    /// /mentions: messages that mention me, newest first (`None` while loading).
+    Mentions {
+        selected: usize,
+        events: Option<Vec<RoomEvent>>,
+    },
+}
+
+/// The usual reactions, offered first by the picker (1 to 8 pick one).
+pub const QUICK_REACTIONS: &[&str] = &["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+
+/// What the input is writing, when it is not a new message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compose {
+    /// A reply to a message (its sender and first line, for the line above the input).
+    Reply {
+        room_id: RoomId,
+        message_id: MessageId,
+        sender: String,
+        excerpt: String,
+    },
+    /// A new text for a message of mine: stored, or still in the outbox.
+    Edit { room_id: RoomId, target: EditTarget },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditTarget {
+    Sent(MessageId),
+    /// Not sent yet: the queued copy is changed instead.
+    Queued(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,6 +364,10 @@ pub struct Model {
     pub drafts: HashMap<RoomId, String>,
     /// The draft last written to the cache for the room in view.
     pub draft_saved: String,
+    /// Message selection mode: the seq of the selected message in the room in view.
+    pub selection: Option<Seq>,
+    /// A reply or an edit being written in the input.
+    pub compose: Option<Compose>,
 }
 
 impl Model {
@@ -344,6 +419,8 @@ impl Model {
             logging_out: false,
             drafts: HashMap::new(),
             draft_saved: String::new(),
+            selection: None,
+            compose: None,
         }
     }
 
@@ -351,8 +428,9 @@ impl Model {
         self.selected.and_then(|id| self.rooms.get(&id))
     }
 
-    /// Sidebar order: pinned rooms first (in the configured order), then the most recently
-    /// active, then by name.
+    /// Sidebar order: rooms pinned on the server first (by position), then those pinned in
+    /// the config file (in its order), then the most recently active, then by name. Rooms
+    /// archived for me (`/archive`) are left out, unless open.
     pub fn room_order(&self) -> Vec<RoomId> {
         let pin_rank = |room: &Room| {
             let name = room.display_name();
@@ -362,9 +440,14 @@ impl Model {
                 .iter()
                 .position(|p| p.trim_start_matches('#').eq_ignore_ascii_case(bare))
         };
-        let mut rooms: Vec<&Room> = self.rooms.values().collect();
+        let mut rooms: Vec<&Room> = self
+            .rooms
+            .values()
+            .filter(|r| !r.summary.settings.hidden || self.selected == Some(r.id()))
+            .collect();
         rooms.sort_by_cached_key(|r| {
             (
+                r.summary.settings.pinned.unwrap_or(u32::MAX),
                 pin_rank(r).unwrap_or(usize::MAX),
                 std::cmp::Reverse(r.last_activity()),
                 r.display_name().to_lowercase(),

@@ -2,8 +2,8 @@
 
 use crate::outbox::OutboxItem;
 use chat_protocol::{
-    Auth, ClientFrame, ErrorCode, RoomEvent, RoomId, RoomSummary, Seq, ServerFrame, UserRef,
-    Welcome,
+    Auth, ClientFrame, ErrorCode, MessageId, RoomEvent, RoomId, RoomSummary, Seq, ServerFrame,
+    UserRef, Welcome,
 };
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 
@@ -89,6 +89,15 @@ pub enum Tag {
     Action(String),
     /// `/logout`: the server revokes the token.
     Logout,
+    /// The replies to a message, for the thread overlay.
+    Thread {
+        room_id: RoomId,
+        parent: MessageId,
+    },
+    /// `/mentions`.
+    Mentions,
+    /// An edit, a delete or a reaction: its event shows it; only a refusal is news.
+    Change,
 }
 
 /// Side effects `update` asks for; the runtime performs them.
@@ -121,6 +130,8 @@ pub enum Effect {
     },
     /// Repaint the whole screen (Ctrl-L).
     Redraw,
+    /// Put text on the clipboard (OSC 52, which most terminals and tmux pass on).
+    Copy(String),
     Quit,
 }
 
@@ -139,6 +150,11 @@ pub enum CacheOp {
     ReplaceEvents(Vec<RoomEvent>),
     OutboxPut(OutboxItem),
     OutboxRemove(String),
+    /// A queued message rewritten before it went out.
+    OutboxText {
+        client_id: String,
+        text: String,
+    },
     /// Refused or its room gone: kept, with the reason, until the user deals with it.
     OutboxFailed {
         client_id: String,

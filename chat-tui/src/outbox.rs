@@ -4,7 +4,7 @@
 //! is safe: the server answers a retry with the original acknowledgement. One message is in
 //! flight at a time, which keeps them in the order they were written even when one is refused.
 
-use chat_protocol::{Millis, RoomId};
+use chat_protocol::{MessageId, Millis, RoomId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -15,6 +15,10 @@ pub struct OutboxItem {
     pub text: String,
     pub created: Millis,
     pub state: OutboxState,
+    /// A reply to this message.
+    pub reply_to: Option<MessageId>,
+    /// An action (`/me waves`).
+    pub action: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +60,18 @@ impl Outbox {
             .find(|i| i.state == OutboxState::Queued)?;
         item.state = OutboxState::InFlight;
         Some(item)
+    }
+
+    /// Change the text of a message not sent yet; false if it is gone or on its way (the
+    /// server may have it already).
+    pub fn set_text(&mut self, client_id: &str, text: &str) -> bool {
+        match self.items.iter_mut().find(|i| i.client_id == client_id) {
+            Some(item) if item.state != OutboxState::InFlight => {
+                item.text = text.to_string();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The server stored it: it leaves the outbox.
@@ -136,6 +152,8 @@ mod tests {
             text: format!("text {id}"),
             created: 0,
             state: OutboxState::Queued,
+            reply_to: None,
+            action: false,
         }
     }
 
@@ -156,6 +174,21 @@ mod tests {
             Some("b".into())
         );
         assert_eq!(outbox.waiting(), 2);
+    }
+
+    #[test]
+    fn a_queued_message_can_be_rewritten_until_it_is_on_its_way() {
+        let mut outbox = Outbox::default();
+        outbox.push(item("a", 1));
+        outbox.push(item("b", 1));
+        outbox.take_next();
+        assert!(
+            !outbox.set_text("a", "new"),
+            "in flight: the server may have it"
+        );
+        assert!(outbox.set_text("b", "new"));
+        assert_eq!(outbox.items()[1].text, "new");
+        assert!(!outbox.set_text("gone", "x"));
     }
 
     #[test]

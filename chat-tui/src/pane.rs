@@ -510,6 +510,32 @@ fn top_at(model: &Model, room: &Room, start: usize, g: Geometry, pane: usize) ->
     Scroll::Bottom
 }
 
+/// Whether all of event `seq` is on screen at the room's scroll position.
+pub fn shows(model: &Model, room: &Room, seq: Seq, g: Geometry, pane: usize) -> bool {
+    let Ok(target) = room.timeline.position(seq) else {
+        return false;
+    };
+    let (end, skip_bottom) = match room.scroll {
+        Scroll::Bottom => (room.timeline.len(), 0),
+        Scroll::At { seq, rows_below } => (anchor_index(room, seq) + 1, rows_below),
+    };
+    if target >= end {
+        return false;
+    }
+    let mut below = if room.scroll == Scroll::Bottom {
+        pending_rows(model, room, g)
+    } else {
+        0
+    };
+    for i in target + 1..end {
+        below += height(model, room, i, g);
+    }
+    let Some(below) = below.checked_sub(skip_bottom) else {
+        return false;
+    };
+    below + height(model, room, target, g) <= pane
+}
+
 fn anchor_index(room: &Room, seq: Seq) -> usize {
     let len = room.timeline.len();
     room.timeline
@@ -539,7 +565,14 @@ pub fn visible_lines(model: &Model, room: &Room, g: Geometry, pane: usize) -> Ve
         if total >= pane + skip_bottom {
             break;
         }
-        let lines = event_lines(model, room, i, g);
+        let mut lines = event_lines(model, room, i, g);
+        if model.selection == Some(events[i].seq) {
+            // The selected message (selection mode) in reverse video, readable on any theme.
+            let selected = Style::default().add_modifier(Modifier::REVERSED);
+            for line in lines.iter_mut().filter(|l| !l.spans.is_empty()) {
+                line.style = line.style.patch(selected);
+            }
+        }
         total += lines.len();
         chunks.push(lines);
     }

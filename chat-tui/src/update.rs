@@ -12,9 +12,9 @@ use crate::pane::{self, Geometry};
 use crate::timeline::Timeline;
 use chat_protocol::{
     AddMember, Auth, ChannelInfo, ClientFrame, CreateRoom, ErrorCode, EventContent, GetHistory,
-    JoinRoom, LeaveRoom, ListChannels, ListMembers, Logout, OpenDirect, RemoveMember, RenameRoom,
-    RoomEvent, RoomId, RoomKind, RoomSummary, SendMessage, ServerFrame, SetAway, SetReceipt,
-    SetTopic, SetTyping, Welcome,
+    JoinRoom, LeaveRoom, ListChannels, ListMembers, Logout, NotifyLevel, OpenDirect, RemoveMember,
+    RenameRoom, RoomEvent, RoomId, RoomKind, RoomSummary, SendMessage, ServerFrame, SetAway,
+    SetReceipt, SetTopic, SetTyping, Welcome,
 };
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -24,6 +24,7 @@ mod connection;
 mod frames;
 mod keys;
 mod rooms;
+mod select;
 mod send;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -35,6 +36,7 @@ use keys::*;
 pub use keys::{channel_matches, switcher_matches};
 pub use rooms::select_room;
 use rooms::*;
+use select::*;
 use send::*;
 use unsent::*;
 

@@ -1,6 +1,7 @@
 //! `view`: draws the model. It only reads; nothing here changes state or does I/O.
 
 mod login;
+mod message_overlays;
 mod overlay;
 mod sidebar;
 #[cfg(test)]
@@ -8,7 +9,7 @@ mod tests;
 pub mod theme;
 
 use crate::layout::{self, Areas, PROMPT};
-use crate::model::{typing_text, Connection, Model, Screen, Scroll};
+use crate::model::{typing_text, Compose, Connection, EditTarget, Model, Screen, Scroll};
 use crate::pane::{self, Geometry};
 use crate::wrap;
 use chat_protocol::RoomKind;
@@ -127,8 +128,58 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     }
 }
 
+/// The keys of message selection mode, as its hint line and the help list them.
+pub const SELECTION_KEYS: &[(&str, &str)] = &[
+    (
+        "Esc (empty input), Shift-Up",
+        "select a message; Up, Down move",
+    ),
+    (
+        "e",
+        "edit your message (Up in an empty input: your last one)",
+    ),
+    ("d", "delete (yours; any as owner or admin), after a y"),
+    ("r, Enter", "reply"),
+    (
+        "+",
+        "react: the usual emoji or any text; again takes it back",
+    ),
+    ("t", "the thread: the message and its replies"),
+    ("y", "copy the text to the clipboard"),
+    ("i", "who has read it"),
+    ("Esc", "back to the input"),
+];
+
 fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
-    let line = if let Some(notice) = &model.notice {
+    let compose = match &model.compose {
+        Some(Compose::Reply {
+            sender, excerpt, ..
+        }) => Some(format!(
+            "↳ replying to {sender}: {} · Esc cancels",
+            wrap::sanitize(excerpt).replace('\n', " ")
+        )),
+        Some(Compose::Edit { target, .. }) => Some(match target {
+            EditTarget::Sent(_) => {
+                "editing your message · Enter saves (empty: delete) · Esc cancels".to_string()
+            }
+            EditTarget::Queued(_) => {
+                "editing your unsent message · Enter saves (empty: discard) · Esc cancels"
+                    .to_string()
+            }
+        }),
+        None => None,
+    };
+    let line = if model.selection.is_some() && model.notice.is_none() {
+        Line::styled(
+            " e edit · d delete · r reply · + react · t thread · y copy · i read by · Esc",
+            Style::default().fg(Color::Cyan),
+        )
+    } else if let (Some(text), None) = (&compose, &model.notice) {
+        Line::styled(
+            wrap::truncate(&format!(" {text}"), usize::from(area.width)),
+            Style::default().fg(Color::Cyan),
+        )
+    } else if let Some(notice) = &model.notice {
         let color = if notice.error {
             Color::Red
         } else {

@@ -21,6 +21,7 @@ pub(crate) fn on_frame(model: &mut Model, frame: ServerFrame, fx: &mut Vec<Effec
                 if u.read_seq >= room.summary.read_seq {
                     room.summary.read_seq = u.read_seq;
                     room.summary.unread = u.unread;
+                    room.summary.mentions = u.mentions;
                 }
                 if room.summary.unread == 0 {
                     room.mention = false;
@@ -52,6 +53,28 @@ pub(crate) fn on_frame(model: &mut Model, frame: ServerFrame, fx: &mut Vec<Effec
             }
         }
         ServerFrame::RoomRemoved(removed) => remove_room(model, removed.room_id, fx),
+        ServerFrame::RoomSettings(changed) => {
+            if let Some(room) = model.rooms.get_mut(&changed.room_id) {
+                room.summary.settings = changed.settings;
+                fx.push(Effect::Cache(CacheOp::Room {
+                    summary: room.summary.clone(),
+                    synced_to: room.timeline.synced_to(),
+                }));
+            }
+            // Archived for me while open: on to the next room.
+            let hidden = model
+                .selected_room()
+                .is_some_and(|r| r.id() == changed.room_id && r.summary.settings.hidden);
+            if hidden {
+                let next = model
+                    .room_order()
+                    .into_iter()
+                    .find(|&id| id != changed.room_id);
+                if let Some(next) = next {
+                    select_room(model, next, fx);
+                }
+            }
+        }
         ServerFrame::Error(e) => notice(model, format!("server: {}", e.message), true),
         _ => {}
     }
@@ -92,6 +115,8 @@ pub(crate) fn forget_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effec
             text: draft.trim_end().to_string(),
             created: model.now,
             state: OutboxState::Queued,
+            reply_to: None,
+            action: false,
         };
         fx.push(Effect::Cache(CacheOp::OutboxPut(item.clone())));
         model.outbox.push(item);
@@ -129,6 +154,7 @@ pub(crate) fn on_live_event(model: &mut Model, event: RoomEvent, fx: &mut Vec<Ef
     let watching = model.is_watching(room_id);
     let mine = model.is_me(&event.sender);
     let mentions = message_mentions_me(model, &event);
+    note_live_change(model, &event);
     let Some(room) = model.rooms.get_mut(&room_id) else {
         return;
     };
@@ -141,12 +167,21 @@ pub(crate) fn on_live_event(model: &mut Model, event: RoomEvent, fx: &mut Vec<Ef
                 }
                 if mentions {
                     room.mention = true;
+                    if event.seq > room.summary.read_seq {
+                        room.summary.mentions += 1;
+                    }
                 }
                 if model.selected == Some(room_id) && room.scroll != Scroll::Bottom {
                     room.unseen_below += 1;
                 }
             }
-            let notify = !watching && (room.summary.kind == RoomKind::Direct || mentions);
+            // Muted rooms never ring; "mentions" rooms ring for mentions only.
+            let notify = !watching
+                && match room.summary.settings.notify {
+                    NotifyLevel::None => false,
+                    NotifyLevel::Mentions => mentions,
+                    NotifyLevel::All => room.summary.kind == RoomKind::Direct || mentions,
+                };
             if notify {
                 let title = if room.summary.kind == RoomKind::Direct {
                     event.sender.username.clone()
@@ -167,9 +202,47 @@ pub(crate) fn on_live_event(model: &mut Model, event: RoomEvent, fx: &mut Vec<Ef
     }
 }
 
+/// Whether a message from someone else mentions me as the server counts it: by name, or as
+/// `@room` unless I muted the room.
 pub(crate) fn message_mentions_me(model: &Model, event: &RoomEvent) -> bool {
-    !model.is_me(&event.sender)
-        && crate::model::message_text(event).is_some_and(|t| model.mentions_me(t))
+    let (Some(me), EventContent::Message(message)) = (&model.me, &event.content) else {
+        return false;
+    };
+    if model.is_me(&event.sender) {
+        return false;
+    }
+    let muted = model.rooms.get(&event.room_id).is_some_and(Room::muted);
+    message.mentions.contains(&me.id) || (message.mentions_room && !muted)
+}
+
+/// My own reactions as they come live, and replies into an open thread.
+fn note_live_change(model: &mut Model, event: &RoomEvent) {
+    let mine = model.is_me(&event.sender);
+    if let Some(room) = model.rooms.get_mut(&event.room_id) {
+        match &event.content {
+            EventContent::ReactionAdded(r) if mine => {
+                room.my_reactions.insert((r.message_id, r.emoji.clone()));
+            }
+            EventContent::ReactionRemoved(r) if mine => {
+                room.my_reactions.remove(&(r.message_id, r.emoji.clone()));
+            }
+            _ => {}
+        }
+    }
+    let reply_to = match &event.content {
+        EventContent::Message(m) => m.reply_to.as_ref().map(|q| q.message_id),
+        _ => None,
+    };
+    if let Some(Overlay::Thread {
+        room_id,
+        parent,
+        loaded: Some((_, replies)),
+    }) = &mut model.overlay
+    {
+        if *room_id == event.room_id && reply_to == Some(*parent) {
+            replies.push(event.clone());
+        }
+    }
 }
 
 pub(crate) fn catch_up_after_gap(room: &mut Room, fx: &mut Vec<Effect>) {
@@ -285,6 +358,10 @@ pub(crate) fn on_response(
                         message_id: ack.message_id,
                         client_id,
                         text: item.text,
+                        action: item.action,
+                        reply_to: item
+                            .reply_to
+                            .and_then(|parent| quote_for(model, ack.room_id, parent)),
                         ..Default::default()
                     }),
                 };
@@ -334,6 +411,7 @@ pub(crate) fn on_response(
                 return;
             };
             let newest_known = room.summary.last_seq;
+            note_reacted(model, room_id, &history.reacted);
             add_events(model, room_id, history.events, fx);
             let Some(room) = model.rooms.get_mut(&room_id) else {
                 return;
@@ -371,6 +449,7 @@ pub(crate) fn on_response(
                 room.loading_older = false;
             }
             if let Ok(ServerFrame::History(history)) = result {
+                note_reacted(model, room_id, &history.reacted);
                 add_events(model, room_id, history.events, fx);
             }
             older_arrived(model, room_id, fx);
@@ -448,6 +527,28 @@ pub(crate) fn on_response(
             model.overlay = None;
             notice(model, e.message, true);
         }
+        (Tag::Thread { room_id, parent }, Ok(ServerFrame::Thread(thread))) => {
+            note_reacted(model, room_id, &thread.reacted);
+            if let Some(Overlay::Thread {
+                parent: open,
+                loaded,
+                ..
+            }) = &mut model.overlay
+            {
+                if *open == parent {
+                    *loaded = Some((thread.parent, thread.replies));
+                }
+            }
+        }
+        (Tag::Mentions, Ok(ServerFrame::Mentions(list))) => {
+            if let Some(Overlay::Mentions { events, .. }) = &mut model.overlay {
+                *events = Some(list.events);
+            }
+        }
+        (Tag::Thread { .. } | Tag::Mentions, Err(e)) => {
+            model.overlay = None;
+            notice(model, e.message, true);
+        }
         (Tag::Action(text), Ok(_)) => notice(model, text, false),
         (Tag::Logout, Ok(_)) => logout(model, None, fx),
         (Tag::Logout, Err(e)) if e.code.is_none() => logout(model, Some(NOT_REVOKED.into()), fx),
@@ -458,6 +559,14 @@ pub(crate) fn on_response(
         (Tag::Quiet, _) => {}
         (_, Err(e)) => notice(model, e.message, true),
         (_, Ok(_)) => {}
+    }
+}
+
+/// My reactions in a page of history or a thread (reaction counts name only the first few).
+fn note_reacted(model: &mut Model, room_id: RoomId, reacted: &[chat_protocol::OwnReaction]) {
+    if let Some(room) = model.rooms.get_mut(&room_id) {
+        room.my_reactions
+            .extend(reacted.iter().map(|r| (r.message_id, r.emoji.clone())));
     }
 }
 

@@ -145,6 +145,14 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
             on_unsent_key(model, key, fx);
             return;
         }
+        Overlay::React { .. }
+        | Overlay::ConfirmDelete { .. }
+        | Overlay::Thread { .. }
+        | Overlay::ReadBy { .. }
+        | Overlay::Mentions { .. } => {
+            on_message_overlay_key(model, key, fx);
+            return;
+        }
         Overlay::Switcher(p) => p,
         Overlay::Channels { picker, .. } => picker,
     };
@@ -237,6 +245,14 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         .saturating_sub(2)
         .max(1);
     let before = model.input.text().len();
+    if model.selection.is_some() {
+        on_selection_key(model, key, fx);
+        return;
+    }
+    if shift && key.code == KeyCode::Up {
+        start_selection(model);
+        return;
+    }
     match model.settings.keys.action(&key) {
         Some(Action::Switcher) => {
             model.overlay = Some(Overlay::Switcher(Picker::default()));
@@ -251,14 +267,28 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::PageUp => scroll_up(model, pane_rows, fx),
         KeyCode::PageDown => scroll_down(model, pane_rows, fx),
         KeyCode::End if model.input.is_empty() || ctrl => scroll_to_bottom(model, fx),
+        KeyCode::Esc if cancel_compose(model) => {}
         KeyCode::Esc => {
+            let idle = model.input.is_empty()
+                && model.notice.is_none()
+                && model
+                    .selected_room()
+                    .is_some_and(|r| r.scroll == Scroll::Bottom);
             model.notice = None;
-            scroll_to_bottom(model, fx);
+            if idle {
+                // Esc from an empty input, already at the bottom: select a message.
+                start_selection(model);
+            } else {
+                scroll_to_bottom(model, fx);
+            }
         }
         KeyCode::Enter if alt || shift => model.input.insert_char('\n'),
         KeyCode::Char('j') if ctrl => model.input.insert_char('\n'),
         KeyCode::Enter => submit(model, fx),
         KeyCode::Tab => complete::complete(model),
+        KeyCode::Up if ctrl => model.input.history_prev(),
+        KeyCode::Down if ctrl => model.input.history_next(),
+        KeyCode::Up if model.input.is_empty() && model.compose.is_none() && edit_last(model) => {}
         KeyCode::Up if !model.input.up() => model.input.history_prev(),
         KeyCode::Down if !model.input.down() => model.input.history_next(),
         KeyCode::Left => model.input.left(),
@@ -284,7 +314,12 @@ pub(crate) fn on_paste(model: &mut Model, text: &str, fx: &mut Vec<Effect>) {
         (Some(Overlay::Switcher(p)), _) | (Some(Overlay::Channels { picker: p, .. }), _) => {
             p.query.push_str(text.lines().next().unwrap_or_default());
         }
-        (Some(Overlay::Help | Overlay::Unsent { .. } | Overlay::Members { .. }), _) => {}
+        (Some(Overlay::React { picker, .. }), _) => {
+            picker
+                .query
+                .push_str(text.lines().next().unwrap_or_default());
+        }
+        (Some(_), _) => {}
         (None, Screen::Login) => {
             let form = &mut model.login;
             let line = text.lines().next().unwrap_or_default();

@@ -56,6 +56,7 @@ pub fn select_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
         }
         model.selected = Some(room_id);
         model.completion = None;
+        model.selection = None;
         fx.push(Effect::Cache(CacheOp::Selected(room_id)));
     }
     let connected = is_connected(model);
@@ -117,6 +118,7 @@ const FIND_UNREAD_LIMIT: u32 = 1_000;
 /// Older events arrived: if the room in view was waiting for its first unread message, open
 /// there now, or fetch further back.
 pub(crate) fn older_arrived(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
+    continue_jump(model, room_id, fx);
     if model.selected != Some(room_id) {
         return;
     }

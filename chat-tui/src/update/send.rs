@@ -1,8 +1,22 @@
 //! Sending messages through the outbox, and running /commands.
 
 use super::*;
+use crate::model::Compose;
+use chat_protocol::{NotifyLevel, SetRoomSettings};
 
 pub(crate) fn submit(model: &mut Model, fx: &mut Vec<Effect>) {
+    // A reply or an edit belongs to the room it was started in.
+    let compose_room = match &model.compose {
+        Some(Compose::Reply { room_id, .. } | Compose::Edit { room_id, .. }) => Some(*room_id),
+        None => None,
+    };
+    if compose_room.is_some() && compose_room != model.selected {
+        model.compose = None;
+    }
+    if let Some(Compose::Edit { room_id, target }) = model.compose.clone() {
+        submit_edit(model, room_id, target, fx);
+        return;
+    }
     let text = model.input.text().trim_end().to_string();
     if text.trim().is_empty() {
         return;
@@ -21,7 +35,23 @@ pub(crate) fn submit(model: &mut Model, fx: &mut Vec<Effect>) {
     let text = text
         .strip_prefix('/')
         .filter(|t| t.starts_with('/'))
-        .unwrap_or(&text);
+        .unwrap_or(&text)
+        .to_string();
+    let reply_to = match model.compose.take() {
+        Some(Compose::Reply { message_id, .. }) => Some(message_id),
+        _ => None,
+    };
+    queue_message(model, text, reply_to, false, fx);
+}
+
+/// Put a message in the outbox (sent at once when connected) for the room in view.
+pub(crate) fn queue_message(
+    model: &mut Model,
+    text: String,
+    reply_to: Option<chat_protocol::MessageId>,
+    action: bool,
+    fx: &mut Vec<Effect>,
+) {
     let Some(room) = model.selected_room() else {
         notice(model, "no room open: /join a channel or /dm someone", true);
         return;
@@ -46,9 +76,11 @@ pub(crate) fn submit(model: &mut Model, fx: &mut Vec<Effect>) {
         client_id: model.rng.client_id(),
         room_id,
         room_name,
-        text: text.to_string(),
+        text,
         created: model.now,
         state: OutboxState::Queued,
+        reply_to,
+        action,
     };
     model.input.take();
     stop_typing(model, fx);
@@ -72,8 +104,8 @@ pub(crate) fn pump_outbox(model: &mut Model, fx: &mut Vec<Effect>) {
             room_id: item.room_id,
             client_id: item.client_id.clone(),
             text: item.text.clone(),
-            reply_to: None,
-            action: false,
+            reply_to: item.reply_to,
+            action: item.action,
         });
         let tag = Tag::Send {
             client_id: item.client_id.clone(),
@@ -117,6 +149,14 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
                 });
                 request(fx, Tag::Members { room_id }, frame);
             }
+            return;
+        }
+        Command::Mentions => {
+            open_mentions(model, fx);
+            return;
+        }
+        Command::Me(action) => {
+            queue_message(model, action, None, true, fx);
             return;
         }
         Command::Whois(name) => {
@@ -258,6 +298,41 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
                         request_id: 0,
                         room_id,
                         topic,
+                    }),
+                ),
+                Command::Notify(level) => (
+                    Tag::Action(match level {
+                        NotifyLevel::All => format!("{name}: every message alerts you"),
+                        NotifyLevel::Mentions => format!("{name}: only mentions alert you"),
+                        NotifyLevel::None => format!("{name} muted"),
+                    }),
+                    ClientFrame::SetRoomSettings(SetRoomSettings {
+                        notify: Some(level),
+                        room_id,
+                        ..SetRoomSettings::default()
+                    }),
+                ),
+                Command::Pin(pinned) => (
+                    Tag::Action(format!(
+                        "{name} {}",
+                        if pinned { "pinned" } else { "unpinned" }
+                    )),
+                    ClientFrame::SetRoomSettings(SetRoomSettings {
+                        pinned: Some(pinned),
+                        room_id,
+                        ..SetRoomSettings::default()
+                    }),
+                ),
+                Command::Archive(hidden) => (
+                    Tag::Action(if hidden {
+                        format!("{name} archived: it comes back when someone writes in it")
+                    } else {
+                        format!("{name} is listed again")
+                    }),
+                    ClientFrame::SetRoomSettings(SetRoomSettings {
+                        hidden: Some(hidden),
+                        room_id,
+                        ..SetRoomSettings::default()
                     }),
                 ),
                 Command::Rename(title) => (

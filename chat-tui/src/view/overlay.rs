@@ -1,5 +1,6 @@
 //! Boxes drawn over the screen: help, the quick switcher, the channel directory.
 
+use super::message_overlays;
 use crate::commands::COMMANDS;
 use crate::keymap::Action;
 use crate::model::{Model, Overlay, Picker};
@@ -15,7 +16,11 @@ use ratatui::Frame;
 pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "send the message or run the /command"),
     ("Alt-Enter, Shift-Enter, Ctrl-J", "new line in the message"),
-    ("Up, Down", "move in the input, then browse what you sent"),
+    (
+        "Up, Down",
+        "move in the input; in an empty one, Up edits your last message",
+    ),
+    ("Ctrl-Up, Ctrl-Down", "browse what you sent"),
     ("Tab", "complete /commands, @names and #rooms (again: next)"),
     ("PgUp, PgDn, mouse wheel", "scroll the messages"),
     ("End (empty input), Esc", "back to the newest message"),
@@ -32,6 +37,17 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         Some(Overlay::Help) => draw_help(model, frame),
         Some(Overlay::Unsent { selected }) => draw_unsent(model, frame, *selected),
         Some(Overlay::Members { room_id }) => draw_members(model, frame, *room_id),
+        Some(Overlay::React { picker, .. }) => message_overlays::draw_react(frame, picker),
+        Some(Overlay::ConfirmDelete { .. }) => message_overlays::draw_confirm_delete(frame),
+        Some(Overlay::Thread { loaded, .. }) => {
+            message_overlays::draw_thread(model, frame, loaded.as_ref())
+        }
+        Some(Overlay::ReadBy { room_id, seq }) => {
+            message_overlays::draw_read_by(model, frame, *room_id, *seq)
+        }
+        Some(Overlay::Mentions { selected, events }) => {
+            message_overlays::draw_mentions(model, frame, *selected, events.as_ref())
+        }
         Some(Overlay::Switcher(picker)) => {
             let rows: Vec<Line<'static>> = switcher_matches(model, &picker.query)
                 .into_iter()
@@ -90,7 +106,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
     }
 }
 
-fn centered(frame: &Frame<'_>, width: u16, height: u16) -> Rect {
+pub(super) fn centered(frame: &Frame<'_>, width: u16, height: u16) -> Rect {
     let area = frame.area();
     let width = width.min(area.width);
     let height = height.min(area.height);
@@ -170,6 +186,11 @@ fn draw_help(model: &Model, frame: &mut Frame<'_>) {
             .iter()
             .map(|(keys, what)| (keys.to_string(), what.to_string()));
         section(&mut lines, "Keys", bound.chain(fixed).collect());
+        let selection = crate::view::SELECTION_KEYS
+            .iter()
+            .map(|(keys, what)| (keys.to_string(), what.to_string()))
+            .collect();
+        section(&mut lines, "Messages", selection);
         let commands = COMMANDS
             .iter()
             .map(|(_, usage, what)| (usage.to_string(), what.to_string()))

@@ -35,9 +35,11 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>, area: Rect) {
             RoomKind::Direct => Span::styled("○ ", Style::default().fg(Color::DarkGray)),
             _ => Span::raw("  "),
         };
-        let unread = room.summary.unread;
-        let badge = match (room.mention, unread) {
-            (true, n) => format!(" @{n} "),
+        // Muted rooms show no count, only mentions of me by name.
+        let unread = if room.muted() { 0 } else { room.summary.unread };
+        let mentioned = room.summary.mentions > 0 || room.mention;
+        let badge = match (mentioned, unread) {
+            (true, _) => format!(" @{} ", room.summary.mentions.max(1)),
             (false, 0) => String::new(),
             (false, n) if n > 999 => " 999+ ".into(),
             (false, n) => format!(" {n} "),
@@ -46,10 +48,12 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         let name = wrap::truncate(&room.shown_name(), name_room);
         let pad = width.saturating_sub(1 + 2 + wrap::width(&name) + wrap::width(&badge));
         let mut name_style = Style::default();
-        if unread > 0 {
+        if room.muted() {
+            name_style = name_style.fg(Color::DarkGray);
+        } else if unread > 0 {
             name_style = name_style.add_modifier(Modifier::BOLD);
         }
-        let badge_style = if room.mention {
+        let badge_style = if mentioned {
             Style::default().fg(Color::Black).bg(Color::Yellow)
         } else {
             Style::default().fg(Color::Black).bg(Color::Gray)

@@ -265,7 +265,7 @@ fn the_login_screen_masks_the_password_and_shows_errors() {
 #[test]
 fn help_lists_every_command() {
     let mut model = connected_model();
-    model.size = (110, 40);
+    model.size = (110, 90);
     model.overlay = Some(crate::model::Overlay::Help);
     let rows = render(&model).join("\n");
     for (name, _, _) in crate::commands::COMMANDS {

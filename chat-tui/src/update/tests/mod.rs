@@ -36,7 +36,16 @@ pub fn summary(id: RoomId, kind: RoomKind, title: &str, last_seq: i64) -> RoomSu
     }
 }
 
+/// A message as the server sends it: `@alice` and `@bob` in the text are listed as mentions.
 pub fn message(room_id: RoomId, seq: i64, from: &UserRef, text: &str) -> RoomEvent {
+    let mentions = chat_protocol::text::mentioned_names(text)
+        .iter()
+        .filter_map(|name| match name.to_ascii_lowercase().as_str() {
+            "alice" => Some(1),
+            "bob" => Some(2),
+            _ => None,
+        })
+        .collect();
     RoomEvent {
         room_id,
         seq,
@@ -46,6 +55,7 @@ pub fn message(room_id: RoomId, seq: i64, from: &UserRef, text: &str) -> RoomEve
             message_id: seq,
             client_id: format!("c{seq}"),
             text: text.into(),
+            mentions,
             ..Default::default()
         }),
     }
