@@ -266,7 +266,7 @@ pub enum Overlay {
     Thread {
         room_id: RoomId,
         parent: MessageId,
-        loaded: Option<(RoomEvent, Vec<RoomEvent>)>,
+        loaded: Option<Box<(RoomEvent, Vec<RoomEvent>)>>,
     },
     /// Who of the members has read a message, and who not yet.
     ReadBy {

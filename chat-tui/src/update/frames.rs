@@ -236,11 +236,11 @@ fn note_live_change(model: &mut Model, event: &RoomEvent) {
     if let Some(Overlay::Thread {
         room_id,
         parent,
-        loaded: Some((_, replies)),
+        loaded: Some(thread),
     }) = &mut model.overlay
     {
         if *room_id == event.room_id && reply_to == Some(*parent) {
-            replies.push(event.clone());
+            thread.1.push(event.clone());
         }
     }
 }
@@ -536,7 +536,7 @@ pub(crate) fn on_response(
             }) = &mut model.overlay
             {
                 if *open == parent {
-                    *loaded = Some((thread.parent, thread.replies));
+                    *loaded = Some(Box::new((thread.parent, thread.replies)));
                 }
             }
         }

@@ -428,8 +428,8 @@ pub(crate) fn on_message_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut 
             parent,
             loaded,
         } => match (key.code, loaded) {
-            (KeyCode::Char('r') | KeyCode::Enter, Some((event, _))) => {
-                start_reply(model, room_id, &event);
+            (KeyCode::Char('r') | KeyCode::Enter, Some(thread)) => {
+                start_reply(model, room_id, &thread.0);
             }
             (KeyCode::Esc | KeyCode::Char('q'), _) => {}
             (_, loaded) => {

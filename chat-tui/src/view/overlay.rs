@@ -40,7 +40,7 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         Some(Overlay::React { picker, .. }) => message_overlays::draw_react(frame, picker),
         Some(Overlay::ConfirmDelete { .. }) => message_overlays::draw_confirm_delete(frame),
         Some(Overlay::Thread { loaded, .. }) => {
-            message_overlays::draw_thread(model, frame, loaded.as_ref())
+            message_overlays::draw_thread(model, frame, loaded.as_deref())
         }
         Some(Overlay::ReadBy { room_id, seq }) => {
             message_overlays::draw_read_by(model, frame, *room_id, *seq)
