@@ -499,3 +499,83 @@ async fn a_hung_server_is_noticed_and_named() {
     .unwrap();
     server.stop().await;
 }
+
+/// Messages that change: bob replies to alice, reacts to her message, edits and deletes his
+/// own, each typed as a person would (selection mode, Up to edit), and alice sees each change
+/// on her screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let url = server.url();
+    for name in ["alice", "bob"] {
+        let auth = Auth::Register {
+            username: name.into(),
+            password: PASSWORD.into(),
+        };
+        Client::connect(&url, auth).await.unwrap().close();
+    }
+    let homes = [dir.path().join("alice"), dir.path().join("bob")];
+    for home in &homes {
+        std::fs::create_dir_all(home).unwrap();
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut alice = Tui::start("alice", &homes[0], &url);
+        let mut bob = Tui::start("bob", &homes[1], &url);
+        for tui in [&mut alice, &mut bob] {
+            tui.wait_text("log in");
+            tui.line(PASSWORD);
+            tui.wait_text("● connected");
+        }
+        alice.line("/create channel general @bob");
+        bob.wait_text("#general");
+        alice.line("lunch at noon?");
+        bob.wait_text("lunch at noon?");
+
+        // Esc from the empty input selects alice's message; r replies to it.
+        bob.keys("\x1b");
+        bob.wait_text("e edit · d delete");
+        std::thread::sleep(Duration::from_millis(100));
+        bob.keys("r");
+        bob.wait_text("replying to alice");
+        bob.line("count me in");
+        alice.wait_text("↳ alice: lunch at noon?");
+        alice.wait_text("count me in");
+        alice.wait_text("└ 1 reply");
+
+        // Up in the empty input edits bob's last message.
+        std::thread::sleep(Duration::from_millis(100));
+        bob.keys("\x1b[A");
+        bob.wait_text("editing your message");
+        bob.keys("\x15");
+        bob.line("count me in, and carol too");
+        alice.wait_text("count me in, and carol too (edited)");
+
+        // React to alice's message: select it (Esc, then Up past bob's), + and 1 for 👍.
+        bob.keys("\x1b");
+        bob.wait_text("e edit · d delete");
+        std::thread::sleep(Duration::from_millis(100));
+        bob.keys("\x1b[A");
+        std::thread::sleep(Duration::from_millis(100));
+        bob.keys("+");
+        bob.wait_text("React");
+        bob.keys("1");
+        alice.wait_text("👍 1");
+
+        // Delete bob's reply, after the confirmation.
+        bob.keys("\x1b[B");
+        std::thread::sleep(Duration::from_millis(100));
+        bob.keys("d");
+        bob.wait_text("Delete this message for everyone?");
+        bob.keys("y");
+        let screen = alice.wait_text("message deleted");
+        assert!(!screen.contains("carol too"), "{screen}");
+        assert!(screen.contains("👍 1"), "{screen}");
+        alice.quit();
+        bob.quit();
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+}

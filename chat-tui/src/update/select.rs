@@ -242,19 +242,19 @@ pub(crate) fn submit_edit(
         EditTarget::Queued(client_id) if text.trim().is_empty() => {
             model.outbox.remove(&client_id);
             fx.push(Effect::Cache(CacheOp::OutboxRemove(client_id)));
-            finish_compose(model);
+            finish_compose(model, fx);
             notice(model, "the unsent message was discarded", false);
         }
         EditTarget::Queued(client_id) => {
             if model.outbox.set_text(&client_id, &text) {
                 fx.push(Effect::Cache(CacheOp::OutboxText { client_id, text }));
-                finish_compose(model);
+                finish_compose(model, fx);
             } else {
                 notice(model, "it is on its way: edit it once it is sent", true);
             }
         }
         EditTarget::Sent(message_id) if text.trim().is_empty() => {
-            finish_compose(model);
+            finish_compose(model, fx);
             model.overlay = Some(Overlay::ConfirmDelete {
                 room_id,
                 message_id,
@@ -267,7 +267,7 @@ pub(crate) fn submit_edit(
                 .and_then(|r| r.message(message_id))
                 .is_some_and(|e| message_of(e).text == text);
             if unchanged {
-                finish_compose(model);
+                finish_compose(model, fx);
                 return;
             }
             let chars = text.chars().count();
@@ -291,14 +291,16 @@ pub(crate) fn submit_edit(
                 text,
             });
             request(fx, Tag::Change, frame);
-            finish_compose(model);
+            finish_compose(model, fx);
         }
     }
 }
 
-fn finish_compose(model: &mut Model) {
+fn finish_compose(model: &mut Model, fx: &mut Vec<Effect>) {
     model.compose = None;
     model.input.take();
+    // Keys pressed while editing announced typing; nothing new is coming.
+    stop_typing(model, fx);
 }
 
 /// Esc while writing a reply or an edit: back to a plain message (an edit's text goes).

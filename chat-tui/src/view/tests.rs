@@ -683,3 +683,95 @@ fn edits_deletes_reactions_replies_and_threads_are_drawn_on_their_messages() {
         "{screen}"
     );
 }
+
+#[test]
+fn selection_compose_lines_and_message_overlays_are_drawn() {
+    use crate::model::{Compose, EditTarget, Overlay, Picker};
+    use ratatui::crossterm::event::KeyCode;
+    use ratatui::style::Modifier;
+    let mut model = connected_model();
+    model.size = (100, 24);
+    // Esc from the empty input: the newest message in reverse video, the keys below.
+    crate::update::update(&mut model, crate::update::tests::key(KeyCode::Esc));
+    let rows = render(&model);
+    let text = rows.join("\n");
+    assert!(
+        text.contains("e edit · d delete · r reply · + react"),
+        "{text}"
+    );
+    let (w, h) = model.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view(&model, f)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let row = rows
+        .iter()
+        .position(|r| r.contains("how are you?"))
+        .unwrap() as u16;
+    let x = rows[usize::from(row)].find("how").unwrap() as u16;
+    assert!(buffer[(x, row)].modifier.contains(Modifier::REVERSED));
+
+    model.selection = None;
+    model.compose = Some(Compose::Reply {
+        room_id: GENERAL,
+        message_id: 3,
+        sender: "bob".into(),
+        excerpt: "how are you?".into(),
+    });
+    assert!(render(&model)
+        .join("\n")
+        .contains("↳ replying to bob: how are you? · Esc cancels"));
+    model.compose = Some(Compose::Edit {
+        room_id: GENERAL,
+        target: EditTarget::Queued("c1".into()),
+    });
+    assert!(render(&model)
+        .join("\n")
+        .contains("editing your unsent message"));
+    model.compose = None;
+
+    model.overlay = Some(Overlay::React {
+        room_id: GENERAL,
+        message_id: 3,
+        picker: Picker::default(),
+    });
+    let text = render(&model).join("\n");
+    assert!(text.contains("1 👍 2 ❤️"), "{text}");
+    model.overlay = Some(Overlay::ConfirmDelete {
+        room_id: GENERAL,
+        message_id: 3,
+    });
+    assert!(render(&model)
+        .join("\n")
+        .contains("Delete this message for everyone?"));
+    let parent = model.rooms[&GENERAL].timeline.events()[2].clone();
+    let reply = message(GENERAL, 4, &user(1, "alice"), "fine, thanks");
+    model.overlay = Some(Overlay::Thread {
+        room_id: GENERAL,
+        parent: 3,
+        loaded: Some(Box::new((parent, vec![reply.clone()]))),
+    });
+    let text = render(&model).join("\n");
+    assert!(text.contains("1 reply"), "{text}");
+    assert!(text.contains("alice fine, thanks"), "{text}");
+    model.overlay = Some(Overlay::Mentions {
+        selected: 0,
+        events: Some(vec![reply]),
+    });
+    let text = render(&model).join("\n");
+    assert!(text.contains("alice fine, thanks #general"), "{text}");
+    model.overlay = None;
+
+    // A muted room is listed without its count, but a mention of me still shows.
+    let general = model.rooms.get_mut(&GENERAL).unwrap();
+    general.summary.settings.notify = chat_protocol::NotifyLevel::None;
+    general.summary.unread = 7;
+    let muted_row = |model: &crate::model::Model| {
+        render(model)
+            .into_iter()
+            .find(|r| r.trim_start().starts_with("#general"))
+            .unwrap()
+    };
+    assert!(!muted_row(&model).contains(" 7 "), "{}", muted_row(&model));
+    model.rooms.get_mut(&GENERAL).unwrap().summary.mentions = 1;
+    assert!(muted_row(&model).contains("@1"), "{}", muted_row(&model));
+}
