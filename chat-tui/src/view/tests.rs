@@ -692,7 +692,7 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
     let mut model = connected_model();
     model.size = (100, 24);
     // Esc from the empty input: the newest message in reverse video, the keys below.
-    crate::update::update(&mut model, crate::update::tests::key(KeyCode::Esc));
+    update(&mut model, crate::update::tests::key(KeyCode::Esc));
     let rows = render(&model);
     let text = rows.join("\n");
     assert!(
