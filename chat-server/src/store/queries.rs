@@ -396,6 +396,9 @@ pub struct HistoryPage {
     pub reacted: Vec<chat_protocol::OwnReaction>,
 }
 
+/// How aggregated reactions appear in a stored message's JSON.
+const REACTIONS_KEY: &str = "\"reactions\":[";
+
 pub fn history(
     conn: &Connection,
     caller: UserId,
@@ -430,8 +433,11 @@ pub fn history(
     if let Page::Before(_) = page {
         rows.reverse();
     }
+    // Only a message someone reacted to carries `reactions` in its stored JSON: a page
+    // without any (most pages) needs no look-up of the caller's own.
+    let any_reactions = rows.iter().any(|(_, json)| json.contains(REACTIONS_KEY));
     let reacted = match (rows.first(), rows.last()) {
-        (Some((first, _)), Some((last, _))) => {
+        (Some((first, _)), Some((last, _))) if any_reactions => {
             super::threads::own_reactions_in(conn, caller, room_id, *first, *last)?
         }
         _ => Vec::new(),
