@@ -262,15 +262,24 @@ fn draw_members(model: &Model, frame: &mut Frame<'_>, room_id: chat_protocol::Ro
             (Some(_), Some(_)) => "not read your last message yet",
             _ => "",
         };
+        let behind = room
+            .receipts
+            .get(&user.id)
+            .map(|(_, read)| read_position(room, *read))
+            .unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!(" {icon} "), Style::default().fg(color)),
             Span::raw(format!("{:<20}", wrap::truncate(&user.username, 20))),
             Span::styled(format!("{role:<7}"), Style::default().fg(Color::Cyan)),
+            Span::styled(
+                format!("{behind:<16}"),
+                Style::default().fg(Color::DarkGray),
+            ),
             Span::styled(read, Style::default().fg(Color::DarkGray)),
         ]));
     }
     let height = (lines.len() as u16 + 2).min(frame.area().height);
-    let rect = centered(frame, 70, height);
+    let rect = centered(frame, 86, height);
     frame.render_widget(Clear, rect);
     let title = format!(
         " {} · {} member{} · any key closes ",
@@ -286,6 +295,23 @@ fn draw_members(model: &Model, frame: &mut Frame<'_>, room_id: chat_protocol::Ro
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         rect,
     );
+}
+
+/// How far a member has read: "read all", or how many messages they have not read yet
+/// ("40+" when some of those are older than what is loaded).
+fn read_position(room: &crate::model::Room, read: chat_protocol::Seq) -> String {
+    let events = room.timeline.events();
+    let behind = events
+        .iter()
+        .filter(|e| e.seq > read && crate::model::message_text(e).is_some())
+        .count();
+    let more =
+        !room.timeline.reached_start() && room.timeline.first_seq().is_some_and(|f| f > read + 1);
+    match (behind, more) {
+        (0, false) => "read all".into(),
+        (n, false) => format!("{n} unread"),
+        (n, true) => format!("{n}+ unread"),
+    }
 }
 
 /// Messages not sent: where to, why, and the text, with the keys that deal with them.

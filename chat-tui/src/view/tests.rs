@@ -405,6 +405,9 @@ fn names_lists_members_online_first_with_roles_and_who_read_my_last_message() {
     );
     let carol = &rows[row_of("carol")];
     assert!(carol.contains("○ carol"), "{carol}");
+    // How far each has read.
+    assert!(bob.contains("1 unread"), "{bob}");
+    assert!(carol.contains("2 unread"), "{carol}");
     assert!(
         carol.contains("admin") && carol.contains("not read"),
         "{carol}"
