@@ -175,9 +175,16 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
 
 /// The rooms the quick switcher offers for `query`, best match first.
 pub fn switcher_matches(model: &Model, query: &str) -> Vec<RoomId> {
+    // Rooms archived for me are found here too (after the listed ones), to go back to them.
+    let hidden = model
+        .rooms
+        .values()
+        .filter(|r| r.summary.settings.hidden && model.selected != Some(r.id()))
+        .map(|r| r.id());
     let mut scored: Vec<(i64, usize, RoomId)> = model
         .room_order()
         .into_iter()
+        .chain(hidden)
         .enumerate()
         .filter_map(|(rank, id)| {
             let name = model.rooms.get(&id)?.display_name();

@@ -325,7 +325,7 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
                 ),
                 Command::Archive(hidden) => (
                     Tag::Action(if hidden {
-                        format!("{name} archived: it comes back when someone writes in it")
+                        format!("{name} archived: back when someone writes in it; Ctrl-K finds it")
                     } else {
                         format!("{name} is listed again")
                     }),

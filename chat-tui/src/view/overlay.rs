@@ -53,7 +53,9 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
                 .into_iter()
                 .filter_map(|id| model.rooms.get(&id))
                 .map(|room| {
-                    let unread = if room.summary.unread > 0 {
+                    let unread = if room.summary.settings.hidden {
+                        "  (archived)".to_string()
+                    } else if room.summary.unread > 0 {
                         format!("  ({} unread)", room.summary.unread)
                     } else {
                         String::new()

@@ -343,4 +343,6 @@ fn room_settings_mute_hide_and_pin_as_every_device_is_told() {
     );
     assert_eq!(model.selected, Some(GENERAL));
     assert_eq!(model.room_order(), [GENERAL]);
+    // Ctrl-K still finds it, to go back.
+    assert_eq!(switcher_matches(&model, "bob"), [DIRECT]);
 }
