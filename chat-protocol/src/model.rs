@@ -308,7 +308,8 @@ pub struct ChatMessage {
 pub struct ReplyQuote {
     pub message_id: MessageId,
     pub sender: UserRef,
-    /// The first line of the text, cut to 100 characters (with `…`); empty when deleted.
+    /// The first line of the text, cut to 100 characters (with `…`); absent when deleted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub excerpt: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,

@@ -278,7 +278,8 @@ fn audit(db: &Path, room: &str) -> anyhow::Result<()> {
     let rows = admin::audit::audit(&conn, room_id)?;
     // Quoted and escaped like the texts: a title is anyone's input, control characters too.
     say(format!(
-        "room {room_id} {title:?}: {} edit(s) and deletion(s)",
+        "room {room_id} {}: {} edit(s) and deletion(s)",
+        quoted(&title),
         rows.len()
     ))?;
     if rows.is_empty() {
@@ -289,19 +290,40 @@ fn audit(db: &Path, room: &str) -> anyhow::Result<()> {
         "when (UTC)", "seq", "action", "by", "message", "sent by"
     ))?;
     for row in rows {
-        // Debug quoting keeps a multi-line text on one line, escapes and all.
+        // Quoted on one line: line breaks and control characters escaped.
         say(format!(
-            "{:<19}  {:>6}  {:<6}  {:<16} {:>8}  {:<16} {:?}",
+            "{:<19}  {:>6}  {:<6}  {:<16} {:>8}  {:<16} {}",
             admin::audit::utc(row.at),
             row.seq,
             row.action,
             row.actor,
             row.message_id,
             row.sender,
-            row.old_text
+            quoted(&row.old_text)
         ))?;
     }
     Ok(())
+}
+
+/// Text in double quotes on one line, as a terminal can show it safely: quotes, backslashes,
+/// control characters and bidirectional overrides escaped; emoji sequences (ZWJ, VS16,
+/// keycaps) left as they are, so they read as sent.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || bidi => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The error and its causes, without a backtrace (these are user-facing errors), and without
@@ -338,6 +360,18 @@ fn eprintln_note(note: &str) {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn audit_quotes_keep_emoji_and_escape_what_a_terminal_would_obey() {
+        assert_eq!(
+            quoted("👨\u{200d}👩\u{200d}👧 ❤\u{fe0f} 1\u{fe0f}\u{20e3}"),
+            "\"👨\u{200d}👩\u{200d}👧 ❤\u{fe0f} 1\u{fe0f}\u{20e3}\""
+        );
+        assert_eq!(
+            quoted("a\"b\\c\nd\u{1b}[2J\u{202e}x"),
+            r#""a\"b\\c\nd\u{1b}[2J\u{202e}x""#
+        );
+    }
 
     #[test]
     fn causes_already_in_the_message_are_not_repeated() {

@@ -181,6 +181,14 @@ async fn a_room_archived_for_oneself_comes_back_with_the_next_message_unless_mut
     assert!(!back.settings.hidden);
     assert!(!listed(&bob, room).await.hidden);
     assert!(listed(&bob, quiet).await.hidden);
+    // A muted room comes back for a mention by name, though.
+    alice
+        .send_message(quiet, "q2", "@bob a word")
+        .await
+        .unwrap();
+    let named = wait_for(&mut bob, settings_frame).await;
+    assert_eq!(named.room_id, quiet);
+    assert!(!named.settings.hidden);
     // alice, who hid nothing, got no settings frame.
     let alice_frames = {
         let mut alice = alice;

@@ -284,6 +284,7 @@ pub fn send_message(
         None => None,
     };
     let (mentions, mentions_room) = resolve_mentions(ctx, room_id, sender, &text)?;
+    let named = mentions.clone();
     // Every refusal is above this line.
     let seq = next_seq(ctx.conn, room_id)?;
     ctx.conn
@@ -321,7 +322,7 @@ pub fn send_message(
         Some((parent, _)) => store_change(ctx, &parent, seq, sender, content)?,
         None => store_event(ctx, room_id, seq, sender, content, None, None)?,
     }
-    super::settings::bring_back_hidden(ctx, room_id)?;
+    super::settings::bring_back_hidden(ctx, room_id, &named)?;
     Ok(SendAck {
         room_id,
         client_id,

@@ -15,6 +15,12 @@ pub fn set_archived(
     archived: bool,
 ) -> Result<(), StoreError> {
     let (room, role) = member_room(ctx.conn, room_id, me.id)?;
+    if room.kind == chat_protocol::RoomKind::Direct {
+        return Err(refuse(
+            ErrorCode::Forbidden,
+            "direct rooms cannot be archived",
+        ));
+    }
     let what = if archived {
         "archive it"
     } else {

@@ -129,9 +129,14 @@ pub fn forget_draft(conn: &Connection, room_id: RoomId, user_id: UserId) -> Resu
 }
 
 /// A new message brings the room back for members who archived it for themselves, unless
-/// they also muted it. Found through a partial index, so rooms nobody hid cost one probe.
-pub fn bring_back_hidden(ctx: &mut WriteCtx<'_>, room_id: RoomId) -> Result<(), StoreError> {
-    let users: Vec<UserId> = ctx
+/// they also muted it and it does not name them. Found through a partial index, so rooms
+/// nobody hid cost one probe.
+pub fn bring_back_hidden(
+    ctx: &mut WriteCtx<'_>,
+    room_id: RoomId,
+    mentioned: &[UserId],
+) -> Result<(), StoreError> {
+    let mut users: Vec<UserId> = ctx
         .conn
         .prepare_cached(
             "UPDATE members SET hidden = 0
@@ -140,6 +145,17 @@ pub fn bring_back_hidden(ctx: &mut WriteCtx<'_>, room_id: RoomId) -> Result<(), 
         )?
         .query_map([room_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    for &user_id in mentioned {
+        let named: Option<UserId> = ctx
+            .conn
+            .prepare_cached(
+                "UPDATE members SET hidden = 0
+                 WHERE room_id = ?1 AND user_id = ?2 AND hidden = 1 RETURNING user_id",
+            )?
+            .query_row([room_id, user_id], |r| r.get(0))
+            .optional()?;
+        users.extend(named);
+    }
     for user_id in users {
         let settings = settings_of(ctx.conn, room_id, user_id)?;
         publish_settings(ctx, room_id, user_id, settings);
