@@ -66,7 +66,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "names",
-        "/names",
+        "/names, /members",
         "who is in this room: online, role, who read your last message",
     ),
     (
@@ -105,9 +105,13 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "archive",
         "/archive",
-        "hide this room until something new is said in it",
+        "hide this room for you alone until someone writes in it",
     ),
-    ("unarchive", "/unarchive", "list an archived room again"),
+    (
+        "unarchive",
+        "/unarchive",
+        "list a room you archived again (Ctrl-K finds it)",
+    ),
     ("reconnect", "/reconnect", "connect again now"),
     (
         "unsent",

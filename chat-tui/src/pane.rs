@@ -131,8 +131,12 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
             let run_goes_on = events[i + 1..]
                 .iter()
                 .find(|e| !is_change(e))
-                .is_some_and(|next| is_message(next) && model.is_me(&next.sender));
-            let mark = if mine && !run_goes_on {
+                .is_some_and(|next| {
+                    model.is_me(&next.sender)
+                        && matches!(&next.content, EventContent::Message(m) if !m.deleted)
+                });
+            // A tombstone has nothing left to be delivered or read.
+            let mark = if mine && !run_goes_on && !message.deleted {
                 model.me.as_ref().map(|me| delivery(room, me.id, event.seq))
             } else {
                 None

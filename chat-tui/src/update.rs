@@ -36,6 +36,7 @@ use keys::*;
 pub use keys::{channel_matches, switcher_matches};
 pub use rooms::select_room;
 use rooms::*;
+pub use select::selection_rights;
 use select::*;
 use send::*;
 use unsent::*;

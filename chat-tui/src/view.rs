@@ -150,6 +150,31 @@ pub const SELECTION_KEYS: &[(&str, &str)] = &[
     ("Esc", "back to the input"),
 ];
 
+/// The keys the selected message allows, in words when they fit, else as bare keys.
+fn selection_hint(mine: bool, may_delete: bool, width: usize) -> String {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    if mine {
+        keys.push(("e", "edit"));
+    }
+    if may_delete {
+        keys.push(("d", "delete"));
+    }
+    keys.extend([
+        ("r", "reply"),
+        ("+", "react"),
+        ("t", "thread"),
+        ("y", "copy"),
+        ("i", "read by"),
+    ]);
+    let words: Vec<String> = keys.iter().map(|(k, w)| format!("{k} {w}")).collect();
+    let long = format!(" {}  Esc", words.join("  "));
+    if wrap::width(&long) <= width {
+        return long;
+    }
+    let bare: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+    format!(" {} Esc · F1", bare.join(" "))
+}
+
 fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     let compose = match &model.compose {
         Some(Compose::Reply {
@@ -169,9 +194,10 @@ fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         }),
         None => None,
     };
-    let line = if model.selection.is_some() && model.notice.is_none() {
+    let selected = crate::update::selection_rights(model);
+    let line = if let (Some((mine, may_delete)), None) = (selected, &model.notice) {
         Line::styled(
-            " e edit · d delete · r reply · + react · t thread · y copy · i read by · Esc",
+            selection_hint(mine, may_delete, usize::from(area.width)),
             Style::default().fg(Color::Cyan),
         )
     } else if let (Some(text), None) = (&compose, &model.notice) {

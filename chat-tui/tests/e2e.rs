@@ -535,7 +535,7 @@ async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
 
         // Esc from the empty input selects alice's message; r replies to it.
         bob.keys("\x1b");
-        bob.wait_text("e edit · d delete");
+        bob.wait_text("r reply  + react");
         std::thread::sleep(Duration::from_millis(100));
         bob.keys("r");
         bob.wait_text("replying to alice");
@@ -554,7 +554,7 @@ async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
 
         // React to alice's message: select it (Esc, then Up past bob's), + and 1 for 👍.
         bob.keys("\x1b");
-        bob.wait_text("e edit · d delete");
+        bob.wait_text("r reply  + react");
         std::thread::sleep(Duration::from_millis(100));
         bob.keys("\x1b[A");
         std::thread::sleep(Duration::from_millis(100));

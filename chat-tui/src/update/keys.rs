@@ -277,7 +277,6 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::Esc if cancel_compose(model) => {}
         KeyCode::Esc => {
             let idle = model.input.is_empty()
-                && model.notice.is_none()
                 && model
                     .selected_room()
                     .is_some_and(|r| r.scroll == Scroll::Bottom);
@@ -296,8 +295,12 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::Up if ctrl => model.input.history_prev(),
         KeyCode::Down if ctrl => model.input.history_next(),
         KeyCode::Up if model.input.is_empty() && model.compose.is_none() && edit_last(model) => {}
-        KeyCode::Up if !model.input.up() => model.input.history_prev(),
-        KeyCode::Down if !model.input.down() => model.input.history_next(),
+        KeyCode::Up if model.input.up() => {}
+        KeyCode::Up if edit_neighbour(model, true) => {}
+        KeyCode::Up => model.input.history_prev(),
+        KeyCode::Down if model.input.down() => {}
+        KeyCode::Down if edit_neighbour(model, false) => {}
+        KeyCode::Down => model.input.history_next(),
         KeyCode::Left => model.input.left(),
         KeyCode::Right => model.input.right(),
         KeyCode::Home => model.input.home(),

@@ -103,10 +103,44 @@ fn step_selection(model: &mut Model, up: bool, fx: &mut Vec<Effect>) {
     }
 }
 
+/// The selected message was deleted (or is gone): select the nearest older one instead,
+/// else the nearest newer, else leave selection mode.
+fn repair_selection(model: &mut Model) {
+    let (Some(seq), Some(room)) = (model.selection, model.selected_room()) else {
+        return;
+    };
+    if selected_message(model).is_some() {
+        return;
+    }
+    let events = room.timeline.events();
+    let at = room.timeline.position(seq).unwrap_or_else(|i| i);
+    let older = events[..at].iter().rev().find(|e| selectable(e).is_some());
+    let newer = events
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .find(|e| selectable(e).is_some());
+    model.selection = older.or(newer).map(|e| e.seq);
+}
+
+/// What the selected message allows: (mine, may delete).
+pub fn selection_rights(model: &Model) -> Option<(bool, bool)> {
+    let seq = model.selection?;
+    let room = model.selected_room()?;
+    let event = &room.timeline.events()[room.timeline.position(seq).ok()?];
+    selectable(event)?;
+    let mine = model.is_me(&event.sender);
+    let manager = room.summary.role.can_manage() && room.summary.kind != RoomKind::Direct;
+    Some((mine, mine || manager))
+}
+
 pub(crate) fn on_selection_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    repair_selection(model);
     let Some((room_id, event)) = selected_message(model) else {
+        // Nothing left to select: the key does what it does in the input.
         leave_selection(model);
+        on_chat_key(model, key, fx);
         return;
     };
     let message = message_of(&event).clone();
@@ -185,12 +219,16 @@ fn refresh_members(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
 }
 
 fn start_edit(model: &mut Model, room_id: RoomId, target: EditTarget, text: &str) {
+    leave_selection(model);
+    model.notice = None;
     model.input.take();
     model.input.insert_str(text);
     model.compose = Some(Compose::Edit { room_id, target });
 }
 
 pub(crate) fn start_reply(model: &mut Model, room_id: RoomId, event: &RoomEvent) {
+    leave_selection(model);
+    model.notice = None;
     let message = message_of(event);
     model.compose = Some(Compose::Reply {
         room_id,
@@ -200,29 +238,59 @@ pub(crate) fn start_reply(model: &mut Model, room_id: RoomId, event: &RoomEvent)
     });
 }
 
+/// My messages in the room in view that can be edited, oldest first: the sent ones loaded,
+/// then the queued ones (not the one on its way).
+fn my_editable(model: &Model) -> Vec<(EditTarget, String)> {
+    let Some(room) = model.selected_room() else {
+        return Vec::new();
+    };
+    let sent = room
+        .timeline
+        .events()
+        .iter()
+        .filter(|e| model.is_me(&e.sender))
+        .filter_map(selectable)
+        .map(|m| (EditTarget::Sent(m.message_id), m.text.clone()));
+    let queued = model
+        .outbox
+        .in_room(room.id())
+        .filter(|i| i.state != OutboxState::InFlight)
+        .map(|i| (EditTarget::Queued(i.client_id.clone()), i.text.clone()));
+    sent.chain(queued).collect()
+}
+
 /// Up in an empty input: edit my newest message here, the queued copy if it is not sent yet.
 /// False when there is none (Up then browses what I sent, as before).
 pub(crate) fn edit_last(model: &mut Model) -> bool {
-    let Some(room) = model.selected_room() else {
+    let Some((target, text)) = my_editable(model).pop() else {
         return false;
     };
-    let room_id = room.id();
-    let queued = model
-        .outbox
-        .in_room(room_id)
-        .filter(|i| i.state != OutboxState::InFlight)
-        .last()
-        .map(|i| (EditTarget::Queued(i.client_id.clone()), i.text.clone()));
-    let sent = || {
-        room.timeline
-            .events()
-            .iter()
-            .rev()
-            .filter(|e| model.is_me(&e.sender))
-            .find_map(selectable)
-            .map(|m| (EditTarget::Sent(m.message_id), m.text.clone()))
+    let Some(room_id) = model.selected else {
+        return false;
     };
-    let Some((target, text)) = queued.or_else(sent) else {
+    start_edit(model, room_id, target, &text);
+    true
+}
+
+/// Up (Down) on the first (last) line of an edit not changed yet: edit my message before
+/// (after) it instead. False when there is none, or the text was changed.
+pub(crate) fn edit_neighbour(model: &mut Model, older: bool) -> bool {
+    let Some(Compose::Edit { room_id, target }) = model.compose.clone() else {
+        return false;
+    };
+    let mine = my_editable(model);
+    let Some(at) = mine.iter().position(|(t, _)| *t == target) else {
+        return false;
+    };
+    if mine[at].1 != model.input.text() {
+        return false;
+    }
+    let next = if older {
+        at.checked_sub(1)
+    } else {
+        Some(at + 1)
+    };
+    let Some((target, text)) = next.and_then(|i| mine.get(i)).cloned() else {
         return false;
     };
     start_edit(model, room_id, target, &text);
@@ -416,6 +484,7 @@ pub(crate) fn on_message_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut 
         } => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => {
                 delete(model, room_id, message_id, fx);
+                leave_selection(model);
             }
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
             _ => {

@@ -128,8 +128,15 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
             return;
         }
         Command::Unsent => {
+            let waiting = model.outbox.waiting();
             if model.outbox.failed().next().is_none() {
-                notice(model, "every message was sent", false);
+                let text = match waiting {
+                    0 => "every message was sent".to_string(),
+                    n => format!(
+                        "none failed; {n} queued go out when connected (Up in an empty input edits them)"
+                    ),
+                };
+                notice(model, text, false);
             } else {
                 model.overlay = Some(Overlay::Unsent { selected: 0 });
             }

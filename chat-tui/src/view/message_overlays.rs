@@ -5,7 +5,7 @@ use super::overlay::centered;
 use crate::model::{Model, Picker, QUICK_REACTIONS};
 use crate::pane::{local_time, user_color};
 use crate::wrap;
-use chat_protocol::{EventContent, RoomEvent, RoomId, Seq};
+use chat_protocol::{EventContent, MessageId, RoomEvent, RoomId, Seq};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -30,37 +30,56 @@ fn boxed(frame: &mut Frame<'_>, title: &str, lines: Vec<Line<'static>>, width: u
 }
 
 pub fn draw_react(frame: &mut Frame<'_>, picker: &Picker) {
-    let mut quick = vec![Span::raw(" ")];
-    for (i, emoji) in QUICK_REACTIONS.iter().enumerate() {
-        let label = format!("{} {emoji} ", i + 1);
-        let style = if i == picker.selected && picker.query.is_empty() {
-            Style::default().add_modifier(Modifier::REVERSED)
-        } else {
-            Style::default()
-        };
-        quick.push(Span::styled(label, style));
+    // Two rows of four when the window is narrow.
+    let per_row = if frame.area().width < 52 { 4 } else { 8 };
+    let mut lines = Vec::new();
+    for (row, emojis) in QUICK_REACTIONS.chunks(per_row).enumerate() {
+        let mut quick = vec![Span::raw(" ")];
+        for (j, emoji) in emojis.iter().enumerate() {
+            let i = row * per_row + j;
+            // Drawn as the terminal can (❤️ as ❤), sent as it is.
+            let label = format!("{} {} ", i + 1, wrap::sanitize(emoji));
+            let style = if i == picker.selected && picker.query.is_empty() {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            quick.push(Span::styled(label, style));
+        }
+        lines.push(Line::from(quick));
     }
-    let lines = vec![
-        Line::from(quick),
+    lines.extend([
         Line::from(vec![
             Span::styled(" or type: ", dim()),
             Span::raw(wrap::sanitize(&picker.query)),
         ]),
-        Line::styled(" 1-8 or ←→ Enter · again takes it back · Esc", dim()),
-    ];
-    boxed(frame, " React ", lines, 50);
+        Line::styled(" 1-8, or ←→ Enter; again: take back", dim()),
+    ]);
+    boxed(frame, " React · Esc ", lines, 50);
 }
 
-pub fn draw_confirm_delete(frame: &mut Frame<'_>) {
-    let lines = vec![
-        Line::raw(" Delete this message for everyone?"),
-        Line::styled(" y: delete · n, Esc: keep it", dim()),
-    ];
-    boxed(frame, " Delete ", lines, 40);
+pub fn draw_confirm_delete(
+    model: &Model,
+    frame: &mut Frame<'_>,
+    room_id: RoomId,
+    message_id: MessageId,
+) {
+    let width = frame.area().width.min(70);
+    let inner = usize::from(width.saturating_sub(2));
+    let mut lines = vec![Line::raw(" Delete this message for everyone?")];
+    if let Some(event) = model
+        .rooms
+        .get(&room_id)
+        .and_then(|r| r.message(message_id))
+    {
+        lines.push(message_row(model, event, inner, false));
+    }
+    lines.push(Line::styled(" y: delete · n, Esc: keep it", dim()));
+    boxed(frame, " Delete ", lines, width);
 }
 
-/// One message as a row: time, name, first line.
-fn message_row(model: &Model, event: &RoomEvent, width: usize) -> Line<'static> {
+/// One message as a row: time, name, first line, and its room when `with_room`.
+fn message_row(model: &Model, event: &RoomEvent, width: usize, with_room: bool) -> Line<'static> {
     let time = local_time(event.ts, model.utc_offset_secs)
         .map(|t| t.format(&model.settings.time_format).to_string())
         .unwrap_or_default();
@@ -73,9 +92,10 @@ fn message_row(model: &Model, event: &RoomEvent, width: usize) -> Line<'static> 
     let room = model
         .rooms
         .get(&event.room_id)
-        .map(|r| format!(" {}", r.shown_name()))
+        .filter(|_| with_room)
+        .map(|r| format!(" · {}", r.shown_name()))
         .unwrap_or_default();
-    let used = wrap::width(&time) + wrap::width(&name) + 3;
+    let used = wrap::width(&time) + wrap::width(&name) + wrap::width(&room) + 3;
     Line::from(vec![
         Span::styled(format!(" {time} "), dim()),
         Span::styled(
@@ -101,7 +121,7 @@ pub fn draw_thread(
     match loaded {
         None => lines.push(Line::styled(" loading the thread…", dim())),
         Some((parent, replies)) => {
-            lines.push(message_row(model, parent, inner));
+            lines.push(message_row(model, parent, inner, false));
             let n = replies.len();
             lines.push(Line::styled(
                 format!(" {n} repl{}", if n == 1 { "y" } else { "ies" }),
@@ -109,7 +129,7 @@ pub fn draw_thread(
             ));
             let room_for = usize::from(frame.area().height.saturating_sub(6)).max(1);
             for reply in replies.iter().skip(n.saturating_sub(room_for)) {
-                lines.push(message_row(model, reply, inner));
+                lines.push(message_row(model, reply, inner, false));
             }
         }
     }
@@ -178,7 +198,7 @@ pub fn draw_mentions(
             let selected = selected.min(events.len() - 1);
             let first = (selected + 1).saturating_sub(visible);
             for (i, event) in events.iter().enumerate().skip(first).take(visible) {
-                let mut row = message_row(model, event, inner);
+                let mut row = message_row(model, event, inner, true);
                 if i == selected {
                     row = row.style(Style::default().add_modifier(Modifier::REVERSED));
                 }

@@ -38,7 +38,10 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         Some(Overlay::Unsent { selected }) => draw_unsent(model, frame, *selected),
         Some(Overlay::Members { room_id }) => draw_members(model, frame, *room_id),
         Some(Overlay::React { picker, .. }) => message_overlays::draw_react(frame, picker),
-        Some(Overlay::ConfirmDelete { .. }) => message_overlays::draw_confirm_delete(frame),
+        Some(Overlay::ConfirmDelete {
+            room_id,
+            message_id,
+        }) => message_overlays::draw_confirm_delete(model, frame, *room_id, *message_id),
         Some(Overlay::Thread { loaded, .. }) => {
             message_overlays::draw_thread(model, frame, loaded.as_deref())
         }

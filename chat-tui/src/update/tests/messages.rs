@@ -104,9 +104,8 @@ fn owners_delete_after_a_confirmation_and_an_empty_edit_asks_too() {
     assert!(requests(&fx).iter().any(|f| matches!(f,
         ClientFrame::DeleteMessage(d) if d.message_id == 3)));
 
+    assert_eq!(model.selection, None, "a delete ends selection mode");
     // Up in the empty input edits my last message; emptied, Enter asks to delete it.
-    update(&mut model, esc());
-    assert_eq!(model.selection, None, "Esc left selection mode");
     update(&mut model, key(KeyCode::Up));
     assert_eq!(model.input.text(), "hello bob");
     update(&mut model, ctrl('u'));
@@ -345,4 +344,69 @@ fn room_settings_mute_hide_and_pin_as_every_device_is_told() {
     assert_eq!(model.room_order(), [GENERAL]);
     // Ctrl-K still finds it, to go back.
     assert_eq!(switcher_matches(&model, "bob"), [DIRECT]);
+}
+
+#[test]
+fn a_deleted_selection_moves_to_its_neighbour_and_keys_are_not_lost() {
+    let mut model = connected_model();
+    update(&mut model, esc());
+    assert_eq!(model.selection, Some(3));
+    // Bob deletes the selected message: the next key works on the one before it.
+    let gone = RoomEvent {
+        room_id: GENERAL,
+        seq: 4,
+        ts: model.now,
+        sender: user(2, "bob"),
+        content: EventContent::MessageDeleted(chat_protocol::MessageDeleted {
+            message_id: 3,
+            by_moderator: false,
+        }),
+    };
+    update(&mut model, Msg::Server(ServerFrame::Event(gone)));
+    update(&mut model, key(KeyCode::Char('e')));
+    assert_eq!(model.input.text(), "hello bob", "seq 2, mine, is edited");
+    // A reply from the thread view leaves selection mode, so what is typed next is text.
+    update(&mut model, esc());
+    update(&mut model, esc());
+    assert!(model.selection.is_some());
+    update(&mut model, key(KeyCode::Char('r')));
+    assert_eq!(model.selection, None);
+    type_text(&mut model, "reply");
+    assert_eq!(model.input.text(), "reply");
+}
+
+#[test]
+fn up_and_down_walk_through_my_queued_messages_while_editing() {
+    let mut model = connected_model();
+    lose_connection(&mut model);
+    for text in ["one", "two", "three"] {
+        type_text(&mut model, text);
+        update(&mut model, key(KeyCode::Enter));
+    }
+    update(&mut model, key(KeyCode::Up));
+    assert_eq!(model.input.text(), "three");
+    update(&mut model, key(KeyCode::Up));
+    assert_eq!(model.input.text(), "two");
+    update(&mut model, ctrl('u'));
+    update(&mut model, key(KeyCode::Enter));
+    let texts: Vec<&str> = model
+        .outbox
+        .items()
+        .iter()
+        .map(|i| i.text.as_str())
+        .collect();
+    assert_eq!(texts, ["one", "three"], "two, emptied, was discarded");
+    // Up past the queued ones reaches my sent message; a changed text stays put.
+    update(&mut model, key(KeyCode::Up));
+    update(&mut model, key(KeyCode::Up));
+    update(&mut model, key(KeyCode::Up));
+    assert_eq!(model.input.text(), "hello bob");
+    type_text(&mut model, "!");
+    update(&mut model, key(KeyCode::Down));
+    assert_eq!(model.input.text(), "hello bob!");
+    // /unsent says where the queued ones are.
+    update(&mut model, esc());
+    type_text(&mut model, "/unsent");
+    update(&mut model, key(KeyCode::Enter));
+    assert!(model.notice.as_ref().unwrap().text.contains("2 queued"));
 }
