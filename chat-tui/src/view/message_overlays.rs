@@ -141,10 +141,16 @@ pub fn draw_read_by(model: &Model, frame: &mut Frame<'_>, room_id: RoomId, seq: 
     let Some(room) = model.rooms.get(&room_id) else {
         return;
     };
+    let sender = room
+        .timeline
+        .position(seq)
+        .ok()
+        .map(|i| room.timeline.events()[i].sender.id);
     let mut read = Vec::new();
     let mut unread = Vec::new();
     for user in &room.members {
-        if model.is_me(user) {
+        // Neither I nor the one who wrote it are news here.
+        if model.is_me(user) || Some(user.id) == sender {
             continue;
         }
         let has_read = room.receipts.get(&user.id).is_some_and(|(_, r)| *r >= seq);
