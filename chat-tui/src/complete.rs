@@ -68,6 +68,13 @@ fn candidates(model: &Model, start: usize, word: &str) -> Vec<String> {
             .map(|(name, _, _)| format!("/{name} "))
             .collect();
     }
+    if text.starts_with("/notify ") {
+        return ["all", "mentions", "none"]
+            .iter()
+            .filter(|level| level.starts_with(&lower))
+            .map(|level| format!("{level} "))
+            .collect();
+    }
     let wants_room = word.starts_with('#') || text.starts_with("/join ");
     if wants_room {
         let bare = lower.trim_start_matches('#');
@@ -116,6 +123,23 @@ fn candidates(model: &Model, start: usize, word: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notify_levels_and_new_commands_complete() {
+        let mut model = crate::update::tests::connected_model();
+        model.input.insert_str("/noti");
+        complete(&mut model);
+        assert_eq!(model.input.text(), "/notify ");
+        model.completion = None;
+        model.input.insert_str("m");
+        complete(&mut model);
+        assert_eq!(model.input.text(), "/notify mentions ");
+        model.input.take();
+        model.completion = None;
+        model.input.insert_str("/unar");
+        complete(&mut model);
+        assert_eq!(model.input.text(), "/unarchive ");
+    }
 
     #[test]
     fn fuzzy_prefers_prefixes_and_runs() {
