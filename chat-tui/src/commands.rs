@@ -118,11 +118,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "/unsent",
         "messages not sent: copy one to the input, retry or discard it",
     ),
-    (
-        "logout",
-        "/logout",
-        "end this login on the server, forget it here, show the login form",
-    ),
+    ("logout", "/logout", "end this login here and on the server"),
     ("help", "/help", "show keys and commands"),
     ("quit", "/quit", "leave chat-tui (queued messages are kept)"),
 ];

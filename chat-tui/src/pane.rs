@@ -85,12 +85,18 @@ pub fn user_color(user_id: i64) -> Color {
 
 /// The rows event `i` of `room` takes, including a day separator and the "new" line above it.
 pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Line<'static>> {
+    event_parts(model, room, i, g).1
+}
+
+/// The rows of event `i`, and how many of them at the top are rules (the day, "new
+/// messages") rather than the event itself.
+fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec<Line<'static>>) {
     let events = room.timeline.events();
     let event = &events[i];
     // Changes to messages are not drawn: the line above is the last drawn event.
     let prev = events[..i].iter().rev().find(|e| !is_change(e));
     if says_nothing_new(room.summary.kind, event, prev) {
-        return Vec::new();
+        return (0, Vec::new());
     }
     let offset = model.utc_offset_secs;
     let mut lines = Vec::new();
@@ -109,6 +115,7 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
             Style::default().fg(Color::LightRed),
         ));
     }
+    let rules = lines.len();
     let continues = !new_day
         && !marked
         && prev.is_some_and(|p| {
@@ -206,7 +213,7 @@ pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Lin
             lines.extend(body_lines(&time, Some(nick), &text, dim(), None, g));
         }
     }
-    lines
+    (rules, lines)
 }
 
 /// The rows of a message of mine that the server has not stored yet.
@@ -569,11 +576,12 @@ pub fn visible_lines(model: &Model, room: &Room, g: Geometry, pane: usize) -> Ve
         if total >= pane + skip_bottom {
             break;
         }
-        let mut lines = event_lines(model, room, i, g);
+        let (rules, mut lines) = event_parts(model, room, i, g);
         if model.selection == Some(events[i].seq) {
-            // The selected message (selection mode) in reverse video, readable on any theme.
+            // The selected message (selection mode) in reverse video, readable on any theme;
+            // the rules above it are not part of it.
             let selected = Style::default().add_modifier(Modifier::REVERSED);
-            for line in lines.iter_mut().filter(|l| !l.spans.is_empty()) {
+            for line in lines.iter_mut().skip(rules).filter(|l| !l.spans.is_empty()) {
                 line.style = line.style.patch(selected);
             }
         }

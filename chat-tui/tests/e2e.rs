@@ -563,8 +563,8 @@ async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
         bob.keys("1");
         alice.wait_text("👍 1");
 
-        // Delete bob's reply, after the confirmation.
-        bob.keys("\x1b[B");
+        // Delete bob's reply (the newest message), after the confirmation.
+        bob.keys("\x1b");
         std::thread::sleep(Duration::from_millis(100));
         bob.keys("d");
         bob.wait_text("Delete this message for everyone?");

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::keymap::Action;
+use crate::model::Compose;
 
 pub(crate) fn on_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
     if key.kind == KeyEventKind::Release {
@@ -297,6 +298,8 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::Up if model.input.is_empty() && model.compose.is_none() && edit_last(model) => {}
         KeyCode::Up if model.input.up() => {}
         KeyCode::Up if edit_neighbour(model, true) => {}
+        // While editing, the oldest (newest) message is where Up (Down) stops.
+        KeyCode::Up | KeyCode::Down if matches!(model.compose, Some(Compose::Edit { .. })) => {}
         KeyCode::Up => model.input.history_prev(),
         KeyCode::Down if model.input.down() => {}
         KeyCode::Down if edit_neighbour(model, false) => {}

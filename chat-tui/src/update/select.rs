@@ -148,7 +148,11 @@ pub(crate) fn on_selection_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Ef
     match key.code {
         KeyCode::Up | KeyCode::Char('k') => step_selection(model, true, fx),
         KeyCode::Down | KeyCode::Char('j') => step_selection(model, false, fx),
-        KeyCode::Esc | KeyCode::Char('q') => leave_selection(model),
+        // Back to the input, and to the newest messages it writes after.
+        KeyCode::Esc | KeyCode::Char('q') => {
+            leave_selection(model);
+            scroll_to_bottom(model, fx);
+        }
         KeyCode::Char('e') if mine => {
             leave_selection(model);
             start_edit(
@@ -182,6 +186,8 @@ pub(crate) fn on_selection_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Ef
             start_reply(model, room_id, &event);
         }
         KeyCode::Char('+') | KeyCode::Char('a') => {
+            // The reaction ends selection mode, as the other actions do.
+            leave_selection(model);
             model.overlay = Some(Overlay::React {
                 room_id,
                 message_id: message.message_id,
@@ -191,6 +197,7 @@ pub(crate) fn on_selection_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Ef
         KeyCode::Char('t') => open_thread(model, room_id, message.message_id, fx),
         KeyCode::Char('y') | KeyCode::Char('c') if !ctrl => {
             fx.push(Effect::Copy(message.text.clone()));
+            leave_selection(model);
             notice(model, "message copied to the clipboard", false);
         }
         KeyCode::Char('i') => {

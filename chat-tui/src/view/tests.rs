@@ -711,6 +711,20 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
         .unwrap() as u16;
     let x = rows[usize::from(row)].find("how").unwrap() as u16;
     assert!(buffer[(x, row)].modifier.contains(Modifier::REVERSED));
+    // A "new messages" rule above the selected message is not part of it.
+    model.rooms.get_mut(&GENERAL).unwrap().marker = Some(3);
+    let rows = render(&model);
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view(&model, f)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let rule = rows
+        .iter()
+        .position(|r| r.contains("new messages"))
+        .unwrap() as u16;
+    let line = &rows[usize::from(rule)];
+    let x = line[..line.find("new").unwrap()].chars().count() as u16;
+    assert!(!buffer[(x, rule)].modifier.contains(Modifier::REVERSED));
+    model.rooms.get_mut(&GENERAL).unwrap().marker = None;
 
     model.selection = None;
     model.compose = Some(Compose::Reply {

@@ -176,11 +176,14 @@ fn the_picker_reacts_and_a_second_time_takes_it_back() {
         }),
     };
     update(&mut model, Msg::Server(ServerFrame::Event(added)));
+    assert_eq!(model.selection, None, "reacting ends selection mode");
+    update(&mut model, esc());
     update(&mut model, key(KeyCode::Char('+')));
     let fx = update(&mut model, key(KeyCode::Enter));
     assert!(requests(&fx).iter().any(|f| matches!(f,
         ClientFrame::RemoveReaction(r) if r.emoji == "👍")));
     // Free text works too.
+    update(&mut model, esc());
     update(&mut model, key(KeyCode::Char('+')));
     type_text(&mut model, "+1");
     let fx = update(&mut model, key(KeyCode::Enter));
@@ -404,6 +407,13 @@ fn up_and_down_walk_through_my_queued_messages_while_editing() {
     type_text(&mut model, "!");
     update(&mut model, key(KeyCode::Down));
     assert_eq!(model.input.text(), "hello bob!");
+    // Up at my oldest message stays there: it does not turn round into what I typed before.
+    update(&mut model, esc());
+    update(&mut model, key(KeyCode::Up));
+    for _ in 0..5 {
+        update(&mut model, key(KeyCode::Up));
+    }
+    assert_eq!(model.input.text(), "hello bob");
     // /unsent says where the queued ones are.
     update(&mut model, esc());
     type_text(&mut model, "/unsent");
