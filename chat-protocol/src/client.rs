@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 mod messages;
+mod search;
 mod settings;
 
 /// Why a client call failed.

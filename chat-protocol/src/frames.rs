@@ -56,6 +56,7 @@ pub enum ClientFrame {
     UnarchiveRoom(ArchiveRoom),
     TransferOwnership(TransferOwnership),
     SetRoomSettings(SetRoomSettings),
+    Search(Search),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +181,33 @@ pub struct SetRoomSettings {
     /// The unsent text for the room; empty clears it. At most `limits.max_message_chars`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft: Option<String>,
+}
+
+/// Full-text search over the messages of the caller's rooms; answered with `search_results`.
+/// The query holds words, `"quoted phrases"`, `prefix*`, `-excluded` words and the filters
+/// `in:#room`, `from:user`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`; the optional fields
+/// below are the same filters for programs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Search {
+    pub request_id: RequestId,
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<RoomId>,
+    /// A username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Only messages sent before this time (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Millis>,
+    /// Only messages sent at or after this time (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Millis>,
+    /// Hits per page: 20 by default, at most the server's `max_history_page`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Hits to skip (the next page starts at the previous offset plus its hits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
 }
 
 /// Messages that mention the caller, across rooms, newest first; answered with `mentions`.
@@ -366,6 +394,7 @@ impl ClientFrame {
         "unarchive_room",
         "transfer_ownership",
         "set_room_settings",
+        "search",
     ];
 
     /// This frame's `type` on the wire.
@@ -401,6 +430,7 @@ impl ClientFrame {
             ClientFrame::UnarchiveRoom(_) => "unarchive_room",
             ClientFrame::TransferOwnership(_) => "transfer_ownership",
             ClientFrame::SetRoomSettings(_) => "set_room_settings",
+            ClientFrame::Search(_) => "search",
         }
     }
 
@@ -435,6 +465,7 @@ impl ClientFrame {
             ClientFrame::ArchiveRoom(f) | ClientFrame::UnarchiveRoom(f) => f.request_id,
             ClientFrame::TransferOwnership(f) => f.request_id,
             ClientFrame::SetRoomSettings(f) => f.request_id,
+            ClientFrame::Search(f) => f.request_id,
         })
     }
 
@@ -469,6 +500,7 @@ impl ClientFrame {
             ClientFrame::ArchiveRoom(f) | ClientFrame::UnarchiveRoom(f) => &mut f.request_id,
             ClientFrame::TransferOwnership(f) => &mut f.request_id,
             ClientFrame::SetRoomSettings(f) => &mut f.request_id,
+            ClientFrame::Search(f) => &mut f.request_id,
         };
         *slot = id;
     }
@@ -489,6 +521,8 @@ pub enum ServerFrame {
     Thread(Thread),
     /// Answer to `list_mentions`.
     Mentions(Mentions),
+    /// Answer to `search`.
+    SearchResults(SearchResults),
     Rooms(Rooms),
     Channels(Channels),
     /// Answer to `create_room`, `open_direct` and `join_room`.
@@ -588,6 +622,39 @@ pub struct Mentions {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub request_id: RequestId,
+    /// Best first: relevance, newer messages ahead of older ones that match as well.
+    pub hits: Vec<SearchHit>,
+    /// More hits follow (ask again with `offset` moved on).
+    pub more: bool,
+    /// Messages and changes not indexed yet (the index follows the writes within moments).
+    /// Deleted messages are never found, and edited ones never by their earlier text, even
+    /// meanwhile.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub pending: u64,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One message found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub room_id: RoomId,
+    pub seq: Seq,
+    pub message_id: MessageId,
+    pub ts: Millis,
+    pub sender: UserRef,
+    /// The part of the text around the match (`…` where it is cut).
+    pub snippet: String,
+    /// What matched, as `[start, end)` character offsets into `snippet`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub highlights: Vec<[u32; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rooms {
     pub request_id: RequestId,
     pub rooms: Vec<RoomSummary>,
@@ -681,6 +748,7 @@ impl ServerFrame {
         "history",
         "thread",
         "mentions",
+        "search_results",
         "rooms",
         "channels",
         "room",
@@ -706,6 +774,7 @@ impl ServerFrame {
             ServerFrame::History(_) => "history",
             ServerFrame::Thread(_) => "thread",
             ServerFrame::Mentions(_) => "mentions",
+            ServerFrame::SearchResults(_) => "search_results",
             ServerFrame::Rooms(_) => "rooms",
             ServerFrame::Channels(_) => "channels",
             ServerFrame::Room(_) => "room",
@@ -731,6 +800,7 @@ impl ServerFrame {
             ServerFrame::History(f) => Some(f.request_id),
             ServerFrame::Thread(f) => Some(f.request_id),
             ServerFrame::Mentions(f) => Some(f.request_id),
+            ServerFrame::SearchResults(f) => Some(f.request_id),
             ServerFrame::Rooms(f) => Some(f.request_id),
             ServerFrame::Channels(f) => Some(f.request_id),
             ServerFrame::Room(f) => Some(f.request_id),

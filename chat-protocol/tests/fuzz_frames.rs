@@ -305,7 +305,54 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                     })
                 }
             ),
+        (
+            (id(), text()),
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(text()),
+            (
+                proptest::option::of(any::<i64>()),
+                proptest::option::of(any::<i64>())
+            ),
+            (
+                proptest::option::of(any::<u32>()),
+                proptest::option::of(any::<u32>())
+            ),
+        )
+            .prop_map(
+                |((request_id, query), room_id, from, (before, after), (limit, offset))| {
+                    ClientFrame::Search(Search {
+                        request_id,
+                        query,
+                        room_id,
+                        from,
+                        before,
+                        after,
+                        limit,
+                        offset,
+                    })
+                }
+            ),
     ]
+}
+
+fn search_hit() -> impl Strategy<Value = SearchHit> {
+    (
+        (any::<i64>(), any::<i64>(), any::<i64>(), any::<i64>()),
+        user(),
+        text(),
+        proptest::collection::vec(any::<[u32; 2]>(), 0..3),
+    )
+        .prop_map(
+            |((room_id, seq, message_id, ts), sender, snippet, highlights)| SearchHit {
+                room_id,
+                seq,
+                message_id,
+                ts,
+                sender,
+                snippet,
+                highlights,
+            },
+        )
 }
 
 fn notify_level() -> impl Strategy<Value = NotifyLevel> {
@@ -672,6 +719,20 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     request_id,
                     events,
                     more,
+                })
+            }),
+        1 => (
+            any::<u64>(),
+            proptest::collection::vec(search_hit(), 0..3),
+            any::<bool>(),
+            any::<u64>()
+        )
+            .prop_map(|(request_id, hits, more, pending)| {
+                ServerFrame::SearchResults(SearchResults {
+                    request_id,
+                    hits,
+                    more,
+                    pending,
                 })
             }),
         1 => (any::<u64>(), room_summary())

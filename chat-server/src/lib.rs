@@ -12,6 +12,7 @@ pub mod login_guard;
 pub mod outbox;
 mod ratelimit;
 pub mod requests;
+pub mod search_query;
 pub mod seed;
 pub mod server;
 mod session;

@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, watch};
 
 mod account;
 mod messages;
+mod search;
 
 /// A response on its way.
 pub type Reply = Pin<Box<dyn Future<Output = Answer> + Send>>;
@@ -152,7 +153,8 @@ fn access(frame: &ClientFrame) -> Access {
         | ClientFrame::ListMembers(_)
         | ClientFrame::SetTyping(_)
         | ClientFrame::GetThread(_)
-        | ClientFrame::ListMentions(_) => Access::Read,
+        | ClientFrame::ListMentions(_)
+        | ClientFrame::Search(_) => Access::Read,
         // Away lives in the hub only; it needs no ordering with the database.
         ClientFrame::Hello(_) | ClientFrame::Ping(_) | ClientFrame::SetAway(_) => Access::Neither,
     }
@@ -342,6 +344,7 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
             answer(r.request_id, job, ok(r.request_id))
         }
         ClientFrame::ListMentions(r) => messages::mentions(ctx, r),
+        ClientFrame::Search(r) => search::search(ctx, r)?,
         ClientFrame::SetRoomSettings(r) => {
             check_settings(&r, ctx.limits.max_message_chars)?;
             let request_id = r.request_id;

@@ -139,8 +139,10 @@ impl Seeder {
     }
 
     /// Commit everything seeded.
-    pub fn commit(self) -> Result<(), StoreError> {
+    pub fn commit(mut self) -> Result<(), StoreError> {
         self.conn.execute_batch("COMMIT")?;
+        // The search index too, so a server started on the file has nothing to catch up on.
+        store::search::index_all(&mut self.conn)?;
         // Leave a small WAL behind so the server does not start by checkpointing gigabytes.
         self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         Ok(())

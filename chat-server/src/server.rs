@@ -45,6 +45,8 @@ pub struct Server {
     shared: Arc<Shared>,
     /// Held until `run` returns: no second server serves the same database meanwhile.
     lock: store::ServeLock,
+    /// Keeps the search index up with the writes until `run` returns.
+    indexer: store::search::Indexer,
 }
 
 impl Server {
@@ -52,6 +54,7 @@ impl Server {
     pub fn open(config: Config, db_path: &Path) -> Result<Server, StoreError> {
         let lock = store::ServeLock::acquire(db_path)?;
         let (write_conn, checkpointer) = store::open_server_writer(db_path, config.durability)?;
+        let indexer = store::search::spawn(db_path, config.durability)?;
         let memberships = queries::all_memberships(&write_conn)?;
         let hub = Hub::new(
             memberships,
@@ -87,12 +90,17 @@ impl Server {
                 next_conn: AtomicU64::new(1),
             }),
             lock,
+            indexer,
         })
     }
 
     /// Accept connections until `shutdown` is cancelled, then close them all and return.
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) {
-        let Server { shared, lock } = self;
+        let Server {
+            shared,
+            lock,
+            indexer,
+        } = self;
         let mut sessions = JoinSet::new();
         let poller = tokio::spawn(poll_revocations(shared.clone(), shutdown.clone()));
         let sweeper = tokio::spawn(enforce_queue_total(shared.clone(), shutdown.clone()));
@@ -130,6 +138,7 @@ impl Server {
         }
         poller.abort();
         sweeper.abort();
+        drop(indexer);
         drop(lock);
     }
 }

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod queries;
 pub mod room_admin;
 pub mod schema;
+pub mod search;
 pub mod settings;
 pub mod threads;
 mod writer;

@@ -18,5 +18,6 @@ mod promises;
 mod receipts;
 mod room_settings;
 mod rooms;
+mod search;
 mod slow_clients;
 mod threads_mentions;

@@ -171,6 +171,51 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, room_id)
     ) WITHOUT ROWID;
     "#,
+    // 8: full-text search. The indexer (store/search.rs) copies each message's current text
+    // into search_docs, following messages.id and message_history.id; two FTS5 indexes over
+    // it, kept by triggers: words (diacritics folded) and trigrams (substrings, for scripts
+    // written without spaces).
+    r#"
+    CREATE TABLE search_docs (
+        id        INTEGER PRIMARY KEY,   -- the message id
+        room_id   INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,
+        sender_id INTEGER NOT NULL,
+        ts        INTEGER NOT NULL,
+        text      TEXT NOT NULL
+    );
+    CREATE INDEX search_docs_by_room ON search_docs(room_id, ts);
+    CREATE VIRTUAL TABLE search_words USING fts5(
+        text, content='search_docs', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE VIRTUAL TABLE search_trigrams USING fts5(
+        text, content='search_docs', content_rowid='id', tokenize='trigram'
+    );
+    CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN
+        INSERT INTO search_words (rowid, text) VALUES (new.id, new.text);
+        INSERT INTO search_trigrams (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
+        INSERT INTO search_words (search_words, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO search_trigrams (search_trigrams, rowid, text)
+            VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER search_docs_update AFTER UPDATE OF text ON search_docs BEGIN
+        INSERT INTO search_words (search_words, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO search_trigrams (search_trigrams, rowid, text)
+            VALUES ('delete', old.id, old.text);
+        INSERT INTO search_words (rowid, text) VALUES (new.id, new.text);
+        INSERT INTO search_trigrams (rowid, text) VALUES (new.id, new.text);
+    END;
+    -- How far the indexer has read: messages up to `messages_to`, changes up to `changes_to`.
+    CREATE TABLE search_state (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        messages_to INTEGER NOT NULL,
+        changes_to  INTEGER NOT NULL
+    );
+    INSERT INTO search_state (id, messages_to, changes_to) VALUES (1, 0, 0);
+    "#,
 ];
 
 /// The schema version this build expects.

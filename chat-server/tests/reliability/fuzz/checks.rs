@@ -28,6 +28,7 @@ pub(super) fn answers(request: &ClientFrame, answer: &ServerFrame) -> bool {
             | (C::GetHistory(_), S::History(_))
             | (C::GetThread(_), S::Thread(_))
             | (C::ListMentions(_), S::Mentions(_))
+            | (C::Search(_), S::SearchResults(_))
             | (C::ListRooms(_), S::Rooms(_))
             | (C::ListChannels(_), S::Channels(_))
             | (

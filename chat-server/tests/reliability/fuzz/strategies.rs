@@ -349,6 +349,30 @@ pub(super) fn fields(kind: &str) -> Vec<Field> {
             out.push(field("typing", any::<bool>().prop_map(json).boxed(), false));
         }
         "set_away" => out.push(field("message", text(), true)),
+        "search" => {
+            let queries = vec![
+                "hello",
+                "brown -fox",
+                "\"a phrase\"",
+                "pre*",
+                "東京",
+                "in:#general x",
+                "from:bob x",
+                "x before:2026-11-22",
+                "-only",
+                "\"open",
+                "OR NEAR(",
+            ];
+            out.push(field("query", one_of(queries), false));
+            out.push(field("room_id", room(), true));
+            out.push(field("from", username(), true));
+            out.push(field("before", seq(), true));
+            out.push(field("after", seq(), true));
+            let limit = prop_oneof![0u32..=101, Just(u32::MAX)];
+            out.push(field("limit", limit.prop_map(json).boxed(), true));
+            let offset = prop_oneof![0u32..50, Just(1_001u32), Just(u32::MAX)];
+            out.push(field("offset", offset.prop_map(json).boxed(), true));
+        }
         "set_room_settings" => {
             out.push(field("room_id", room(), false));
             let levels = vec!["all", "mentions", "none", "None", "muted"];

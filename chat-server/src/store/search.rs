@@ -1,0 +1,467 @@
+//! Full-text search: the indexer that follows the writes, and the search query.
+//!
+//! The writer never touches the index. An indexer thread with its own connection follows
+//! `messages.id` (new messages) and `message_history.id` (edits and deletes) in small batches
+//! and copies each message's current text into `search_docs`, whose triggers keep the word and
+//! trigram FTS5 indexes. Until it catches up (moments), a search leaves out messages deleted or
+//! edited since, so deleted text and replaced text are never found.
+
+use super::{Durability, StoreError};
+use crate::search_query::{fts_string, Query, Term};
+use chat_protocol::{
+    ErrorCode, EventContent, MessageId, Millis, RoomEvent, RoomId, SearchHit, Seq, UserId, UserRef,
+};
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How often the indexer looks for new writes.
+const INTERVAL: Duration = Duration::from_millis(50);
+/// Messages (and changes) per indexing transaction: short, so the writer never waits long
+/// for the database's write lock.
+const BATCH: usize = 256;
+
+/// The running indexer thread; dropping it stops the thread.
+pub struct Indexer {
+    _stop: mpsc::Sender<()>,
+}
+
+/// Start indexing the database at `path`.
+pub fn spawn(path: &Path, durability: Durability) -> Result<Indexer, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    super::set_synchronous(&conn, durability)?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("chat-db-search-index".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
+                loop {
+                    match index_batch(&mut conn, BATCH) {
+                        Ok(done) if done == BATCH => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!("search indexing failed: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| StoreError::CommitFailed(format!("cannot start the indexer: {e}")))?;
+    Ok(Indexer { _stop: stop })
+}
+
+/// Index up to `batch` new messages and `batch` changes in one transaction; returns the
+/// larger of the two counts (a full batch means more may wait).
+pub fn index_batch(conn: &mut Connection, batch: usize) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (messages_to, changes_to): (MessageId, i64) = tx.query_row(
+        "SELECT messages_to, changes_to FROM search_state WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let new: Vec<MessageId> = tx
+        .prepare_cached("SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map(params![messages_to, batch as i64], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for &id in &new {
+        refresh(&tx, id)?;
+    }
+    let messages_to = new.last().copied().unwrap_or(messages_to);
+    // Changes to messages indexed already; later ones are indexed as they are now anyway.
+    let changes: Vec<(i64, MessageId)> = tx
+        .prepare_cached(
+            "SELECT id, message_id FROM message_history WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![changes_to, batch as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for &(_, message_id) in &changes {
+        if message_id <= messages_to {
+            refresh(&tx, message_id)?;
+        }
+    }
+    let changes_to = changes.last().map_or(changes_to, |c| c.0);
+    tx.execute(
+        "UPDATE search_state SET messages_to = ?1, changes_to = ?2 WHERE id = 1",
+        params![messages_to, changes_to],
+    )?;
+    tx.commit()?;
+    Ok(new.len().max(changes.len()))
+}
+
+/// Make a message's search document match its current state: its text, or none once deleted.
+fn refresh(conn: &Connection, message_id: MessageId) -> Result<(), StoreError> {
+    let row: Option<(RoomId, Seq, UserId, Millis, String)> = conn
+        .prepare_cached(
+            "SELECT m.room_id, m.seq, m.sender_id, m.ts, e.json
+             FROM messages m JOIN events e ON e.room_id = m.room_id AND e.seq = m.seq
+             WHERE m.id = ?1",
+        )?
+        .query_row([message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    let text = match &row {
+        Some((.., json)) => match serde_json::from_str::<RoomEvent>(json)?.content {
+            EventContent::Message(m) if !m.deleted => Some(m.text),
+            _ => None,
+        },
+        None => None,
+    };
+    let indexed: Option<String> = conn
+        .prepare_cached("SELECT text FROM search_docs WHERE id = ?1")?
+        .query_row([message_id], |r| r.get(0))
+        .optional()?;
+    match (row, text, indexed) {
+        (Some((room_id, seq, sender_id, ts, _)), Some(text), None) => {
+            conn.prepare_cached(
+                "INSERT INTO search_docs (id, room_id, seq, sender_id, ts, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![message_id, room_id, seq, sender_id, ts, text])?;
+        }
+        (Some(_), Some(text), Some(old)) if text != old => {
+            conn.prepare_cached("UPDATE search_docs SET text = ?2 WHERE id = ?1")?
+                .execute(params![message_id, text])?;
+        }
+        (_, None, Some(_)) => {
+            conn.prepare_cached("DELETE FROM search_docs WHERE id = ?1")?
+                .execute([message_id])?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Index everything not indexed yet, in large batches (seeding; nothing else is writing).
+pub fn index_all(conn: &mut Connection) -> Result<(), StoreError> {
+    const LARGE: usize = 50_000;
+    while index_batch(conn, LARGE)? == LARGE {}
+    Ok(())
+}
+
+/// Messages and changes the indexer has not reached yet.
+pub fn pending(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row(
+        "SELECT max(0, coalesce((SELECT max(id) FROM messages), 0) - s.messages_to)
+              + max(0, coalesce((SELECT max(id) FROM message_history), 0) - s.changes_to)
+         FROM search_state s WHERE s.id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
+}
+
+/// What to look for, resolved: the parsed query, and the filters as ids and times.
+pub struct Search {
+    pub query: Query,
+    pub room_id: Option<RoomId>,
+    pub sender_id: Option<UserId>,
+    pub before: Option<Millis>,
+    pub after: Option<Millis>,
+    pub limit: u32,
+    pub offset: u32,
+    pub now: Millis,
+}
+
+/// Private-use characters that mark a match in FTS5's snippets, turned into offsets.
+const OPEN: char = '\u{e000}';
+const CLOSE: char = '\u{e001}';
+/// Tokens of context in a snippet.
+const SNIPPET_TOKENS: u32 = 16;
+/// A week, in ms: how fast the recency boost fades.
+const RECENCY_MS: f64 = 604_800_000.0;
+
+/// Run a search over the rooms `caller` is a member of now; returns the hits of the page and
+/// whether more follow.
+pub fn search(
+    conn: &Connection,
+    caller: UserId,
+    s: &Search,
+) -> Result<(Vec<SearchHit>, bool), StoreError> {
+    let positives: Vec<&Term> = s.query.terms.iter().filter(|t| !t.excluded).collect();
+    let words: Vec<&Term> = positives.iter().copied().filter(|t| !t.substring).collect();
+    let long: Vec<&Term> = positives
+        .iter()
+        .copied()
+        .filter(|t| t.substring && t.text.chars().count() >= 3)
+        .collect();
+    let short: Vec<&Term> = positives
+        .iter()
+        .copied()
+        .filter(|t| t.substring && t.text.chars().count() < 3)
+        .collect();
+    let mut args: Vec<Value> = Vec::new();
+    let arg = |v: Value, args: &mut Vec<Value>| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    let mut conds: Vec<String> = Vec::new();
+    // The index that finds the candidates, ranks them and cuts the snippet.
+    let driver = if !words.is_empty() {
+        Some(("search_words", match_all(&words)))
+    } else if !long.is_empty() {
+        Some(("search_trigrams", match_all(&long)))
+    } else {
+        None
+    };
+    let (tables, score, snippet) = match &driver {
+        Some((table, expr)) => {
+            let p = arg(Value::Text(expr.clone()), &mut args);
+            conds.push(format!("{table} MATCH {p}"));
+            let now = arg(Value::Real(s.now as f64), &mut args);
+            (
+                format!("{table} JOIN search_docs d ON d.id = {table}.rowid"),
+                // bm25 is negative, better when lower: a recent message's is scaled up to
+                // twice.
+                format!(
+                    "bm25({table}) * (1.0 + 1.0 / (1.0 + max(0.0, {now} - d.ts) / {RECENCY_MS}))"
+                ),
+                format!(
+                    "snippet({table}, 0, char({}), char({}), '…', {SNIPPET_TOKENS})",
+                    u32::from(OPEN),
+                    u32::from(CLOSE)
+                ),
+            )
+        }
+        // Only short substrings: a scan of the caller's rooms, newest first (a constant
+        // score: an integer would name a column in ORDER BY).
+        None => (
+            "search_docs d".to_string(),
+            "NULL".to_string(),
+            "NULL".to_string(),
+        ),
+    };
+    // Further positives the driving index did not check.
+    if !words.is_empty() && !long.is_empty() {
+        let p = arg(Value::Text(match_all(&long)), &mut args);
+        conds.push(format!(
+            "d.id IN (SELECT rowid FROM search_trigrams WHERE search_trigrams MATCH {p})"
+        ));
+    }
+    for term in &short {
+        let p = arg(Value::Text(term.text.clone()), &mut args);
+        conds.push(format!("instr(d.text, {p}) > 0"));
+    }
+    for term in s.query.terms.iter().filter(|t| t.excluded) {
+        let table = if term.substring {
+            "search_trigrams"
+        } else {
+            "search_words"
+        };
+        let p = arg(Value::Text(fts_term(term)), &mut args);
+        conds.push(format!(
+            "d.id NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH {p})"
+        ));
+    }
+    let me = arg(Value::Integer(caller), &mut args);
+    conds.push(format!(
+        "d.room_id IN (SELECT room_id FROM members WHERE user_id = {me})"
+    ));
+    if let Some(room_id) = s.room_id {
+        let p = arg(Value::Integer(room_id), &mut args);
+        conds.push(format!("d.room_id = {p}"));
+    }
+    if let Some(sender) = s.sender_id {
+        let p = arg(Value::Integer(sender), &mut args);
+        conds.push(format!("d.sender_id = {p}"));
+    }
+    if let Some(before) = s.before {
+        let p = arg(Value::Integer(before), &mut args);
+        conds.push(format!("d.ts < {p}"));
+    }
+    if let Some(after) = s.after {
+        let p = arg(Value::Integer(after), &mut args);
+        conds.push(format!("d.ts >= {p}"));
+    }
+    // Not found meanwhile: deleted since, or edited since (the document has the old text).
+    conds.push(
+        "NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = d.id AND m.deleted_at IS NOT NULL)"
+            .into(),
+    );
+    conds.push(
+        "d.id NOT IN (SELECT message_id FROM message_history
+                      WHERE id > (SELECT changes_to FROM search_state WHERE id = 1))"
+            .into(),
+    );
+    let sql = format!(
+        "SELECT d.id, d.room_id, d.seq, d.ts, d.sender_id, u.username, d.text, {snippet}
+         FROM {tables} JOIN users u ON u.id = d.sender_id
+         WHERE {}
+         ORDER BY {score}, d.ts DESC LIMIT {} OFFSET {}",
+        conds.join(" AND "),
+        i64::from(s.limit) + 1,
+        s.offset,
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut hits: Vec<SearchHit> = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            let text: String = r.get(6)?;
+            let snippet: Option<String> = r.get(7)?;
+            Ok(SearchHit {
+                message_id: r.get(0)?,
+                room_id: r.get(1)?,
+                seq: r.get(2)?,
+                ts: r.get(3)?,
+                sender: UserRef {
+                    id: r.get(4)?,
+                    username: r.get(5)?,
+                },
+                snippet: snippet.unwrap_or(text),
+                highlights: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let more = hits.len() > s.limit as usize;
+    hits.truncate(s.limit as usize);
+    for hit in &mut hits {
+        if hit.snippet.contains(OPEN) {
+            let (plain, marks) = marks_to_offsets(&hit.snippet);
+            hit.snippet = plain;
+            hit.highlights = marks;
+        } else {
+            let (cut, marks) = cut_around(&hit.snippet, &short, &long);
+            hit.snippet = cut;
+            hit.highlights = marks;
+        }
+    }
+    Ok((hits, more))
+}
+
+/// Terms ANDed for an FTS5 MATCH: each a quoted string (a phrase, no syntax obeyed inside),
+/// `*` after a prefix.
+fn match_all(terms: &[&Term]) -> String {
+    terms
+        .iter()
+        .map(|t| fts_term(t))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn fts_term(term: &Term) -> String {
+    let quoted = fts_string(&term.text);
+    if term.prefix {
+        format!("{quoted}*")
+    } else {
+        quoted
+    }
+}
+
+/// Strip FTS5's match marks, giving their places as character offsets.
+fn marks_to_offsets(marked: &str) -> (String, Vec<[u32; 2]>) {
+    let mut plain = String::with_capacity(marked.len());
+    let mut marks = Vec::new();
+    let mut chars = 0u32;
+    let mut open = None;
+    for c in marked.chars() {
+        match c {
+            OPEN => open = Some(chars),
+            CLOSE => {
+                if let Some(start) = open.take() {
+                    marks.push([start, chars]);
+                }
+            }
+            c => {
+                plain.push(c);
+                chars += 1;
+            }
+        }
+    }
+    (plain, marks)
+}
+
+/// For substring matches found without a snippet: the text around the first match (at most
+/// about 100 characters), with every match of the terms marked.
+fn cut_around(text: &str, short: &[&Term], long: &[&Term]) -> (String, Vec<[u32; 2]>) {
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = text.chars().collect();
+    let needles: Vec<Vec<char>> = short
+        .iter()
+        .chain(long)
+        .map(|t| t.text.chars().collect())
+        .collect();
+    let find = |from: usize, needle: &[char]| {
+        (from..chars.len().saturating_sub(needle.len() - 1))
+            .find(|&i| chars[i..].starts_with(needle))
+    };
+    let first = needles
+        .iter()
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| find(0, n))
+        .min()
+        .unwrap_or(0);
+    let start = first.saturating_sub(WIDTH / 3);
+    let end = (start + WIDTH).min(chars.len());
+    let mut snippet: String = chars[start..end].iter().collect();
+    let lead = usize::from(start > 0);
+    if start > 0 {
+        snippet.insert(0, '…');
+    }
+    if end < chars.len() {
+        snippet.push('…');
+    }
+    let mut marks = Vec::new();
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        let mut at = start;
+        while let Some(i) = find(at, needle) {
+            if i + needle.len() > end {
+                break;
+            }
+            let from = (i - start + lead) as u32;
+            marks.push([from, from + needle.len() as u32]);
+            at = i + needle.len();
+        }
+    }
+    marks.sort_unstable();
+    (snippet, marks)
+}
+
+/// `in:` a room of the caller's by id or title (case-insensitive), `#` already dropped.
+pub fn room_named(conn: &Connection, caller: UserId, name: &str) -> Result<RoomId, StoreError> {
+    let found: Option<RoomId> = conn
+        .prepare_cached(
+            "SELECT r.id FROM rooms r JOIN members m ON m.room_id = r.id AND m.user_id = ?1
+             WHERE r.id = ?2 OR lower(r.title) = lower(?3) ORDER BY r.id LIMIT 1",
+        )?
+        .query_row(
+            params![caller, name.parse::<i64>().unwrap_or(-1), name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    found.ok_or_else(|| {
+        StoreError::refused(
+            ErrorCode::NotFound,
+            format!("in:{name}: you are in no room by that name or id"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_become_character_offsets() {
+        let (plain, marks) = marks_to_offsets("…the \u{e000}café\u{e001} on \u{e000}rue\u{e001}");
+        assert_eq!(plain, "…the café on rue");
+        assert_eq!(marks, [[5, 9], [13, 16]]);
+    }
+
+    #[test]
+    fn substring_snippets_mark_each_match() {
+        let term = Term {
+            text: "東京".into(),
+            prefix: false,
+            excluded: false,
+            substring: true,
+        };
+        let (snippet, marks) = cut_around("明日は東京と東京タワー", &[&term], &[]);
+        assert_eq!(snippet, "明日は東京と東京タワー");
+        assert_eq!(marks, [[3, 5], [6, 8]]);
+    }
+}
