@@ -162,7 +162,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// Letters of scripts written without spaces between words.
-fn without_spaces(c: char) -> bool {
+pub fn without_spaces(c: char) -> bool {
     matches!(u32::from(c),
         0x0E00..=0x0EFF        // Thai, Lao
         | 0x1000..=0x109F      // Myanmar

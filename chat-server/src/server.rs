@@ -54,7 +54,7 @@ impl Server {
     pub fn open(config: Config, db_path: &Path) -> Result<Server, StoreError> {
         let lock = store::ServeLock::acquire(db_path)?;
         let (write_conn, checkpointer) = store::open_server_writer(db_path, config.durability)?;
-        let indexer = store::search::spawn(db_path, config.durability)?;
+        let indexer = store::search::spawn(db_path)?;
         let memberships = queries::all_memberships(&write_conn)?;
         let hub = Hub::new(
             memberships,

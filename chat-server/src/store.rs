@@ -184,7 +184,12 @@ fn configure_writer(
     mut conn: Connection,
     durability: Durability,
 ) -> Result<Connection, StoreError> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // While the search indexer or the checkpointer holds the write lock for a moment, retry
+    // every 100 µs (SQLite's own handler sleeps in steps of up to 100 ms), for at most 5 s.
+    conn.busy_handler(Some(|attempt: i32| {
+        std::thread::sleep(std::time::Duration::from_micros(100));
+        attempt < 50_000
+    }))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     set_synchronous(&conn, durability)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;

@@ -62,8 +62,11 @@ pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
                     offset,
                     now: crate::store::now_ms(),
                 };
+                // Counted first: the search then sees at least what was indexed by then, so
+                // `pending: 0` promises every earlier write is in the results.
+                let pending = search::pending(conn)?;
                 let (hits, more) = search::search(conn, me, &s)?;
-                Ok::<_, StoreError>((hits, more, search::pending(conn)?))
+                Ok::<_, StoreError>((hits, more, pending))
             })
             .await;
         match found {

@@ -173,8 +173,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 8: full-text search. The indexer (store/search.rs) copies each message's current text
     // into search_docs, following messages.id and message_history.id; two FTS5 indexes over
-    // it, kept by triggers: words (diacritics folded) and trigrams (substrings, for scripts
-    // written without spaces).
+    // it, kept by triggers: words (diacritics folded), and trigrams (substrings) of the texts
+    // with letters of scripts written without spaces, the only ones a substring is needed for.
     r#"
     CREATE TABLE search_docs (
         id        INTEGER PRIMARY KEY,   -- the message id
@@ -182,7 +182,8 @@ const MIGRATIONS: &[&str] = &[
         seq       INTEGER NOT NULL,
         sender_id INTEGER NOT NULL,
         ts        INTEGER NOT NULL,
-        text      TEXT NOT NULL
+        text      TEXT NOT NULL,
+        spaceless INTEGER NOT NULL       -- has letters of a script without spaces
     );
     CREATE INDEX search_docs_by_room ON search_docs(room_id, ts);
     CREATE VIRTUAL TABLE search_words USING fts5(
@@ -194,19 +195,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN
         INSERT INTO search_words (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER search_docs_insert_trigrams AFTER INSERT ON search_docs
+    WHEN new.spaceless BEGIN
         INSERT INTO search_trigrams (rowid, text) VALUES (new.id, new.text);
     END;
     CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
         INSERT INTO search_words (search_words, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO search_trigrams (search_trigrams, rowid, text)
-            VALUES ('delete', old.id, old.text);
     END;
-    CREATE TRIGGER search_docs_update AFTER UPDATE OF text ON search_docs BEGIN
-        INSERT INTO search_words (search_words, rowid, text) VALUES ('delete', old.id, old.text);
+    CREATE TRIGGER search_docs_delete_trigrams AFTER DELETE ON search_docs
+    WHEN old.spaceless BEGIN
         INSERT INTO search_trigrams (search_trigrams, rowid, text)
             VALUES ('delete', old.id, old.text);
-        INSERT INTO search_words (rowid, text) VALUES (new.id, new.text);
-        INSERT INTO search_trigrams (rowid, text) VALUES (new.id, new.text);
     END;
     -- How far the indexer has read: messages up to `messages_to`, changes up to `changes_to`.
     CREATE TABLE search_state (
