@@ -42,6 +42,8 @@ enum Scenario {
     History(scenario::history::HistoryArgs),
     /// Everyone drops while messages pile up, then reconnects at once: time to catch up, gaps.
     Storm(scenario::storm::StormArgs),
+    /// Full-text search over a large history: latency per kind of query, indexing cost.
+    Search(scenario::search::SearchArgs),
     /// Run the chat server (what the scenarios start when --server-bin is not given).
     #[command(hide = true)]
     Serve(ServeArgs),
@@ -281,6 +283,7 @@ async fn run_once(bench: &Bench, scenario: &Scenario) -> anyhow::Result<Vec<Repo
         Scenario::Idle(a) => scenario::idle::run(bench, a).await,
         Scenario::History(a) => scenario::history::run(bench, a).await,
         Scenario::Storm(a) => scenario::storm::run(bench, a).await,
+        Scenario::Search(a) => scenario::search::run(bench, a).await,
         Scenario::Serve(_) => bail!("serve is not a scenario"),
     }
 }
@@ -294,6 +297,7 @@ impl Scenario {
             Scenario::Idle(a) => &a.common,
             Scenario::History(a) => &a.common,
             Scenario::Storm(a) => &a.common,
+            Scenario::Search(a) => &a.common,
             Scenario::Serve(_) => unreachable!("serve has no benchmark options"),
         }
     }

@@ -5,6 +5,7 @@ pub mod fanout;
 pub mod history;
 pub mod idle;
 pub mod ingest;
+pub mod search;
 pub mod storm;
 
 use crate::stats::Report;

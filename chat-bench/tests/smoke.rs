@@ -285,3 +285,22 @@ fn a_running_server_can_be_targeted_by_url() {
     // No /proc figures for a server the tool did not start.
     assert!(report["results"]["server RSS"].is_null(), "{report:#}");
 }
+
+#[test]
+fn search_times_every_kind_of_query() {
+    let report = bench(&[
+        "search",
+        "--messages",
+        "2000",
+        "--rooms",
+        "4",
+        "--searches",
+        "3",
+    ]);
+    assert_clean(&report);
+    assert!(figure(&report, "hits returned") > 0.0);
+    assert!(
+        report["results"]["all searches p99"].is_object(),
+        "{report}"
+    );
+}

@@ -138,15 +138,25 @@ impl Seeder {
         self.job(|ctx| messages::react(ctx, user, room_id, message_id, emoji, true))
     }
 
-    /// Commit everything seeded.
+    /// Commit everything seeded, and index it for search, so a server started on the file
+    /// has nothing to catch up on.
     pub fn commit(mut self) -> Result<(), StoreError> {
         self.conn.execute_batch("COMMIT")?;
-        // The search index too, so a server started on the file has nothing to catch up on.
         store::search::index_all(&mut self.conn)?;
-        // Leave a small WAL behind so the server does not start by checkpointing gigabytes.
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
-        Ok(())
+        checkpoint(&self.conn)
     }
+
+    /// Commit everything seeded, leaving the search index to whoever times it.
+    pub fn commit_unindexed(self) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        checkpoint(&self.conn)
+    }
+}
+
+/// Leave a small WAL behind so the server does not start by checkpointing gigabytes.
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    Ok(())
 }
 
 /// How many messages the database holds (to check a seeded file, or count what was persisted).

@@ -187,6 +187,8 @@ const OPEN: char = '\u{e000}';
 const CLOSE: char = '\u{e001}';
 /// Tokens of context in a snippet.
 const SNIPPET_TOKENS: u32 = 16;
+/// Matches ranked, newest first; the rest are older than any of them.
+const CANDIDATES: u32 = 2_000;
 /// A week, in ms: how fast the recency boost fades.
 const RECENCY_MS: f64 = 604_800_000.0;
 
@@ -223,7 +225,7 @@ pub fn search(
     } else {
         None
     };
-    let (tables, score, snippet) = match &driver {
+    let (tables, score, snippet_table) = match &driver {
         Some((table, expr)) => {
             let p = arg(Value::Text(expr.clone()), &mut args);
             conds.push(format!("{table} MATCH {p}"));
@@ -235,20 +237,16 @@ pub fn search(
                 format!(
                     "bm25({table}) * (1.0 + 1.0 / (1.0 + max(0.0, {now} - d.ts) / {RECENCY_MS}))"
                 ),
-                format!(
-                    "snippet({table}, 0, char({}), char({}), '…', {SNIPPET_TOKENS})",
-                    u32::from(OPEN),
-                    u32::from(CLOSE)
-                ),
+                Some(*table),
             )
         }
         // Only short substrings: a scan of the caller's rooms, newest first (a constant
         // score: an integer would name a column in ORDER BY).
-        None => (
-            "search_docs d".to_string(),
-            "NULL".to_string(),
-            "NULL".to_string(),
-        ),
+        None => {
+            // Such a term has letters of a script without spaces, so only those texts.
+            conds.push("d.spaceless = 1".into());
+            ("search_docs d".to_string(), "NULL".to_string(), None)
+        }
     };
     // Further positives the driving index did not check.
     if !words.is_empty() && !long.is_empty() {
@@ -273,8 +271,10 @@ pub fn search(
         ));
     }
     let me = arg(Value::Integer(caller), &mut args);
+    // `+` keeps the planner from walking every room's documents through this test (and
+    // sorting them) instead of walking the newest first and stopping at the page.
     conds.push(format!(
-        "d.room_id IN (SELECT room_id FROM members WHERE user_id = {me})"
+        "+d.room_id IN (SELECT room_id FROM members WHERE user_id = {me})"
     ));
     if let Some(room_id) = s.room_id {
         let p = arg(Value::Integer(room_id), &mut args);
@@ -302,20 +302,32 @@ pub fn search(
                       WHERE id > (SELECT changes_to FROM search_state WHERE id = 1))"
             .into(),
     );
+    // Ranked among the newest matches only: ranking every match of a common word costs
+    // hundreds of milliseconds over a million messages, and in chat the newest are what is
+    // looked for. Filters apply before the cut, so a small room's matches are all candidates.
     let sql = format!(
-        "SELECT d.id, d.room_id, d.seq, d.ts, d.sender_id, u.username, d.text, {snippet}
-         FROM {tables} JOIN users u ON u.id = d.sender_id
-         WHERE {}
-         ORDER BY {score}, d.ts DESC LIMIT {} OFFSET {}",
+        "SELECT c.id, c.room_id, c.seq, c.ts, c.sender_id, u.username, c.text
+         FROM (SELECT d.id, d.room_id, d.seq, d.ts, d.sender_id, d.text, {score} AS score
+               FROM {tables}
+               WHERE {}
+               ORDER BY {newest} DESC LIMIT {candidates}) c
+         JOIN users u ON u.id = c.sender_id
+         ORDER BY c.score, c.ts DESC LIMIT {} OFFSET {}",
         conds.join(" AND "),
         i64::from(s.limit) + 1,
         s.offset,
+        // The index walked backwards: newest first, stopping at the candidates.
+        newest = snippet_table.map_or("d.id".to_string(), |t| format!("{t}.rowid")),
+        // Unranked (short substrings only): newest first, so the page is the candidates.
+        candidates = if snippet_table.is_some() {
+            CANDIDATES
+        } else {
+            s.offset + s.limit + 1
+        },
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut hits: Vec<SearchHit> = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            let text: String = r.get(6)?;
-            let snippet: Option<String> = r.get(7)?;
             Ok(SearchHit {
                 message_id: r.get(0)?,
                 room_id: r.get(1)?,
@@ -325,16 +337,29 @@ pub fn search(
                     id: r.get(4)?,
                     username: r.get(5)?,
                 },
-                snippet: snippet.unwrap_or(text),
+                snippet: r.get(6)?,
                 highlights: Vec::new(),
             })
         })?
         .collect::<Result<_, _>>()?;
     let more = hits.len() > s.limit as usize;
     hits.truncate(s.limit as usize);
+    // Snippets for the page's hits only, from the index that found them.
     for hit in &mut hits {
-        if hit.snippet.contains(OPEN) {
-            let (plain, marks) = marks_to_offsets(&hit.snippet);
+        let marked = match (snippet_table, &driver) {
+            (Some(table), Some((_, expr))) => conn
+                .prepare_cached(&format!(
+                    "SELECT snippet({table}, 0, char({}), char({}), '…', {SNIPPET_TOKENS})
+                     FROM {table} WHERE {table} MATCH ?1 AND rowid = ?2",
+                    u32::from(OPEN),
+                    u32::from(CLOSE)
+                ))?
+                .query_row(params![expr, hit.message_id], |r| r.get::<_, String>(0))
+                .optional()?,
+            _ => None,
+        };
+        if let Some(marked) = marked.filter(|m| m.contains(OPEN)) {
+            let (plain, marks) = marks_to_offsets(&marked);
             hit.snippet = plain;
             hit.highlights = marks;
         } else {
