@@ -36,6 +36,8 @@ pub enum Command {
     Archive(bool),
     /// An action: `/me waves` is drawn as `* alice waves`.
     Me(String),
+    /// Search messages (no query: the search box, with the last query).
+    Search(String),
     Logout,
     Help,
     Quit,
@@ -85,6 +87,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "messages that mention you; Enter jumps to one",
     ),
     ("me", "/me ACTION", "send an action, drawn as * you ACTION"),
+    (
+        "search",
+        "/search [QUERY]",
+        "search messages: \"phrases\", pre*, -not, in:#room, from:user, before:/after:DATE",
+    ),
     (
         "mute",
         "/mute",
@@ -179,6 +186,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "unsent" => no_args("unsent", Command::Unsent),
         "names" | "who" | "members" => no_args("names", Command::Names),
         "mentions" => no_args("mentions", Command::Mentions),
+        "search" | "find" => Ok(Command::Search(rest.to_string())),
         "me" => text("me").map(Command::Me),
         "mute" => no_args("mute", Command::Notify(NotifyLevel::None)),
         "unmute" => no_args("unmute", Command::Notify(NotifyLevel::All)),

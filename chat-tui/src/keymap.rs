@@ -14,6 +14,7 @@ pub enum Action {
     Switcher,
     Help,
     Redraw,
+    Search,
 }
 
 impl Action {
@@ -26,6 +27,7 @@ impl Action {
             Action::Switcher => "switcher",
             Action::Help => "help",
             Action::Redraw => "redraw",
+            Action::Search => "search",
         }
     }
 }
@@ -134,6 +136,7 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Switcher, &["ctrl-k"]),
     (Action::Help, &["f1"]),
     (Action::Redraw, &["ctrl-l"]),
+    (Action::Search, &["ctrl-f"]),
 ];
 
 impl Default for KeyMap {

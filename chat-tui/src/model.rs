@@ -6,7 +6,7 @@ use crate::outbox::Outbox;
 use crate::timeline::Timeline;
 use chat_protocol::{
     ChannelInfo, EventContent, Limits, MessageId, Millis, NotifyLevel, Role, RoomEvent, RoomId,
-    RoomKind, RoomSummary, Seq, UserId, UserRef,
+    RoomKind, RoomSummary, SearchHit, Seq, UserId, UserRef,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -278,6 +278,14 @@ pub enum Overlay {
         selected: usize,
         events: Option<Vec<RoomEvent>>,
     },
+    /// /search or Ctrl-F: the query being typed, then its hits (`None` while typing or
+    /// loading).
+    Search {
+        picker: Picker,
+        hits: Option<Vec<SearchHit>>,
+        /// The query the hits are for (the picker's may have changed since).
+        searched: String,
+    },
 }
 
 /// The usual reactions, offered first by the picker (1 to 8 pick one).
@@ -368,6 +376,8 @@ pub struct Model {
     pub selection: Option<Seq>,
     /// A reply or an edit being written in the input.
     pub compose: Option<Compose>,
+    /// The last search, offered again when the search opens.
+    pub last_search: String,
 }
 
 impl Model {
@@ -421,6 +431,7 @@ impl Model {
             draft_saved: String::new(),
             selection: None,
             compose: None,
+            last_search: String::new(),
         }
     }
 

@@ -98,6 +98,8 @@ pub enum Tag {
     Mentions,
     /// An edit, a delete or a reaction: its event shows it; only a refusal is news.
     Change,
+    /// The hits of a search.
+    Search,
 }
 
 /// Side effects `update` asks for; the runtime performs them.

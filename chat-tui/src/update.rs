@@ -24,6 +24,7 @@ mod connection;
 mod frames;
 mod keys;
 mod rooms;
+mod search;
 mod select;
 mod send;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use keys::*;
 pub use keys::{channel_matches, switcher_matches};
 pub use rooms::select_room;
 use rooms::*;
+use search::*;
 pub use select::selection_rights;
 use select::*;
 use send::*;

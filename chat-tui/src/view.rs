@@ -5,7 +5,7 @@ mod message_overlays;
 mod overlay;
 mod sidebar;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod theme;
 
 use crate::layout::{self, Areas, PROMPT};

@@ -545,6 +545,17 @@ pub(crate) fn on_response(
                 *events = Some(list.events);
             }
         }
+        (Tag::Search, Ok(ServerFrame::SearchResults(results))) => {
+            if let Some(Overlay::Search { hits, .. }) = &mut model.overlay {
+                *hits = Some(results.hits);
+            }
+        }
+        (Tag::Search, Err(e)) => {
+            if let Some(Overlay::Search { hits, .. }) = &mut model.overlay {
+                *hits = None;
+            }
+            notice(model, e.message, true);
+        }
         (Tag::Thread { .. } | Tag::Mentions, Err(e)) => {
             model.overlay = None;
             notice(model, e.message, true);

@@ -154,6 +154,10 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
             on_message_overlay_key(model, key, fx);
             return;
         }
+        Overlay::Search { .. } => {
+            on_search_key(model, key, fx);
+            return;
+        }
         Overlay::Switcher(p) => p,
         Overlay::Channels { picker, .. } => picker,
     };
@@ -269,6 +273,10 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         Some(Action::NextRoom) => return step_room(model, 1, fx),
         Some(Action::PrevRoom) => return step_room(model, -1, fx),
         Some(Action::NextUnread) => return next_unread_room(model, fx),
+        Some(Action::Search) => {
+            open_search(model, "", fx);
+            return;
+        }
         Some(Action::Help | Action::Redraw) | None => {}
     }
     match key.code {
@@ -327,7 +335,7 @@ pub(crate) fn on_paste(model: &mut Model, text: &str, fx: &mut Vec<Effect>) {
         (Some(Overlay::Switcher(p)), _) | (Some(Overlay::Channels { picker: p, .. }), _) => {
             p.query.push_str(text.lines().next().unwrap_or_default());
         }
-        (Some(Overlay::React { picker, .. }), _) => {
+        (Some(Overlay::React { picker, .. } | Overlay::Search { picker, .. }), _) => {
             picker
                 .query
                 .push_str(text.lines().next().unwrap_or_default());

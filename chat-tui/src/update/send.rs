@@ -162,6 +162,10 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
             open_mentions(model, fx);
             return;
         }
+        Command::Search(query) => {
+            open_search(model, &query, fx);
+            return;
+        }
         Command::Me(action) => {
             queue_message(model, action, None, true, fx);
             return;

@@ -5,7 +5,7 @@ use super::overlay::centered;
 use crate::model::{Model, Picker, QUICK_REACTIONS};
 use crate::pane::{local_time, user_color};
 use crate::wrap;
-use chat_protocol::{EventContent, MessageId, RoomEvent, RoomId, Seq};
+use chat_protocol::{EventContent, MessageId, RoomEvent, RoomId, SearchHit, Seq};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -213,4 +213,102 @@ pub fn draw_mentions(
         }
     }
     boxed(frame, " Mentions · Enter: go there · Esc ", lines, width);
+}
+
+/// The search box: the query, then its hits with what matched highlighted.
+pub fn draw_search(
+    model: &Model,
+    frame: &mut Frame<'_>,
+    picker: &Picker,
+    hits: Option<&Vec<SearchHit>>,
+    searched: &str,
+) {
+    let width = frame.area().width.min(100);
+    let inner = usize::from(width.saturating_sub(2));
+    let visible = usize::from(frame.area().height.saturating_sub(4)).max(1);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("› ", Style::default().fg(Color::Cyan)),
+        Span::raw(wrap::sanitize(&picker.query)),
+    ])];
+    match hits {
+        None if searched.is_empty() => lines.push(Line::styled(
+            " words, \"phrases\", pre*, -not, in:#room, from:user, after:2026-11-01 · Enter",
+            dim(),
+        )),
+        None => lines.push(Line::styled(" searching…", dim())),
+        Some(hits) if hits.is_empty() => lines.push(Line::styled(
+            format!(" nothing found for {}", wrap::sanitize(searched)),
+            dim(),
+        )),
+        Some(hits) => {
+            let selected = picker.selected.min(hits.len() - 1);
+            let first = (selected + 1).saturating_sub(visible);
+            for (i, hit) in hits.iter().enumerate().skip(first).take(visible) {
+                let mut row = hit_row(model, hit, inner);
+                if i == selected {
+                    row = row.style(Style::default().add_modifier(Modifier::REVERSED));
+                }
+                lines.push(row);
+            }
+        }
+    }
+    let title = match hits {
+        Some(h) if !h.is_empty() => format!(" Search · {} found · Enter: go there · Esc ", h.len()),
+        _ => " Search · Esc ".to_string(),
+    };
+    boxed(frame, &title, lines, width);
+}
+
+/// A hit as a row: time, room, name, and the snippet with its matches in bold.
+fn hit_row(model: &Model, hit: &SearchHit, width: usize) -> Line<'static> {
+    let time = local_time(hit.ts, model.utc_offset_secs)
+        .map(|t| t.format("%d %b %H:%M").to_string())
+        .unwrap_or_default();
+    let room = model
+        .rooms
+        .get(&hit.room_id)
+        .map(|r| r.shown_name())
+        .unwrap_or_default();
+    let head = format!(" {time} {room} ");
+    let name = format!("{}: ", hit.sender.username);
+    let mut left = width.saturating_sub(wrap::width(&head) + wrap::width(&name));
+    let mut spans = vec![
+        Span::styled(head, dim()),
+        Span::styled(
+            name,
+            Style::default()
+                .fg(user_color(hit.sender.id))
+                .add_modifier(Modifier::BOLD),
+        ),
+    ];
+    // The snippet in pieces: plain, matched, plain, …
+    let chars: Vec<char> = hit.snippet.chars().collect();
+    let mut at = 0usize;
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    for [start, end] in &hit.highlights {
+        let (start, end) = (*start as usize, (*end as usize).min(chars.len()));
+        if start < at || start >= end {
+            continue;
+        }
+        pieces.push((chars[at..start].iter().collect(), false));
+        pieces.push((chars[start..end].iter().collect(), true));
+        at = end;
+    }
+    pieces.push((chars[at.min(chars.len())..].iter().collect(), false));
+    for (text, matched) in pieces {
+        if left == 0 {
+            break;
+        }
+        let text = wrap::truncate(&wrap::sanitize(&text).replace('\n', " "), left);
+        left = left.saturating_sub(wrap::width(&text));
+        let style = if matched {
+            Style::default()
+                .add_modifier(Modifier::BOLD)
+                .fg(Color::Yellow)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(text, style));
+    }
+    Line::from(spans)
 }

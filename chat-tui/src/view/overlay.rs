@@ -51,6 +51,11 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         Some(Overlay::Mentions { selected, events }) => {
             message_overlays::draw_mentions(model, frame, *selected, events.as_ref())
         }
+        Some(Overlay::Search {
+            picker,
+            hits,
+            searched,
+        }) => message_overlays::draw_search(model, frame, picker, hits.as_ref(), searched),
         Some(Overlay::Switcher(picker)) => {
             let rows: Vec<Line<'static>> = switcher_matches(model, &picker.query)
                 .into_iter()
@@ -132,6 +137,7 @@ const BOUND: &[(Action, &str)] = &[
         "next conversation with unread messages (mentions first)",
     ),
     (Action::Switcher, "jump to a conversation by name"),
+    (Action::Search, "search messages (the last search again)"),
     (Action::Redraw, "repaint the screen"),
     (Action::Help, "this help (also /help)"),
 ];

@@ -10,7 +10,7 @@ use chat_protocol::{Receipt, ServerFrame, Typing};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-fn render(model: &crate::model::Model) -> Vec<String> {
+pub(crate) fn render(model: &crate::model::Model) -> Vec<String> {
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     terminal.draw(|f| view(model, f)).expect("draw");

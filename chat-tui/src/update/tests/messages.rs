@@ -420,3 +420,50 @@ fn up_and_down_walk_through_my_queued_messages_while_editing() {
     update(&mut model, key(KeyCode::Enter));
     assert!(model.notice.as_ref().unwrap().text.contains("2 queued"));
 }
+
+#[test]
+fn search_lists_hits_opens_one_in_context_and_remembers_the_query() {
+    let mut model = connected_model();
+    update(&mut model, ctrl('n'));
+    type_text(&mut model, "/search how are");
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert!(requests(&fx).iter().any(|f| matches!(f,
+        ClientFrame::Search(s) if s.query == "how are")));
+    let hit = chat_protocol::SearchHit {
+        room_id: GENERAL,
+        seq: 3,
+        message_id: 3,
+        ts: model.now,
+        sender: user(2, "bob"),
+        snippet: "how are you?".into(),
+        highlights: vec![[0, 3], [4, 7]],
+    };
+    update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::Search,
+            result: Ok(ServerFrame::SearchResults(chat_protocol::SearchResults {
+                request_id: 0,
+                hits: vec![hit],
+                more: false,
+                pending: 0,
+            })),
+        },
+    );
+    let text = crate::view::tests::render(&model).join("\n");
+    assert!(text.contains("bob: how are you?"), "{text}");
+    update(&mut model, key(KeyCode::Enter));
+    assert_eq!(model.overlay, None);
+    assert_eq!(model.selected, Some(GENERAL));
+    assert_eq!(model.selection, Some(3), "the hit, selected in its room");
+    // Ctrl-F opens the box again with the last query, not searched again until Enter.
+    update(&mut model, esc());
+    let fx = update(&mut model, ctrl('f'));
+    assert!(requests(&fx).is_empty());
+    assert!(matches!(&model.overlay,
+        Some(Overlay::Search { picker, .. }) if picker.query == "how are"));
+    update(&mut model, key(KeyCode::Backspace));
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert!(requests(&fx).iter().any(|f| matches!(f,
+        ClientFrame::Search(s) if s.query == "how ar")));
+}
