@@ -34,7 +34,12 @@ pub struct Query {
 /// Parse a query; the error says what is wrong, for a `bad_request`.
 pub fn parse(query: &str) -> Result<Query, String> {
     let mut out = Query::default();
-    for token in tokens(query)? {
+    // Control characters (NUL included) separate terms like spaces.
+    let query: String = query
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for token in tokens(&query)? {
         if !token.quoted && !token.excluded {
             if let Some((key, value)) = token.text.split_once(':') {
                 let value = value.trim_start_matches(['#', '@']);
@@ -43,7 +48,12 @@ pub fn parse(query: &str) -> Result<Query, String> {
                 if known && value.is_empty() {
                     return Err(format!("{key}: needs a value"));
                 }
+                let twice = || Err(format!("{key}: is given twice"));
                 match key.as_str() {
+                    "in" if out.room.is_some() => return twice(),
+                    "from" if out.from.is_some() => return twice(),
+                    "before" if out.before.is_some() => return twice(),
+                    "after" if out.after.is_some() => return twice(),
                     "in" => out.room = Some(value.to_string()),
                     "from" => out.from = Some(value.to_string()),
                     "before" => out.before = Some(day_start(value)?),
@@ -119,6 +129,9 @@ fn tokens(query: &str) -> Result<Vec<Token>, String> {
         }
         let mut word = String::new();
         while let Some(&c) = chars.peek().filter(|c| !c.is_whitespace()) {
+            if c == '"' {
+                return Err("a quote starts a phrase: put it before a word, \"like this\"".into());
+            }
             word.push(c);
             chars.next();
         }
@@ -140,11 +153,22 @@ fn day_start(value: &str) -> Result<Millis, String> {
     let mut next = || -> Result<i64, String> {
         parts
             .next()
+            .filter(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|p| p.parse::<i64>().ok())
             .ok_or_else(bad)
     };
     let (year, month, day) = (next()?, next()?, next()?);
-    if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1970..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=month_days).contains(&day)
+    {
         return Err(bad());
     }
     Ok(days_from_civil(year, month, day) * DAY_MS)
@@ -238,6 +262,16 @@ mod tests {
         assert!(parse("\"open quote").is_err());
         assert!(parse("x before:yesterday").is_err());
         assert!(parse("x in:").is_err());
+        assert!(parse("x after:2026-02-30").is_err());
+        assert!(parse("x after:+2026-11-01").is_err());
+        assert!(parse("x after:2028-02-29").is_ok());
+        assert!(parse("alpha\"").is_err());
+        assert!(parse("alpha beta\"gamma").is_err());
+        assert!(parse("x from:bob from:carol").is_err());
+        assert_eq!(
+            parse("al\u{0}pha").unwrap().terms,
+            [term("al"), term("pha")]
+        );
         assert!(parse(&"w ".repeat(17)).is_err());
         // Punctuation alone is no term; a colon in a word that is no filter is a word.
         assert_eq!(parse("*** ok").unwrap().terms, [term("ok")]);

@@ -239,6 +239,12 @@ async fn filters_paging_and_refusals() {
             assert_eq!(chat_protocol_code(result), Some(code), "{query}");
         }
     };
+    // A NUL or another control character separates words; it never reaches the index.
+    assert_eq!(find(&alice, "report\u{0}").await.hits.len(), 11);
+    refused("\u{0}", ErrorCode::BadRequest).await;
+    refused("report\"", ErrorCode::BadRequest).await;
+    refused("report after:2026-02-30", ErrorCode::BadRequest).await;
+    refused("report from:bob from:alice", ErrorCode::BadRequest).await;
     refused("", ErrorCode::BadRequest).await;
     refused("-only", ErrorCode::BadRequest).await;
     refused("\"open", ErrorCode::BadRequest).await;

@@ -358,15 +358,11 @@ pub fn search(
                 .optional()?,
             _ => None,
         };
-        if let Some(marked) = marked.filter(|m| m.contains(OPEN)) {
-            let (plain, marks) = marks_to_offsets(&marked);
-            hit.snippet = plain;
-            hit.highlights = marks;
-        } else {
-            let (cut, marks) = cut_around(&hit.snippet, &short, &long);
-            hit.snippet = cut;
-            hit.highlights = marks;
-        }
+        let (text, marks) = match marked.filter(|m| m.contains(OPEN)) {
+            Some(marked) => marks_to_offsets(&marked),
+            None => mark_substrings(&hit.snippet, &short, &long),
+        };
+        (hit.snippet, hit.highlights) = bound_snippet(&text, &marks);
     }
     Ok((hits, more))
 }
@@ -413,10 +409,95 @@ fn marks_to_offsets(marked: &str) -> (String, Vec<[u32; 2]>) {
     (plain, marks)
 }
 
-/// For substring matches found without a snippet: the text around the first match (at most
-/// about 100 characters), with every match of the terms marked.
-fn cut_around(text: &str, short: &[&Term], long: &[&Term]) -> (String, Vec<[u32; 2]>) {
-    const WIDTH: usize = 100;
+/// Longest snippet served, in characters: one very long word, or a run of emoji between two
+/// words, would otherwise bring the whole message.
+const SNIPPET_MAX: usize = 160;
+
+/// A snippet at most [`SNIPPET_MAX`] characters long around its first match, cut between
+/// grapheme clusters (never inside a flag, a family or a letter with its marks); the marks
+/// moved to match. A leading or trailing `…` from FTS5 loses any piece of a cluster it cut.
+fn bound_snippet(text: &str, marks: &[[u32; 2]]) -> (String, Vec<[u32; 2]>) {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut chars: Vec<char> = text.chars().collect();
+    let mut marks: Vec<[u32; 2]> = marks.to_vec();
+    // "…" followed by marks or joiners it cut from their letter: drop those.
+    if chars.first() == Some(&'…') {
+        let first: String = chars.iter().take(8).collect();
+        let attached = first
+            .graphemes(true)
+            .next()
+            .map_or(1, |g| g.chars().count())
+            - 1;
+        if attached > 0 {
+            chars.drain(1..1 + attached);
+            marks = shift(&marks, 1, attached);
+        }
+    }
+    if chars.last() == Some(&'…') && chars.len() >= 2 && chars[chars.len() - 2] == '\u{200d}' {
+        chars.remove(chars.len() - 2);
+    }
+    let text: String = chars.iter().collect();
+    if chars.len() <= SNIPPET_MAX {
+        return (text, marks);
+    }
+    // Cluster boundaries, as character indices.
+    let mut bounds = vec![0usize];
+    for g in text.graphemes(true) {
+        bounds.push(bounds.last().copied().unwrap_or(0) + g.chars().count());
+    }
+    let first = marks.first().map_or(0, |m| m[0] as usize);
+    let wanted = first.saturating_sub(SNIPPET_MAX / 3);
+    let start = bounds
+        .iter()
+        .rev()
+        .copied()
+        .find(|&b| b <= wanted)
+        .unwrap_or(0);
+    let end = bounds
+        .iter()
+        .copied()
+        .find(|&b| b >= start + SNIPPET_MAX)
+        .unwrap_or(chars.len());
+    let mut out = String::new();
+    let lead = usize::from(start > 0);
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    let moved = marks
+        .iter()
+        .filter(|[a, b]| (*b as usize) > start && (*a as usize) < end)
+        .map(|[a, b]| {
+            let a = (*a as usize).max(start) - start + lead;
+            let b = (*b as usize).min(end) - start + lead;
+            [a as u32, b as u32]
+        })
+        .collect();
+    (out, moved)
+}
+
+/// Marks after character `at` moved back by `removed` characters (those before it are kept).
+fn shift(marks: &[[u32; 2]], at: usize, removed: usize) -> Vec<[u32; 2]> {
+    let move_back = |i: u32| {
+        let i = i as usize;
+        if i >= at + removed {
+            (i - removed) as u32
+        } else {
+            i.min(at) as u32
+        }
+    };
+    marks
+        .iter()
+        .map(|[a, b]| [move_back(*a), move_back(*b)])
+        .collect()
+}
+
+/// For substring matches found without a snippet: the whole text with every match of the
+/// terms marked ([`bound_snippet`] then cuts it).
+fn mark_substrings(text: &str, short: &[&Term], long: &[&Term]) -> (String, Vec<[u32; 2]>) {
     let chars: Vec<char> = text.chars().collect();
     let needles: Vec<Vec<char>> = short
         .iter()
@@ -427,36 +508,16 @@ fn cut_around(text: &str, short: &[&Term], long: &[&Term]) -> (String, Vec<[u32;
         (from..chars.len().saturating_sub(needle.len() - 1))
             .find(|&i| chars[i..].starts_with(needle))
     };
-    let first = needles
-        .iter()
-        .filter(|n| !n.is_empty())
-        .filter_map(|n| find(0, n))
-        .min()
-        .unwrap_or(0);
-    let start = first.saturating_sub(WIDTH / 3);
-    let end = (start + WIDTH).min(chars.len());
-    let mut snippet: String = chars[start..end].iter().collect();
-    let lead = usize::from(start > 0);
-    if start > 0 {
-        snippet.insert(0, '…');
-    }
-    if end < chars.len() {
-        snippet.push('…');
-    }
     let mut marks = Vec::new();
     for needle in needles.iter().filter(|n| !n.is_empty()) {
-        let mut at = start;
+        let mut at = 0;
         while let Some(i) = find(at, needle) {
-            if i + needle.len() > end {
-                break;
-            }
-            let from = (i - start + lead) as u32;
-            marks.push([from, from + needle.len() as u32]);
+            marks.push([i as u32, (i + needle.len()) as u32]);
             at = i + needle.len();
         }
     }
     marks.sort_unstable();
-    (snippet, marks)
+    (chars.into_iter().collect(), marks)
 }
 
 /// `in:` a room of the caller's by id or title (case-insensitive), `#` already dropped.
@@ -498,8 +559,46 @@ mod tests {
             excluded: false,
             substring: true,
         };
-        let (snippet, marks) = cut_around("明日は東京と東京タワー", &[&term], &[]);
+        let (snippet, marks) = mark_substrings("明日は東京と東京タワー", &[&term], &[]);
         assert_eq!(snippet, "明日は東京と東京タワー");
         assert_eq!(marks, [[3, 5], [6, 8]]);
+    }
+
+    #[test]
+    fn snippets_are_bounded_and_cut_between_clusters() {
+        // One huge word before the match: cut to the limit around it, marks moved.
+        let text = format!("{} tailword", "x".repeat(3990));
+        let marks = [[3991u32, 3999u32]];
+        let (snippet, moved) = bound_snippet(&text, &marks);
+        assert!(
+            snippet.chars().count() <= SNIPPET_MAX + 2,
+            "{}",
+            snippet.len()
+        );
+        let [a, b] = moved[0];
+        let found: String = snippet
+            .chars()
+            .skip(a as usize)
+            .take((b - a) as usize)
+            .collect();
+        assert_eq!(found, "tailword");
+        // A family of four is never split.
+        let family = "👨\u{200d}👩\u{200d}👧\u{200d}👦";
+        let text = format!("{} target {}", family.repeat(100), family.repeat(100));
+        let at = text[..text.find("target").unwrap()].chars().count() as u32;
+        let (snippet, moved) = bound_snippet(&text, &[[at, at + 6]]);
+        let body = snippet.trim_start_matches('…').trim_end_matches('…');
+        assert!(body.starts_with('👨') && body.ends_with('👦'), "{snippet}");
+        let [a, b] = moved[0];
+        let found: String = snippet
+            .chars()
+            .skip(a as usize)
+            .take((b - a) as usize)
+            .collect();
+        assert_eq!(found, "target");
+        // FTS5's "…" before a tone mark it cut from its letter: the mark goes.
+        let (snippet, moved) = bound_snippet("…\u{0e48}สวย target", &[[7, 13]]);
+        assert_eq!(snippet, "…สวย target");
+        assert_eq!(moved, [[6, 12]]);
     }
 }

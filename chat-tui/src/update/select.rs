@@ -613,6 +613,10 @@ pub(crate) fn jump_to(model: &mut Model, room_id: RoomId, seq: Seq, fx: &mut Vec
     let Some(room) = model.rooms.get_mut(&room_id) else {
         return;
     };
+    // The room opens at the message asked for, not at its first unread one (which a fetch
+    // still under way would scroll to when it ends).
+    room.finding_first_unread = false;
+    room.marker = None;
     if room.timeline.position(seq).is_ok() {
         select_message(model, seq);
     } else {
