@@ -24,3 +24,4 @@ run chat chat --server both
 run idle idle --server both
 run history history
 run storm storm
+run search search

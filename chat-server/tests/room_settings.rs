@@ -31,18 +31,6 @@ async fn listed(client: &Client, room_id: i64) -> RoomSettings {
         .settings
 }
 
-/// alice (owner) and bob in a group room.
-async fn alice_and_bob(server: &TestServer) -> (Client, Client, i64) {
-    let alice = server.register("alice").await;
-    let bob = server.register("bob").await;
-    let room = alice
-        .create_room(RoomKind::Group, "crew", &["bob"])
-        .await
-        .unwrap()
-        .id;
-    (alice, bob, room)
-}
-
 #[tokio::test]
 async fn settings_made_on_one_device_reach_the_other_and_a_new_login() {
     let server = TestServer::start().await;
@@ -113,13 +101,9 @@ async fn muting_counts_direct_mentions_only_and_says_so_at_once() {
     })
     .await
     .unwrap();
-    let unread = wait_for(&mut bob, |f| match f {
-        ServerFrame::Unread(u) => Some(u),
-        _ => None,
-    })
-    .await;
+    let counts = wait_for(&mut bob, unread).await;
     assert_eq!(
-        (unread.room_id, unread.unread, unread.mentions),
+        (counts.room_id, counts.unread, counts.mentions),
         (room, 3, 1),
         "muted: the direct mention alone; the messages stay unread"
     );
@@ -128,12 +112,8 @@ async fn muting_counts_direct_mentions_only_and_says_so_at_once() {
     // A mention count after a receipt follows the level too: the @room left unread does
     // not count.
     bob.set_receipt(room, None, Some(direct.seq)).await.unwrap();
-    let unread = wait_for(&mut bob, |f| match f {
-        ServerFrame::Unread(u) => Some(u),
-        _ => None,
-    })
-    .await;
-    assert_eq!((unread.unread, unread.mentions), (2, 0));
+    let counts = wait_for(&mut bob, unread).await;
+    assert_eq!((counts.unread, counts.mentions), (2, 0));
     // `mentions` keeps counting @room (it is a level of notice, not a mute).
     bob.set_room_settings(SetRoomSettings {
         notify: Some(NotifyLevel::Mentions),
@@ -141,12 +121,8 @@ async fn muting_counts_direct_mentions_only_and_says_so_at_once() {
     })
     .await
     .unwrap();
-    let unread = wait_for(&mut bob, |f| match f {
-        ServerFrame::Unread(u) => Some(u),
-        _ => None,
-    })
-    .await;
-    assert_eq!(unread.mentions, 1);
+    let counts = wait_for(&mut bob, unread).await;
+    assert_eq!(counts.mentions, 1);
 }
 
 #[tokio::test]

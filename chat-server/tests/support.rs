@@ -221,6 +221,26 @@ pub fn receipt(frame: ServerFrame) -> Option<chat_protocol::Receipt> {
     }
 }
 
+/// Picker for [`wait_for`]: an `unread`.
+pub fn unread(frame: ServerFrame) -> Option<chat_protocol::Unread> {
+    match frame {
+        ServerFrame::Unread(u) => Some(u),
+        _ => None,
+    }
+}
+
+/// alice and bob, registered, in a group room "crew" of alice's.
+pub async fn alice_and_bob(server: &TestServer) -> (Client, Client, i64) {
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let room = alice
+        .create_room(chat_protocol::RoomKind::Group, "crew", &["bob"])
+        .await
+        .unwrap()
+        .id;
+    (alice, bob, room)
+}
+
 /// A connection to the server's database, as the admin subcommands open it.
 pub fn open_db(server: &TestServer) -> rusqlite::Connection {
     chat_server::store::open_write_connection(&server.db, chat_server::store::Durability::Full)

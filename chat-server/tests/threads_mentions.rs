@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use chat_protocol::client::Client;
-use chat_protocol::{ErrorCode, EventContent, RoomKind, ServerFrame, Unread};
+use chat_protocol::{ErrorCode, EventContent, RoomKind, ServerFrame};
 
 fn mentions_in(client: &Client, room_id: i64) -> u32 {
     welcome_room(client, room_id).mentions
@@ -11,25 +11,6 @@ fn mentions_in(client: &Client, room_id: i64) -> u32 {
 async fn summary_mentions(client: &Client, room_id: i64) -> u32 {
     let rooms = client.list_rooms().await.unwrap();
     rooms.iter().find(|r| r.id == room_id).unwrap().mentions
-}
-
-fn unread(frame: ServerFrame) -> Option<Unread> {
-    match frame {
-        ServerFrame::Unread(u) => Some(u),
-        _ => None,
-    }
-}
-
-/// alice and bob in a group room of theirs.
-async fn alice_and_bob(server: &TestServer) -> (Client, Client, i64) {
-    let alice = server.register("alice").await;
-    let bob = server.register("bob").await;
-    let room = alice
-        .create_room(RoomKind::Group, "crew", &["bob"])
-        .await
-        .unwrap()
-        .id;
-    (alice, bob, room)
 }
 
 #[tokio::test]

@@ -222,6 +222,22 @@ async fn pump(
     }
 }
 
+/// Accounts for alice and bob on the server, and a home folder for each one's chat-tui.
+async fn register_alice_and_bob(url: &str, dir: &Path) -> [PathBuf; 2] {
+    for name in ["alice", "bob"] {
+        let auth = Auth::Register {
+            username: name.into(),
+            password: PASSWORD.into(),
+        };
+        Client::connect(url, auth).await.unwrap().close();
+    }
+    let homes = [dir.join("alice"), dir.join("bob")];
+    for home in &homes {
+        std::fs::create_dir_all(home).unwrap();
+    }
+    homes
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -233,17 +249,7 @@ async fn two_people_chat_and_an_offline_message_arrives_exactly_once() {
     let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
     let addr = server.addr;
     let url = server.url();
-    for name in ["alice", "bob"] {
-        let auth = Auth::Register {
-            username: name.into(),
-            password: PASSWORD.into(),
-        };
-        Client::connect(&url, auth).await.unwrap().close();
-    }
-    let homes = [dir.path().join("alice"), dir.path().join("bob")];
-    for home in &homes {
-        std::fs::create_dir_all(home).unwrap();
-    }
+    let homes = register_alice_and_bob(&url, dir.path()).await;
 
     let (alice, bob) = tokio::task::spawn_blocking({
         let (url, homes) = (url.clone(), homes.clone());
@@ -509,17 +515,7 @@ async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
     let db: PathBuf = dir.path().join("chat.sqlite");
     let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
     let url = server.url();
-    for name in ["alice", "bob"] {
-        let auth = Auth::Register {
-            username: name.into(),
-            password: PASSWORD.into(),
-        };
-        Client::connect(&url, auth).await.unwrap().close();
-    }
-    let homes = [dir.path().join("alice"), dir.path().join("bob")];
-    for home in &homes {
-        std::fs::create_dir_all(home).unwrap();
-    }
+    let homes = register_alice_and_bob(&url, dir.path()).await;
     tokio::task::spawn_blocking(move || {
         let mut alice = Tui::start("alice", &homes[0], &url);
         let mut bob = Tui::start("bob", &homes[1], &url);

@@ -48,7 +48,15 @@ pub struct HistoryArgs {
 }
 
 /// Writers share the rooms' messages; a reader is in every room.
-const WRITERS: usize = 10;
+pub(super) const WRITERS: usize = 10;
+
+/// User 0 reads, in every room; room `r` is written by user `1 + r % WRITERS`.
+pub(super) fn reader_layout(rooms: usize) -> Layout {
+    Layout {
+        users: 1 + WRITERS,
+        rooms: (0..rooms).map(|r| vec![0, 1 + r % WRITERS]).collect(),
+    }
+}
 
 pub async fn run(bench: &Bench, args: &HistoryArgs) -> anyhow::Result<Vec<Report>> {
     bench.require_chat("history")?;
@@ -57,10 +65,7 @@ pub async fn run(bench: &Bench, args: &HistoryArgs) -> anyhow::Result<Vec<Report
     }
     let mut report = Report::new("history", Kind::Chat.name());
     let rooms = args.rooms.max(1);
-    let layout = Layout {
-        users: 1 + WRITERS,
-        rooms: (0..rooms).map(|r| vec![0, 1 + r % WRITERS]).collect(),
-    };
+    let layout = reader_layout(rooms);
     let db = bench.db_path("history");
     let seed_start = Instant::now();
     let world = world::seed(&db, &layout)?;
@@ -178,10 +183,10 @@ fn seed_messages(
 }
 
 /// A small deterministic generator: the same rooms and points on every run.
-struct XorShift(u64);
+pub(super) struct XorShift(pub(super) u64);
 
 impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

@@ -3,12 +3,13 @@
 //! kind (a common word, a rare one, two words, a phrase, a prefix, a substring of a script
 //! without spaces, short and long), and what indexing costs.
 
+use super::history::{reader_layout, XorShift, WRITERS};
 use crate::net;
 use crate::scenario::add_rss;
 use crate::stats::{self, now_us, Latency, Report};
 use crate::target::Kind;
 use crate::wire;
-use crate::world::{self, Layout};
+use crate::world;
 use crate::{Bench, Common};
 use anyhow::{bail, Context};
 use chat_protocol::{to_json, ClientFrame, Search, ServerFrame};
@@ -34,8 +35,6 @@ pub struct SearchArgs {
     pub common: Common,
 }
 
-/// Writers share the rooms' messages; the searcher is in every room.
-const WRITERS: usize = 10;
 /// Distinct words; drawn log-uniformly, so the first few are in a large share of messages and
 /// most appear a handful of times.
 const VOCABULARY: usize = 20_000;
@@ -50,10 +49,7 @@ pub async fn run(bench: &Bench, args: &SearchArgs) -> anyhow::Result<Vec<Report>
     }
     let mut report = Report::new("search", Kind::Chat.name());
     let rooms = args.rooms.max(1);
-    let layout = Layout {
-        users: 1 + WRITERS,
-        rooms: (0..rooms).map(|r| vec![0, 1 + r % WRITERS]).collect(),
-    };
+    let layout = reader_layout(rooms);
     let db = bench.db_path("search");
     let seed_start = Instant::now();
     let world = world::seed(&db, &layout)?;
@@ -189,17 +185,5 @@ async fn request(ws: &mut net::Ws, frame: String) -> anyhow::Result<usize> {
             ServerFrame::Error(e) => bail!("search refused: {}", e.message),
             _ => continue,
         }
-    }
-}
-
-/// A small deterministic generator: the same texts and queries on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
     }
 }

@@ -345,14 +345,7 @@ pub(crate) fn submit_edit(
                 finish_compose(model, fx);
                 return;
             }
-            let chars = text.chars().count();
-            if chars > model.limits.max_message_chars {
-                let limit = model.limits.max_message_chars;
-                notice(
-                    model,
-                    format!("message is {chars} characters; the limit is {limit}"),
-                    true,
-                );
+            if over_length(model, &text) {
                 return;
             }
             if !is_connected(model) {

@@ -52,20 +52,16 @@ pub(crate) fn queue_message(
     action: bool,
     fx: &mut Vec<Effect>,
 ) {
-    let Some(room) = model.selected_room() else {
+    if model.selected_room().is_none() {
         notice(model, "no room open: /join a channel or /dm someone", true);
         return;
-    };
-    let chars = text.chars().count();
-    if chars > model.limits.max_message_chars {
-        let limit = model.limits.max_message_chars;
-        notice(
-            model,
-            format!("message is {chars} characters; the limit is {limit}"),
-            true,
-        );
+    }
+    if over_length(model, &text) {
         return;
     }
+    let Some(room) = model.selected_room() else {
+        return;
+    };
     if room.summary.kind == RoomKind::Announcement && !room.summary.role.can_manage() {
         notice(model, "only admins can post in an announcement room", true);
         return;
@@ -91,6 +87,20 @@ pub(crate) fn queue_message(
         room.unseen_below = 0;
     }
     pump_outbox(model, fx);
+}
+
+/// Whether `text` is longer than the server takes; says so if it is.
+pub(crate) fn over_length(model: &mut Model, text: &str) -> bool {
+    let chars = text.chars().count();
+    let limit = model.limits.max_message_chars;
+    if chars > limit {
+        notice(
+            model,
+            format!("message is {chars} characters; the limit is {limit}"),
+            true,
+        );
+    }
+    chars > limit
 }
 
 /// Send the next queued message if the connection is up and nothing is in flight.
