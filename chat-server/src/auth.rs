@@ -10,7 +10,7 @@ use password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use sha2::{Digest, Sha256};
 
 /// Prefix that makes a token recognisable in logs and config files.
-const TOKEN_PREFIX: &str = "chat_";
+pub const TOKEN_PREFIX: &str = "chat_";
 
 pub fn hash_password(password: &str) -> Result<String, password_hash::Error> {
     hash_password_with(password, &mut Vec::new())

@@ -46,6 +46,10 @@ pub struct Config {
     pub login_lockout_base_ms: u64,
     pub login_lockout_max_ms: u64,
     pub registrations_per_address_per_hour: u32,
+    /// Serve `GET /metrics` to any address, not only loopback.
+    pub metrics_public: bool,
+    /// Longest `wait` a long-poll for events may ask for, in seconds.
+    pub long_poll_max_secs: u64,
     /// Serve the WebSocket echo endpoint for conformance testing instead of chat. Set only by
     /// the hidden `--conformance-echo` flag, never from a config file.
     #[serde(skip)]
@@ -91,6 +95,8 @@ impl Default for Config {
             login_lockout_base_ms: 1000,
             login_lockout_max_ms: 60_000,
             registrations_per_address_per_hour: 20,
+            metrics_public: false,
+            long_poll_max_secs: 60,
             conformance_echo: false,
         }
     }
@@ -173,6 +179,7 @@ impl Config {
             ("password_hash_queue", self.password_hash_queue as u64),
             ("login_lockout_base_ms", self.login_lockout_base_ms),
             ("login_lockout_max_ms", self.login_lockout_max_ms),
+            ("long_poll_max_secs", self.long_poll_max_secs),
             (
                 "registrations_per_address_per_hour",
                 u64::from(self.registrations_per_address_per_hour),

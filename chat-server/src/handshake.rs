@@ -117,24 +117,31 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) {
-    let peer = stream.peer_addr().ok();
+    let Ok(peer_addr) = stream.peer_addr() else {
+        return;
+    };
+    let peer = Some(peer_addr);
     let _ = stream.set_nodelay(true);
     let config = &shared.config;
     let deadline = Instant::now() + Duration::from_millis(config.handshake_timeout_ms);
-    let upgrade = tokio_tungstenite::accept_async_with_config(
+    let over_limit = slot.as_ref().err().copied();
+    let upgrade = crate::http::serve(
         stream,
-        Some(ws::config(config.max_frame_bytes)),
+        peer_addr,
+        over_limit,
+        shared.clone(),
+        shutdown.clone(),
     );
-    let mut ws = match timeout_at(deadline, upgrade).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::debug!(?peer, "websocket upgrade failed: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(?peer, "websocket upgrade timed out");
-            return;
-        }
+    let Some(upgraded) = upgrade.await else {
+        return;
+    };
+    let mut ws = upgraded.ws;
+    // The deadline runs from the accept for a connection that came to upgrade, and from the
+    // upgrade for one that served HTTP requests first (a long-poll takes its time).
+    let deadline = if upgraded.first_request {
+        deadline
+    } else {
+        Instant::now() + Duration::from_millis(config.handshake_timeout_ms)
     };
     if shared.config.conformance_echo {
         return crate::session::run_echo(ws, shared, shutdown).await;
@@ -168,6 +175,8 @@ pub async fn serve(
         Ok(identity) => identity,
         Err(e) => return refuse(&mut ws, peer, e.refusal()).await,
     };
+    let metrics = shared.metrics.clone();
+    let _counted = metrics.session_started(hello.client.as_deref());
     tracing::info!(?peer, user = %identity.user.username, "connected");
     crate::session::run(ws, identity, shared, shutdown).await;
     tracing::info!(?peer, "disconnected");
@@ -178,7 +187,7 @@ pub async fn serve(
 const MAX_LABEL_CHARS: usize = 100;
 
 /// The client's name for itself, as a token label: one line, of bounded length.
-fn token_label(client: Option<&str>) -> String {
+pub(crate) fn token_label(client: Option<&str>) -> String {
     let label: String = client
         .unwrap_or_default()
         .chars()
@@ -295,7 +304,7 @@ fn busy(e: HashError) -> AuthError {
     }
 }
 
-async fn authenticate(
+pub(crate) async fn authenticate(
     shared: &Shared,
     auth: Auth,
     label: String,

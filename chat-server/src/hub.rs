@@ -194,6 +194,8 @@ pub struct Hub {
     /// Rooms larger than this do not share presence.
     presence_max_room: usize,
     generations: AtomicU64,
+    /// HTTP long-polls waiting for a room's next event.
+    pub waiters: crate::waiters::RoomWaiters,
 }
 
 impl Hub {
@@ -212,6 +214,7 @@ impl Hub {
             typing_timeout,
             presence_max_room,
             generations: AtomicU64::new(1),
+            waiters: Default::default(),
         })
     }
 
@@ -442,6 +445,12 @@ impl Hub {
         crate::outbox::enforce_total(state.conns.values().map(|h| &h.outbox), max_total)
     }
 
+    /// Bytes waiting in all connections' queues (for metrics).
+    pub fn queued_bytes(&self) -> usize {
+        let state = self.read();
+        state.conns.values().map(|h| h.outbox.queued_bytes()).sum()
+    }
+
     /// Close every connection authenticated with a revoked token.
     pub fn close_token(&self, token_id: i64, code: u16, reason: &str) -> usize {
         let state = self.read();
@@ -484,6 +493,7 @@ impl CommitListener for Hub {
                         state.add_member(room_id, user_id);
                     }
                     state.deliver_to_room(room_id, &Frame::from(frame), None);
+                    self.waiters.wake(room_id);
                     if let Some(user_id) = joined {
                         joined_now.push((room_id, user_id));
                     }

@@ -7,8 +7,10 @@ pub mod auth;
 pub mod config;
 mod handshake;
 pub mod hasher;
+mod http;
 pub mod hub;
 pub mod login_guard;
+pub mod metrics;
 pub mod outbox;
 mod ratelimit;
 pub mod requests;
@@ -17,6 +19,7 @@ pub mod seed;
 pub mod server;
 mod session;
 pub mod store;
+mod waiters;
 mod ws;
 
 pub use config::Config;

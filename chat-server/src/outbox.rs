@@ -67,7 +67,6 @@ impl Closer {
     }
 
     /// The close code the server sends, if it is the one closing.
-    #[cfg(test)]
     pub fn code(&self) -> Option<u16> {
         match self.ending.get() {
             Some(Ending::Close(code, _)) => Some(*code),

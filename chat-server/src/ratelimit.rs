@@ -1,5 +1,7 @@
 //! A token bucket: a burst of requests, then a steady rate.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,6 +22,12 @@ impl TokenBucket {
             tokens: capacity,
             last: Instant::now(),
         }
+    }
+
+    /// Whether the bucket would be full now (no request in the last burst/rate seconds).
+    pub fn is_full(&self) -> bool {
+        let elapsed = Instant::now().duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.per_second >= self.capacity
     }
 
     /// Take one token if there is one; otherwise say how long until there is.
@@ -67,5 +75,37 @@ mod tests {
             5,
             "refill stops at the burst size"
         );
+    }
+}
+
+/// Buckets by key (a token), for requests that come without a connection to hold one (HTTP).
+#[derive(Debug)]
+pub struct KeyedBuckets {
+    per_second: u32,
+    burst: u32,
+    buckets: Mutex<HashMap<i64, TokenBucket>>,
+}
+
+impl KeyedBuckets {
+    pub fn new(per_second: u32, burst: u32) -> KeyedBuckets {
+        KeyedBuckets {
+            per_second,
+            burst,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn try_take(&self, key: i64) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::new(self.per_second, self.burst))
+            .try_take()
+    }
+
+    /// Drop the buckets that have filled up again: they are as good as new.
+    pub fn forget_idle(&self) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.retain(|_, bucket| !bucket.is_full());
     }
 }

@@ -61,6 +61,7 @@ pub struct RequestCtx {
     /// The token the connection authenticated with.
     pub token_id: i64,
     pub order: WriteOrder,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Read-your-writes on one connection. Writes are queued at dispatch and commit in the order

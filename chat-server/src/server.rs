@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::hasher::Hasher;
 use crate::hub::Hub;
 use crate::login_guard::LoginGuard;
+use crate::metrics::Metrics;
 use crate::outbox::QueueLimits;
+use crate::ratelimit::KeyedBuckets;
 use crate::store::{self, queries, ReadPool, Store, StoreError, Writer};
 use chat_protocol::{close_code, Limits};
 use std::path::Path;
@@ -31,6 +33,10 @@ pub struct Shared {
     pub login_guard: LoginGuard,
     /// Connections open per client address.
     pub address_slots: Arc<AddressSlots>,
+    /// What `GET /metrics` reports.
+    pub metrics: Arc<Metrics>,
+    /// Requests per token over HTTP.
+    pub http_buckets: KeyedBuckets,
     next_conn: AtomicU64,
 }
 
@@ -61,9 +67,11 @@ impl Server {
             Duration::from_millis(config.typing_timeout_ms),
             config.presence_max_room_members,
         );
-        let writer = Writer::spawn(write_conn, hub.clone(), Some(checkpointer)).map_err(|e| {
-            StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
-        })?;
+        let metrics = Arc::new(Metrics::new());
+        let writer = Writer::spawn(write_conn, hub.clone(), Some(checkpointer), metrics.clone())
+            .map_err(|e| {
+                StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
+            })?;
         let reads = ReadPool::new(db_path, config.read_connections);
         let store = Arc::new(Store::new(writer, reads));
         let limits = config.limits();
@@ -77,6 +85,7 @@ impl Server {
             })?;
         let login_guard = LoginGuard::new(config.login_guard());
         let address_slots = AddressSlots::new(config.max_connections_per_address);
+        let config_rate = (config.requests_per_second, config.request_burst);
         Ok(Server {
             shared: Arc::new(Shared {
                 config,
@@ -87,6 +96,8 @@ impl Server {
                 hasher,
                 login_guard,
                 address_slots,
+                http_buckets: KeyedBuckets::new(config_rate.0, config_rate.1),
+                metrics,
                 next_conn: AtomicU64::new(1),
             }),
             lock,
@@ -159,6 +170,7 @@ async fn enforce_queue_total(shared: Arc<Shared>, shutdown: CancellationToken) {
         let evicted = shared
             .hub
             .enforce_queue_total(shared.config.outbound_total_bytes);
+        shared.http_buckets.forget_idle();
         if evicted > 0 {
             tracing::warn!(
                 evicted,

@@ -105,6 +105,7 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
         conn_id,
         token_id: identity.token_id,
         order: requests::WriteOrder::default(),
+        metrics: shared.metrics.clone(),
     };
     let config = &shared.config;
     let mut bucket = TokenBucket::new(config.requests_per_second, config.request_burst);
@@ -114,6 +115,9 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
     .await;
     // Unregistered only now, with the socket released: the closed outbox already refused
     // every frame pushed since the connection started ending.
+    if outbox.closer().code() == Some(close_code::TOO_SLOW) {
+        shared.metrics.evictions.inc();
+    }
     end_presence(&shared, conn_id, user_id, left_at);
     outbox.clear();
 }
@@ -143,7 +147,8 @@ async fn drive(
 ) -> Millis {
     let (sink, mut stream) = ws.split();
     let ping_every = Duration::from_millis(shared.config.ping_interval_ms);
-    let mut writer = tokio::spawn(write_loop(sink, outbox.clone(), ping_every));
+    let metrics = shared.metrics.clone();
+    let mut writer = tokio::spawn(write_loop(sink, outbox.clone(), ping_every, metrics));
     read_loop(&mut stream, shared, outbox, shutdown, on_text).await;
     let left_at = crate::store::now_ms();
     // The writer ends once it has sent the close frame, answered the client's, or given up.
@@ -258,6 +263,7 @@ async fn read_loop(
 
 /// Decode and dispatch one text frame. Bad input gets an error frame and the connection lives on.
 fn on_text(ctx: &RequestCtx, bucket: &mut TokenBucket, text: &str) -> Reply {
+    ctx.metrics.frames_in.inc();
     let frame = serde_json::from_str::<ClientFrame>(text);
     // Frames without a typed request id (hello) may still carry one to echo.
     let request_id = || {
@@ -273,6 +279,7 @@ fn on_text(ctx: &RequestCtx, bucket: &mut TokenBucket, text: &str) -> Reply {
             "too many requests: at most {} per second after a burst of {}",
             limits.requests_per_second, limits.request_burst
         );
+        ctx.metrics.rate_limited.inc();
         return requests::ready(rate_limited_frame(request_id(), message, wait));
     }
     match frame {
@@ -328,6 +335,7 @@ async fn write_loop(
     mut sink: SplitSink<Ws, Message>,
     outbox: Arc<Outbox>,
     ping_every: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> WriterEnd {
     let closer = outbox.closer().clone();
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
@@ -340,6 +348,7 @@ async fn write_loop(
             biased;
             _ = closer.closed() => break,
             _ = outbox.next_batch(&mut batch, MAX_BATCH) => {
+                metrics.frames_out.inc_by(batch.len() as u64);
                 tokio::select! {
                     biased;
                     _ = closer.closed() => break,

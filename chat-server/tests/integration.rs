@@ -2,6 +2,8 @@
 //! real WebSocket connections with the protocol crate's client.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+#[allow(dead_code)] // not every helper in every test
+mod http_client;
 #[allow(dead_code)] // shared with the reliability binary, which uses all of it
 mod raw;
 mod support;
@@ -10,6 +12,7 @@ mod abuse;
 mod admin_cli;
 mod bad_input;
 mod closing;
+mod http_api;
 mod message_changes;
 mod messaging;
 mod persistence;

@@ -37,7 +37,9 @@ pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
     let store = ctx.store.clone();
     let me = ctx.me.id;
     let room_id = r.room_id;
+    let metrics = ctx.metrics.clone();
     Ok(reply(async move {
+        let started = std::time::Instant::now();
         let found = store
             .read(move |conn| {
                 let room_id = match (room_id, room_name) {
@@ -69,6 +71,9 @@ pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
                 Ok::<_, StoreError>((hits, more, pending))
             })
             .await;
+        metrics
+            .search_seconds
+            .observe(started.elapsed().as_secs_f64());
         match found {
             Ok((hits, more, pending)) => to_json(&ServerFrame::SearchResults(SearchResults {
                 request_id: rid,

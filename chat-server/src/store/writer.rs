@@ -53,6 +53,7 @@ impl Writer {
         conn: Connection,
         listener: std::sync::Arc<dyn CommitListener>,
         checkpointer: Option<super::checkpoint::Checkpointer>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
     ) -> std::io::Result<Writer> {
         let (jobs, rx) = mpsc::channel::<Job>();
         let (committed, to_publish) = mpsc::channel::<Committed>();
@@ -72,7 +73,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("chat-db-writer".into())
             .spawn(move || {
-                run(conn, rx, &committed);
+                run(conn, rx, &committed, &metrics);
                 drop(checkpointer);
             })?;
         Ok(Writer { jobs })
@@ -161,7 +162,12 @@ struct Committed {
     replies: Vec<Reply>,
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>, committed_batches: &mpsc::Sender<Committed>) {
+fn run(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    committed_batches: &mpsc::Sender<Committed>,
+    metrics: &crate::metrics::Metrics,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -174,6 +180,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, committed_batches: &mpsc::Send
         let size = batch.len();
         let mut publications = Vec::new();
         let mut replies: Vec<Reply> = Vec::with_capacity(size);
+        let started = std::time::Instant::now();
         let committed = (|| -> Result<(), StoreError> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let mut ctx = WriteCtx {
@@ -201,6 +208,15 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, committed_batches: &mpsc::Send
         match committed {
             Ok(()) => {
                 tracing::trace!(size, "committed batch");
+                metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                metrics.commit_batch_jobs.observe(size as f64);
+                let events = publications
+                    .iter()
+                    .filter(|p| matches!(p, Publication::RoomEvent { .. }))
+                    .count();
+                metrics.events_committed.inc_by(events as u64);
                 let batch = Committed {
                     publications,
                     replies,
