@@ -102,6 +102,7 @@ pub fn send_frame(
             text,
             reply_to: None,
             action: false,
+            attachments: Vec::new(),
         })),
         // With an ack id, so the peer confirms each message as chat-server does.
         Kind::SocketIo => format!(

@@ -52,6 +52,7 @@ fn main() {
         text,
         reply_to: None,
         action: false,
+        attachments: Vec::new(),
     });
     let send_json = to_json(&send);
 

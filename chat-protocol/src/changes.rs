@@ -48,6 +48,7 @@ impl ChatMessage {
                 self.mentions.clear();
                 self.mentions_room = false;
                 self.reactions.clear();
+                self.attachments.clear();
             }
             EventContent::ReactionAdded(r) | EventContent::ReactionRemoved(r) => {
                 let at = self.reactions.iter().position(|x| x.emoji == r.emoji);

@@ -338,6 +338,7 @@ impl ClientHandle {
             text: text.into(),
             reply_to: None,
             action: false,
+            attachments: Vec::new(),
         });
         match self.request(frame).await? {
             ServerFrame::MessageSent(ack) => Ok(ack),

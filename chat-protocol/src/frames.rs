@@ -4,7 +4,7 @@
 //! it. Pushed events carry none. Readers ignore unknown fields so the protocol can grow.
 
 use crate::{
-    ChannelInfo, ErrorCode, Limits, Member, MessageId, Millis, NotifyLevel, PresenceInfo,
+    ChannelInfo, ErrorCode, FileId, Limits, Member, MessageId, Millis, NotifyLevel, PresenceInfo,
     RequestId, Role, RoomEvent, RoomId, RoomKind, RoomSettings, RoomSummary, Seq, UserId, UserRef,
 };
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,10 @@ pub struct SendMessage {
     /// An action (`/me waves`), drawn as `* alice waves`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub action: bool,
+    /// Files the sender uploaded (`POST /api/v1/files`), at most 10; with any, the text may
+    /// be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<FileId>,
 }
 
 fn is_false(b: &bool) -> bool {

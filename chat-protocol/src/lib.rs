@@ -27,6 +27,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub type UserId = i64;
 /// Database id of a room.
 pub type RoomId = i64;
+/// An uploaded file.
+pub type FileId = i64;
 /// Server-assigned id of a message.
 pub type MessageId = i64;
 /// Per-room sequence number of a room event: 1, 2, 3... with no gaps.

@@ -1,6 +1,6 @@
 //! Values that appear inside frames: users, rooms, room events, receipts.
 
-use crate::{MessageId, Millis, RoomId, Seq, UserId};
+use crate::{FileId, MessageId, Millis, RoomId, Seq, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A user as other people see them.
@@ -216,6 +216,9 @@ pub struct RoomEvent {
 /// What happened in a room event, tagged by `"kind"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Nearly every event is a message: boxing it would cost the common case an allocation to save
+// bytes in the rare ones.
+#[allow(clippy::large_enum_variant)]
 pub enum EventContent {
     /// A message, as it is now when served from history (edited text, tombstone, reactions,
     /// thread); `client_id` is the id its sender chose.
@@ -301,6 +304,27 @@ pub struct ChatMessage {
     /// sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_seq: Option<Seq>,
+    /// Files shared with the message (none once deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file uploaded over HTTP (`POST /api/v1/files`), as a message carries it; downloaded
+/// from `GET /api/v1/files/{id}` by members of a room it was shared in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: FileId,
+    /// The name it was uploaded with (no directories).
+    pub name: String,
+    /// In bytes.
+    pub size: u64,
+    /// `image/png`, `application/pdf`, …: found in the file for images, as uploaded otherwise.
+    pub media_type: String,
+    /// Pixels, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 /// What a reply shows of the message it answers: enough to draw `↳ alice: first line…`.

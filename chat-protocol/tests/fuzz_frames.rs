@@ -72,18 +72,22 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             text(),
             text(),
             proptest::option::of(any::<i64>()),
-            any::<bool>()
+            any::<bool>(),
+            proptest::collection::vec(any::<i64>(), 0..3)
         )
-            .prop_map(|(request_id, room_id, client_id, text, reply_to, action)| {
-                ClientFrame::SendMessage(SendMessage {
-                    request_id,
-                    room_id,
-                    client_id,
-                    text,
-                    reply_to,
-                    action,
-                })
-            }),
+            .prop_map(
+                |(request_id, room_id, client_id, text, reply_to, action, attachments)| {
+                    ClientFrame::SendMessage(SendMessage {
+                        request_id,
+                        room_id,
+                        client_id,
+                        text,
+                        reply_to,
+                        action,
+                        attachments,
+                    })
+                }
+            ),
         (
             id(),
             any::<i64>(),
@@ -500,13 +504,14 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
             proptest::collection::vec(reaction_count(), 0..3),
             proptest::option::of((any::<u32>(), any::<i64>())),
             proptest::option::of(any::<i64>()),
+            proptest::collection::vec(attachment(), 0..3),
         ),
     )
         .prop_map(
             |(
                 (message_id, client_id, text, action),
                 (reply_to, mentions, mentions_room, edited_at),
-                (deleted, deleted_by, reactions, thread, updated_seq),
+                (deleted, deleted_by, reactions, thread, updated_seq, attachments),
             )| ChatMessage {
                 message_id,
                 client_id,
@@ -524,8 +529,28 @@ fn chat_message() -> impl Strategy<Value = ChatMessage> {
                     last_reply_ts,
                 }),
                 updated_seq,
+                attachments,
             },
         )
+}
+
+fn attachment() -> impl Strategy<Value = Attachment> {
+    (
+        any::<i64>(),
+        text(),
+        any::<u64>(),
+        text(),
+        proptest::option::of(any::<u32>()),
+        proptest::option::of(any::<u32>()),
+    )
+        .prop_map(|(id, name, size, media_type, width, height)| Attachment {
+            id,
+            name,
+            size,
+            media_type,
+            width,
+            height,
+        })
 }
 
 fn reaction_change() -> impl Strategy<Value = ReactionChange> {

@@ -46,6 +46,8 @@ pub struct Config {
     pub login_lockout_base_ms: u64,
     pub login_lockout_max_ms: u64,
     pub registrations_per_address_per_hour: u32,
+    /// Largest file an upload may be, in bytes.
+    pub max_upload_bytes: u64,
     /// Serve `GET /metrics` to any address, not only loopback.
     pub metrics_public: bool,
     /// Longest `wait` a long-poll for events may ask for, in seconds.
@@ -95,6 +97,7 @@ impl Default for Config {
             login_lockout_base_ms: 1000,
             login_lockout_max_ms: 60_000,
             registrations_per_address_per_hour: 20,
+            max_upload_bytes: 50 * 1024 * 1024,
             metrics_public: false,
             long_poll_max_secs: 60,
             conformance_echo: false,
@@ -180,6 +183,7 @@ impl Config {
             ("login_lockout_base_ms", self.login_lockout_base_ms),
             ("login_lockout_max_ms", self.login_lockout_max_ms),
             ("long_poll_max_secs", self.long_poll_max_secs),
+            ("max_upload_bytes", self.max_upload_bytes),
             (
                 "registrations_per_address_per_hour",
                 u64::from(self.registrations_per_address_per_hour),

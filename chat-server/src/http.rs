@@ -3,6 +3,7 @@
 //! `hello`; every other request is the HTTP API (`/api/v1/…`), a health check or the metrics.
 
 mod api;
+mod files;
 mod ops;
 mod reply;
 mod upgrade;

@@ -5,6 +5,7 @@ pub mod address_slots;
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod files;
 mod handshake;
 pub mod hasher;
 mod http;

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A self-hosted real-time chat server: WebSocket + JSON protocol, SQLite storage.
 ///
@@ -53,6 +54,20 @@ enum Command {
     Audit {
         /// The room's id, or its exact title.
         room: String,
+    },
+    /// Uploaded files (stored beside the database, in DB.files).
+    #[command(subcommand)]
+    Files(FilesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FilesCommand {
+    /// Remove the files no message shares any more (their messages were deleted, or they were
+    /// uploaded and never sent), once older than --unshared-hours. Safe while the server runs.
+    Gc {
+        /// Keep unshared uploads this long: a file uploaded and not yet sent.
+        #[arg(long, default_value_t = 24)]
+        unshared_hours: u64,
     },
 }
 
@@ -131,7 +146,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::User(cmd)) => user(&cli.db, cmd),
         Some(Command::Token(cmd)) => token(&cli.db, cmd),
         Some(Command::Audit { room }) => audit(&cli.db, &room),
+        Some(Command::Files(FilesCommand::Gc { unshared_hours })) => {
+            files_gc(&cli.db, unshared_hours)
+        }
     }
+}
+
+fn files_gc(db: &Path, unshared_hours: u64) -> anyhow::Result<()> {
+    let conn = open(db)?;
+    let keep = Duration::from_secs(unshared_hours.saturating_mul(3600));
+    let keep_ms = keep.as_millis() as i64;
+    let before = store::now_ms().saturating_sub(keep_ms);
+    let forgotten = store::files::forget_unshared(&conn, before)?;
+    let referenced = store::files::referenced_hashes(&conn)?;
+    let blobs = chat_server::files::BlobStore::beside(db);
+    let (removed, bytes) = blobs.sweep(&referenced, keep.min(chat_server::files::GC_GRACE))?;
+    say(format!(
+        "{forgotten} unshared upload(s) forgotten; {removed} stored file(s) removed ({bytes} bytes freed); {} kept",
+        referenced.len()
+    ))
 }
 
 fn serve(

@@ -253,6 +253,11 @@ fn check_message_text(text: &str, max: usize) -> Result<(), (ErrorCode, String)>
     if text.trim().is_empty() {
         return Err((ErrorCode::BadRequest, "the message text is empty".into()));
     }
+    check_text_length(text, max)
+}
+
+/// A message text within `max` characters.
+fn check_text_length(text: &str, max: usize) -> Result<(), (ErrorCode, String)> {
     let chars = text.chars().count();
     if chars > max {
         return Err((

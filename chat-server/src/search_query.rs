@@ -29,6 +29,8 @@ pub struct Query {
     pub from: Option<String>,
     pub before: Option<Millis>,
     pub after: Option<Millis>,
+    /// `has:file`: only messages with attachments.
+    pub has_file: bool,
 }
 
 /// Parse a query; the error says what is wrong, for a `bad_request`.
@@ -44,7 +46,7 @@ pub fn parse(query: &str) -> Result<Query, String> {
             if let Some((key, value)) = token.text.split_once(':') {
                 let value = value.trim_start_matches(['#', '@']);
                 let key = key.to_ascii_lowercase();
-                let known = matches!(key.as_str(), "in" | "from" | "before" | "after");
+                let known = matches!(key.as_str(), "in" | "from" | "before" | "after" | "has");
                 if known && value.is_empty() {
                     return Err(format!("{key}: needs a value"));
                 }
@@ -54,6 +56,11 @@ pub fn parse(query: &str) -> Result<Query, String> {
                     "from" if out.from.is_some() => return twice(),
                     "before" if out.before.is_some() => return twice(),
                     "after" if out.after.is_some() => return twice(),
+                    "has" if out.has_file => return twice(),
+                    "has" if !value.eq_ignore_ascii_case("file") => {
+                        return Err(format!("has:{value} is not a filter; has:file is"))
+                    }
+                    "has" => out.has_file = true,
                     "in" => out.room = Some(value.to_string()),
                     "from" => out.from = Some(value.to_string()),
                     "before" => out.before = Some(day_start(value)?),
@@ -84,7 +91,7 @@ pub fn parse(query: &str) -> Result<Query, String> {
     if out.terms.len() > MAX_TERMS {
         return Err(format!("at most {MAX_TERMS} terms in a search"));
     }
-    if !out.terms.iter().any(|t| !t.excluded) {
+    if !out.has_file && !out.terms.iter().any(|t| !t.excluded) {
         return Err("a search needs at least one word to find".into());
     }
     Ok(out)

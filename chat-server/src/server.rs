@@ -33,6 +33,8 @@ pub struct Shared {
     pub login_guard: LoginGuard,
     /// Connections open per client address.
     pub address_slots: Arc<AddressSlots>,
+    /// Uploaded files, beside the database.
+    pub blobs: crate::files::BlobStore,
     /// What `GET /metrics` reports.
     pub metrics: Arc<Metrics>,
     /// Requests per token over HTTP.
@@ -96,6 +98,7 @@ impl Server {
                 hasher,
                 login_guard,
                 address_slots,
+                blobs: crate::files::BlobStore::beside(db_path),
                 http_buckets: KeyedBuckets::new(config_rate.0, config_rate.1),
                 metrics,
                 next_conn: AtomicU64::new(1),

@@ -6,6 +6,7 @@
 //! and [`queries`] through [`Store`].
 
 pub mod checkpoint;
+pub mod files;
 pub mod messages;
 pub mod ops;
 pub mod queries;

@@ -6,7 +6,7 @@ use chat_protocol::{close_code, Auth, ErrorCode};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn admin(server: &TestServer, args: &[&str], stdin: &str) -> String {
+pub fn admin(server: &TestServer, args: &[&str], stdin: &str) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
         .arg("--db")
         .arg(&server.db)

@@ -12,6 +12,7 @@ mod abuse;
 mod admin_cli;
 mod bad_input;
 mod closing;
+mod files;
 mod http_api;
 mod message_changes;
 mod messaging;

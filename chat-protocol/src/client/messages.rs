@@ -22,6 +22,7 @@ impl ClientHandle {
             text: text.into(),
             reply_to: Some(reply_to),
             action: false,
+            attachments: Vec::new(),
         })
         .await
     }

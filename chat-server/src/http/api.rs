@@ -10,7 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::reply::{self, Response};
-use super::{Conn, Request};
+use super::{files, Conn, Request};
 use crate::auth;
 use crate::requests::{self, Answer, RequestCtx, WriteOrder};
 use crate::store::queries;
@@ -86,6 +86,17 @@ pub async fn handle(conn: &Conn, request: Request) -> Response {
             }
             run(conn, &caller, frame_of("search", fields)).await
         }
+        (&Method::POST, ["files"]) => {
+            let name = query
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            files::upload(conn, &caller.user, request, name.as_deref()).await
+        }
+        (&Method::GET | &Method::HEAD, ["files", id] | ["files", id, _]) => {
+            let head = method == Method::HEAD;
+            files::download(conn, &caller.user, id, request.headers(), head).await
+        }
         (&Method::POST, ["requests"]) => match read_json(conn, request).await {
             Ok(fields) => {
                 let kind = fields.get("type").and_then(Value::as_str).unwrap_or("");
@@ -100,6 +111,8 @@ pub async fn handle(conn: &Conn, request: Request) -> Response {
             }
             Err(refused) => refused,
         },
+        (_, ["files"]) => reply::method_not_allowed("POST"),
+        (_, ["files", ..]) => reply::method_not_allowed("GET"),
         (_, ["rooms"] | ["search"]) => reply::method_not_allowed("GET"),
         (_, ["rooms", _, "messages"] | ["requests"]) => reply::method_not_allowed("POST"),
         (_, ["rooms", _, "events"]) => reply::method_not_allowed("GET"),
@@ -294,7 +307,7 @@ fn frame_of(kind: &str, mut fields: Fields) -> Result<ClientFrame, Response> {
 fn query_fields(query: Option<&str>) -> Fields {
     let mut fields = Fields::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let text_only = matches!(key.as_ref(), "q" | "query" | "from");
+        let text_only = matches!(key.as_ref(), "q" | "query" | "from" | "name");
         let json = if text_only {
             Value::from(value.as_ref())
         } else if let Ok(n) = value.parse::<i64>() {

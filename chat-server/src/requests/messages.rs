@@ -1,8 +1,8 @@
 //! Requests about messages: sending, history, edits, deletes, reactions, threads, mentions.
 
 use super::{
-    answer, check_message_text, ok, push_events, push_reacted, reply, store_error, Answer, Reply,
-    RequestCtx,
+    answer, check_message_text, check_text_length, ok, push_events, push_reacted, reply,
+    store_error, Answer, Reply, RequestCtx,
 };
 use crate::store::messages::{self as msg_ops, NewMessage};
 use crate::store::{queries, threads, StoreError};
@@ -18,7 +18,12 @@ type Refusal = (ErrorCode, String);
 
 pub fn send(ctx: &RequestCtx, m: SendMessage) -> Result<Reply, Refusal> {
     let rid = m.request_id;
-    check_message_text(&m.text, ctx.limits.max_message_chars)?;
+    if m.attachments.is_empty() {
+        check_message_text(&m.text, ctx.limits.max_message_chars)?;
+    } else {
+        // A file may go without words.
+        check_text_length(&m.text, ctx.limits.max_message_chars)?;
+    }
     let cid_chars = m.client_id.chars().count();
     if cid_chars == 0 || cid_chars > MAX_CLIENT_ID_CHARS {
         return Err((
@@ -34,6 +39,7 @@ pub fn send(ctx: &RequestCtx, m: SendMessage) -> Result<Reply, Refusal> {
         text: m.text,
         reply_to: m.reply_to,
         action: m.action,
+        attachments: m.attachments,
     };
     let job = ctx
         .store

@@ -34,6 +34,8 @@ pub struct NewMessage {
     pub text: String,
     pub reply_to: Option<MessageId>,
     pub action: bool,
+    /// Ids of the sender's uploads.
+    pub attachments: Vec<chat_protocol::FileId>,
 }
 
 /// Most distinct names one message can mention; the rest are not marked.
@@ -244,6 +246,7 @@ pub fn send_message(
         text,
         reply_to,
         action,
+        attachments,
     } = message;
     let earlier = ctx
         .conn
@@ -285,6 +288,7 @@ pub fn send_message(
     };
     let (mentions, mentions_room) = resolve_mentions(ctx, room_id, sender, &text)?;
     let named = mentions.clone();
+    let attachments = super::files::for_send(ctx.conn, sender.id, &attachments)?;
     // Every refusal is above this line.
     let seq = next_seq(ctx.conn, room_id)?;
     ctx.conn
@@ -296,6 +300,7 @@ pub fn send_message(
             room_id, seq, sender.id, client_id, ctx.now, reply_to
         ])?;
     let message_id = ctx.conn.last_insert_rowid();
+    super::files::attach(ctx.conn, message_id, &attachments)?;
     if !mentions.is_empty() || mentions_room {
         store_mentions(
             ctx,
@@ -315,6 +320,7 @@ pub fn send_message(
         reply_to: parent.as_ref().and_then(|(_, quote)| quote.clone()),
         mentions,
         mentions_room,
+        attachments,
         ..Default::default()
     });
     match parent {
@@ -571,6 +577,8 @@ pub fn delete_message(
     ctx.conn
         .prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
         .execute([message_id])?;
+    // Its files are no longer shared here (and, shared nowhere else, collectable).
+    super::files::detach(ctx.conn, message_id)?;
     rewrite_edit_events(ctx.conn, room_id, message_id, "", &[], false)?;
     let deleted = EventContent::MessageDeleted(MessageDeleted {
         message_id,

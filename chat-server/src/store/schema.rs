@@ -216,6 +216,29 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO search_state (id, messages_to, changes_to) VALUES (1, 0, 0);
     "#,
+    // 9: files uploaded over HTTP, stored by content (`sha256`) beside the database, and the
+    // messages that share them.
+    r#"
+    CREATE TABLE files (
+        id          INTEGER PRIMARY KEY,
+        uploader_id INTEGER NOT NULL REFERENCES users(id),
+        sha256      BLOB NOT NULL,
+        size        INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        media_type  TEXT NOT NULL,
+        width       INTEGER,
+        height      INTEGER,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX files_by_sha256 ON files(sha256);
+    CREATE TABLE message_files (
+        file_id    INTEGER NOT NULL REFERENCES files(id),
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        position   INTEGER NOT NULL,
+        PRIMARY KEY (file_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_files_by_message ON message_files(message_id);
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -116,7 +116,14 @@ fn refresh(conn: &Connection, message_id: MessageId) -> Result<(), StoreError> {
         .optional()?;
     let text = match &row {
         Some((.., json)) => match serde_json::from_str::<RoomEvent>(json)?.content {
-            EventContent::Message(m) if !m.deleted => Some(m.text),
+            // File names are found too: "report" finds the message sharing report.pdf.
+            EventContent::Message(m) if !m.deleted => Some(
+                std::iter::once(m.text)
+                    .chain(m.attachments.into_iter().map(|a| a.name))
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
             _ => None,
         },
         None => None,
@@ -240,6 +247,14 @@ pub fn search(
                 Some(*table),
             )
         }
+        // has:file alone: the messages with files, newest first.
+        None if short.is_empty() => (
+            // Each message once: by its first file.
+            "message_files mf JOIN search_docs d ON d.id = mf.message_id AND mf.position = 0"
+                .to_string(),
+            "NULL".to_string(),
+            None,
+        ),
         // Only short substrings: a scan of the caller's rooms, newest first (a constant
         // score: an integer would name a column in ORDER BY).
         None => {
@@ -269,6 +284,9 @@ pub fn search(
         conds.push(format!(
             "d.id NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH {p})"
         ));
+    }
+    if s.query.has_file {
+        conds.push("EXISTS (SELECT 1 FROM message_files f WHERE f.message_id = d.id)".into());
     }
     let me = arg(Value::Integer(caller), &mut args);
     // `+` keeps the planner from walking every room's documents through this test (and
@@ -317,7 +335,11 @@ pub fn search(
         i64::from(s.limit) + 1,
         s.offset,
         // The index walked backwards: newest first, stopping at the candidates.
-        newest = snippet_table.map_or("d.id".to_string(), |t| format!("{t}.rowid")),
+        newest = match snippet_table {
+            Some(t) => format!("{t}.rowid"),
+            None if short.is_empty() => "mf.message_id".to_string(),
+            None => "d.id".to_string(),
+        },
         // Unranked (short substrings only): newest first, so the page is the candidates.
         candidates = if snippet_table.is_some() {
             CANDIDATES

@@ -116,6 +116,7 @@ pub(crate) fn pump_outbox(model: &mut Model, fx: &mut Vec<Effect>) {
             text: item.text.clone(),
             reply_to: item.reply_to,
             action: item.action,
+            attachments: Vec::new(),
         });
         let tag = Tag::Send {
             client_id: item.client_id.clone(),
