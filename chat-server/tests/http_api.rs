@@ -523,3 +523,63 @@ async fn read_response_or_eof(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
         .ok();
     raw
 }
+
+/// The `sh` blocks of PROTOCOL.md's HTTP section, in order.
+fn protocol_md_curl_examples() -> Vec<String> {
+    let doc = include_str!("../../PROTOCOL.md");
+    let http = &doc[doc.find("## HTTP API").expect("an HTTP section")..];
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in http.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), text) => {
+                block.push_str(text);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[tokio::test]
+async fn the_curl_examples_of_protocol_md_work() {
+    let server = TestServer::start().await;
+    let (alice, _bob, room) = alice_and_bob(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.pdf"), b"%PDF-1.4 the Q3 report").unwrap();
+    let examples = protocol_md_curl_examples();
+    assert!(examples.len() >= 7, "found {} examples", examples.len());
+    let base = format!("http://{}", addr_of(&server.url));
+    for example in examples {
+        let script = format!("set -euo pipefail\n{example}");
+        let mut command = std::process::Command::new("bash");
+        command
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("CHAT", &base)
+            .env("TOKEN", token_of(&alice))
+            .env("ROOM", room.to_string());
+        // On another thread: this one runs the server curl is talking to.
+        let out = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("run bash");
+        assert!(
+            out.status.success(),
+            "PROTOCOL.md example failed ({}):\n{example}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stdout.is_empty(), "no output from:\n{example}");
+    }
+    let copy = std::fs::read(dir.path().join("copy.pdf")).expect("downloaded");
+    assert_eq!(copy, b"%PDF-1.4 the Q3 report");
+}
