@@ -184,6 +184,17 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
             } else {
                 text.clone()
             };
+            // A file sent without words takes the text's place on the message's first row.
+            let mut files: Vec<String> = if message.deleted {
+                Vec::new()
+            } else {
+                message.attachments.iter().map(attachment_label).collect()
+            };
+            let shown = if shown.trim().is_empty() && !files.is_empty() {
+                files.remove(0)
+            } else {
+                shown
+            };
             let mark = mark.map(|m| mark_span(&m, group));
             let mark = match (message.edited_at.is_some() && !message.deleted, mark) {
                 (true, Some(m)) => Some(Span::styled(format!("(edited) {}", m.content), m.style)),
@@ -191,6 +202,13 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
                 (false, mark) => mark,
             };
             lines.extend(body_lines(&time, nick, &shown, style, mark, g));
+            for file in files {
+                let file = wrap::truncate(&wrap::sanitize(&file), g.text_width());
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(g.prefix())),
+                    Span::raw(file),
+                ]));
+            }
             if !message.reactions.is_empty() {
                 lines.push(reactions_line(model, message, g));
             }
@@ -214,6 +232,31 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
         }
     }
     (rules, lines)
+}
+
+/// `📎 report.pdf  2.1 MB`, and an image's size in pixels.
+pub fn attachment_label(a: &chat_protocol::Attachment) -> String {
+    let pixels = match (a.width, a.height) {
+        (Some(w), Some(h)) => format!("  {w}×{h}"),
+        _ => String::new(),
+    };
+    format!("📎 {}  {}{pixels}", a.name, human_size(a.size))
+}
+
+/// A size in the units a person reads: 512 B, 48.2 kB, 2.1 MB (powers of 1000, as file
+/// managers show them).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The rows of a message of mine that the server has not stored yet.

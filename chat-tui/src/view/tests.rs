@@ -791,3 +791,40 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
     model.rooms.get_mut(&GENERAL).unwrap().summary.mentions = 1;
     assert!(muted_row(&model).contains("@1"), "{}", muted_row(&model));
 }
+
+#[test]
+fn attachments_are_drawn_with_their_names_and_sizes() {
+    use chat_protocol::{Attachment, EventContent};
+    let mut model = connected_model();
+    let bob = user(2, "bob");
+    let file = |id, name: &str, size, pixels: Option<(u32, u32)>| Attachment {
+        id,
+        name: name.into(),
+        size,
+        media_type: "application/octet-stream".into(),
+        width: pixels.map(|p| p.0),
+        height: pixels.map(|p| p.1),
+    };
+    let mut with_text = message(GENERAL, 10, &bob, "the Q3 numbers");
+    let mut files_only = message(GENERAL, 11, &user(3, "carol"), "");
+    if let EventContent::Message(m) = &mut with_text.content {
+        m.attachments = vec![file(1, "report.pdf", 2_100_000, None)];
+    }
+    if let EventContent::Message(m) = &mut files_only.content {
+        m.attachments = vec![
+            file(2, "cat.png", 48_213, Some((640, 480))),
+            file(3, "notes.txt", 512, None),
+        ];
+    }
+    for event in [with_text, files_only] {
+        update(&mut model, Msg::Server(ServerFrame::Event(event)));
+    }
+    let rows = render(&model);
+    find(&rows, "the Q3 numbers");
+    find(&rows, "📎 report.pdf  2.1 MB");
+    assert!(
+        find(&rows, "📎 cat.png  48.2 kB  640×480").contains("carol"),
+        "a file without words is on the message's first row: {rows:#?}"
+    );
+    find(&rows, "📎 notes.txt  512 B");
+}
