@@ -25,3 +25,4 @@ run idle idle --server both
 run history history
 run storm storm
 run search search
+run http-send http-send

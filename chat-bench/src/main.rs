@@ -44,6 +44,8 @@ enum Scenario {
     Storm(scenario::storm::StormArgs),
     /// Full-text search over a large history: latency per kind of query, indexing cost.
     Search(scenario::search::SearchArgs),
+    /// Scripts posting over the HTTP API on keep-alive connections: sends per second, latency.
+    HttpSend(scenario::http_send::HttpSendArgs),
     /// Run the chat server (what the scenarios start when --server-bin is not given).
     #[command(hide = true)]
     Serve(ServeArgs),
@@ -284,6 +286,7 @@ async fn run_once(bench: &Bench, scenario: &Scenario) -> anyhow::Result<Vec<Repo
         Scenario::History(a) => scenario::history::run(bench, a).await,
         Scenario::Storm(a) => scenario::storm::run(bench, a).await,
         Scenario::Search(a) => scenario::search::run(bench, a).await,
+        Scenario::HttpSend(a) => scenario::http_send::run(bench, a).await,
         Scenario::Serve(_) => bail!("serve is not a scenario"),
     }
 }
@@ -298,6 +301,7 @@ impl Scenario {
             Scenario::History(a) => &a.common,
             Scenario::Storm(a) => &a.common,
             Scenario::Search(a) => &a.common,
+            Scenario::HttpSend(a) => &a.common,
             Scenario::Serve(_) => unreachable!("serve has no benchmark options"),
         }
     }

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod fanout;
 pub mod history;
+pub mod http_send;
 pub mod idle;
 pub mod ingest;
 pub mod search;

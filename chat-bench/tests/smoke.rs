@@ -304,3 +304,20 @@ fn search_times_every_kind_of_query() {
         "{report}"
     );
 }
+
+#[test]
+fn http_send_posts_over_keep_alive_connections() {
+    let report = bench(&[
+        "http-send",
+        "--senders",
+        "4",
+        "--rooms",
+        "2",
+        "--warmup-secs",
+        "0.2",
+        "--secs",
+        "0.5",
+    ]);
+    assert_clean(&report);
+    assert!(figure(&report, "HTTP sends/s") > 0.0, "{report}");
+}
