@@ -141,6 +141,12 @@ async fn a_shared_file_is_downloaded_by_members_only() {
     assert_eq!(part.headers["content-range"], "bytes 10-19/100000");
     let tail = download(&server, &bob_token, &id, Some("bytes=-5")).await;
     assert_eq!(tail.body, content[99_995..]);
+    let malformed = download(&server, &bob_token, &id, Some("bytes=abc")).await;
+    assert_eq!(
+        malformed.status, 200,
+        "a malformed range is ignored (RFC 9110)"
+    );
+    assert_eq!(malformed.body.len(), content.len());
     let outside = download(&server, &bob_token, &id, Some("bytes=100000-")).await;
     assert_eq!(outside.status, 416);
     assert_eq!(outside.headers["content-range"], "bytes */100000");

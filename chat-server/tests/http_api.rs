@@ -348,6 +348,19 @@ async fn a_long_poll_is_woken_by_a_websocket_send() {
     let empty = call(&server.url, "GET", &path, &token_of(&alice), None).await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.json()["events"], json!([]));
+    // A long-poll whose token is revoked while it waits gets nothing more.
+    let url = server.url.clone();
+    let bob_token = token_of(&bob);
+    let poll = tokio::spawn(async move {
+        let path = format!("/api/v1/rooms/{room}/events?after={next}&wait=30");
+        call(&url, "GET", &path, &bob_token, None).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    bob.logout().await.unwrap();
+    alice.send_message(room, "a3", "not for bob").await.unwrap();
+    let refused = tokio::time::timeout(WAIT, poll).await.unwrap().unwrap();
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert!(!refused.text().contains("not for bob"));
     let bad = format!("/api/v1/rooms/{room}/events?after={next}&wait=soon");
     assert_eq!(
         call(&server.url, "GET", &bad, &token_of(&alice), None)

@@ -268,6 +268,20 @@ async fn events(conn: &Conn, caller: &Caller, room: &str, mut query: Fields) -> 
             _ = conn.shutdown.cancelled() => return response,
         }
     }
+    // The token may have been revoked while this request waited: what came since is not
+    // for it (a WebSocket on that token is closed within a second, the same way).
+    let token_id = caller.token_id;
+    let live = conn
+        .shared
+        .store
+        .read(move |c| queries::token_is_live(c, token_id))
+        .await;
+    if !matches!(live, Ok(true)) {
+        return reply::error(
+            ErrorCode::Unauthorized,
+            "the token was revoked; log in again",
+        );
+    }
     run(conn, caller, Ok(frame)).await
 }
 

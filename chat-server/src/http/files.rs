@@ -49,6 +49,12 @@ pub async fn upload(
         return too_large(max);
     }
     let media_type = declared_media_type(request.headers());
+    if media_type == "multipart/form-data" {
+        return reply::error(
+            ErrorCode::BadRequest,
+            "send the file itself as the body (curl --data-binary @FILE), not a form (-F)",
+        );
+    }
     let body = request.into_body().into_data_stream();
     let received = match shared.blobs.receive(body, max).await {
         Ok(received) => received,
@@ -95,10 +101,7 @@ pub async fn upload(
 fn too_large(max: u64) -> Response {
     reply::error(
         ErrorCode::TooLarge,
-        format!(
-            "the file is larger than the server's limit of {} MiB ({max} bytes)",
-            max / (1024 * 1024)
-        ),
+        format!("the file is larger than the server's limit of {max} bytes"),
     )
 }
 
@@ -137,6 +140,10 @@ fn declared_media_type(headers: &HeaderMap) -> String {
                 .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
     };
     match declared.split_once('/') {
+        // curl's default for --data-binary: it says nothing about the file. An image type is
+        // believed only when the bytes show an image (a client would try to draw it).
+        _ if declared == "application/x-www-form-urlencoded" => "application/octet-stream".into(),
+        Some(("image", _)) => "application/octet-stream".into(),
         Some((kind, sub)) if token(kind) && token(sub) => declared.clone(),
         _ => "application/octet-stream".into(),
     }
@@ -176,7 +183,14 @@ pub async fn download(
         }
     };
     let size = file.attachment.size;
-    let range = match request_headers.get(RANGE).and_then(|v| v.to_str().ok()) {
+    // A range is for the file the client has part of: with an If-Range naming another
+    // version, the whole file.
+    let etag = format!("\"{}\"", files::hex(&file.sha256));
+    let if_range_differs = request_headers
+        .get(hyper::header::IF_RANGE)
+        .is_some_and(|v| v.as_bytes() != etag.as_bytes());
+    let asked = request_headers.get(RANGE).and_then(|v| v.to_str().ok());
+    let range = match asked.filter(|_| !if_range_differs) {
         None => None,
         Some(asked) => match parse_range(asked, size) {
             Range::Whole => None,
@@ -264,31 +278,31 @@ enum Range {
     Unsatisfiable,
 }
 
-/// One `bytes=` range of RFC 9110 section 14.1.2: `a-b`, `a-` or `-n`.
+/// One `bytes=` range of RFC 9110 section 14.1.2: `a-b`, `a-` or `-n`. A header that is not
+/// one well-formed range is ignored (the whole file), as the RFC asks; only a range starting
+/// past the end is unsatisfiable.
 fn parse_range(header: &str, size: u64) -> Range {
     let Some(spec) = header.trim().strip_prefix("bytes=") else {
         return Range::Whole;
     };
-    if spec.contains(',') {
-        return Range::Whole;
-    }
     let Some((first, last)) = spec.trim().split_once('-') else {
-        return Range::Unsatisfiable;
+        return Range::Whole;
     };
-    let number = |s: &str| s.trim().parse::<u64>().ok();
-    let (start, end) = match (first.trim(), last.trim()) {
-        ("", suffix) => match number(suffix) {
-            Some(0) | None => return Range::Unsatisfiable,
-            Some(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+    let (first, last) = (first.trim(), last.trim());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // Digits too many for a u64 are past any end.
+    let number = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);
+    let last_byte = size.saturating_sub(1);
+    let (start, end) = match (digits(first), digits(last)) {
+        (false, true) if first.is_empty() => match number(last) {
+            0 => return Range::Unsatisfiable,
+            n => (size.saturating_sub(n), last_byte),
         },
-        (first, "") => match number(first) {
-            Some(start) => (start, size.saturating_sub(1)),
-            None => return Range::Unsatisfiable,
-        },
-        (first, last) => match (number(first), number(last)) {
-            (Some(start), Some(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
-            _ => return Range::Unsatisfiable,
-        },
+        (true, false) if last.is_empty() => (number(first), last_byte),
+        (true, true) if number(first) <= number(last) => {
+            (number(first), number(last).min(last_byte))
+        }
+        _ => return Range::Whole,
     };
     if size == 0 || start >= size {
         return Range::Unsatisfiable;
@@ -308,8 +322,15 @@ mod tests {
         assert_eq!(parse_range("bytes=95-200", 100), Range::Part(95, 99));
         assert_eq!(parse_range("bytes=-500", 100), Range::Part(0, 99));
         assert_eq!(parse_range("bytes=100-", 100), Range::Unsatisfiable);
-        assert_eq!(parse_range("bytes=9-3", 100), Range::Unsatisfiable);
-        assert_eq!(parse_range("bytes=x-y", 100), Range::Unsatisfiable);
+        assert_eq!(parse_range("bytes=9-3", 100), Range::Whole);
+        assert_eq!(parse_range("bytes=x-y", 100), Range::Whole);
+        assert_eq!(parse_range("bytes=-", 100), Range::Whole);
+        assert_eq!(parse_range("bytes=", 100), Range::Whole);
+        assert_eq!(parse_range("bytes=-0", 100), Range::Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=0-18446744073709551616", 100),
+            Range::Part(0, 99)
+        );
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Range::Whole);
         assert_eq!(parse_range("lines=1-2", 100), Range::Whole);
     }

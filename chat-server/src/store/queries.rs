@@ -162,6 +162,15 @@ pub fn offline_presence(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Whether the token is still valid (not revoked).
+pub fn token_is_live(conn: &Connection, token_id: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM tokens WHERE id = ?1 AND revoked_at IS NULL")?
+        .query_row([token_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 pub fn token_owner(
     conn: &Connection,
     token_hash: &[u8],

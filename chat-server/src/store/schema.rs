@@ -219,8 +219,10 @@ const MIGRATIONS: &[&str] = &[
     // 9: files uploaded over HTTP, stored by content (`sha256`) beside the database, and the
     // messages that share them.
     r#"
+    -- AUTOINCREMENT: an id is never given to another file after `files gc`, so a client's
+    -- cached download of file 27 cannot be taken for a later file 27.
     CREATE TABLE files (
-        id          INTEGER PRIMARY KEY,
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
         uploader_id INTEGER NOT NULL REFERENCES users(id),
         sha256      BLOB NOT NULL,
         size        INTEGER NOT NULL,
