@@ -10,7 +10,7 @@ use password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use sha2::{Digest, Sha256};
 
 /// Prefix that makes a token recognisable in logs and config files.
-pub const TOKEN_PREFIX: &str = "chat_";
+const TOKEN_PREFIX: &str = "chat_";
 
 pub fn hash_password(password: &str) -> Result<String, password_hash::Error> {
     hash_password_with(password, &mut Vec::new())
@@ -104,14 +104,14 @@ pub fn dummy_hash() -> &'static str {
 
 /// A new random token, as given to the user.
 pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let mut token = String::with_capacity(TOKEN_PREFIX.len() + 64);
-    token.push_str(TOKEN_PREFIX);
-    for b in bytes {
-        token.push_str(&format!("{b:02x}"));
-    }
-    token
+    format!("{TOKEN_PREFIX}{}", random_hex(32))
+}
+
+/// `bytes` random bytes from the OS, in hex: tokens, and names nobody may guess or repeat.
+pub fn random_hex(bytes: usize) -> String {
+    let mut random = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut random);
+    crate::files::hex(&random)
 }
 
 /// What is stored for a token. Tokens carry 256 random bits, so a fast hash is enough: nobody

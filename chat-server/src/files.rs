@@ -66,7 +66,7 @@ impl BlobStore {
     {
         let tmp_dir = self.dir.join("tmp");
         create_private_dir(&tmp_dir)?;
-        let tmp = tmp_dir.join(format!("upload-{}", random_hex()));
+        let tmp = tmp_dir.join(format!("upload-{}", crate::auth::random_hex(16)));
         let received = async {
             let mut file = private_file(&tmp).await?;
             let mut hasher = Sha256::new();
@@ -170,15 +170,6 @@ async fn private_file(path: &Path) -> std::io::Result<tokio::fs::File> {
     #[cfg(unix)]
     options.mode(0o600);
     options.open(path).await
-}
-
-fn random_hex() -> String {
-    // 16 of the token generator's random bytes are plenty for a temporary name.
-    crate::auth::new_token()
-        .trim_start_matches(crate::auth::TOKEN_PREFIX)
-        .chars()
-        .take(32)
-        .collect()
 }
 
 pub fn hex(bytes: &[u8]) -> String {

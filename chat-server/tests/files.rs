@@ -4,19 +4,11 @@
 use crate::admin_cli::admin;
 use crate::http_client::{call, request};
 use crate::support::code;
-use crate::support::{alice_and_bob, test_config, TestServer, WAIT};
+use crate::support::{alice_and_bob, test_config, token_of, TestServer, WAIT};
 use chat_protocol::client::{Client, ClientError};
 use chat_protocol::ErrorCode;
 use chat_protocol::{SendMessage, ServerFrame};
 use serde_json::{json, Value};
-
-fn token_of(client: &Client) -> String {
-    client
-        .welcome()
-        .token
-        .clone()
-        .expect("a login issues a token")
-}
 
 /// The first bytes of a PNG of `width` × `height`: signature and IHDR, all a reader of sizes
 /// needs.

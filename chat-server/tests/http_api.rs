@@ -2,18 +2,11 @@
 //! its refusals, idempotent sends shared with the WebSocket, and long-polls.
 
 use crate::http_client::{addr_of, call, request};
-use crate::support::{alice_and_bob, next_message, test_config, TestServer, PASSWORD, WAIT};
-use chat_protocol::client::Client;
+use crate::support::{
+    alice_and_bob, next_message, test_config, token_of, TestServer, PASSWORD, WAIT,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-
-fn token_of(client: &Client) -> String {
-    client
-        .welcome()
-        .token
-        .clone()
-        .expect("a login issues a token")
-}
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
@@ -187,24 +180,13 @@ async fn an_idempotent_send_is_stored_once_over_http_and_websocket_together() {
     assert_eq!(messages, 1, "stored once");
 
     // Without a key, each post is its own message.
-    let plain = json!({"text": "two"}).to_string();
-    let a = request(
-        &server.url,
-        "POST",
-        &path,
-        &[("Authorization", &auth)],
-        plain.as_bytes(),
-    )
-    .await;
-    let b = request(
-        &server.url,
-        "POST",
-        &path,
-        &[("Authorization", &auth)],
-        plain.as_bytes(),
-    )
-    .await;
-    assert_ne!(a.json()["seq"], b.json()["seq"]);
+    let plain = json!({"text": "two"});
+    let mut seqs = Vec::new();
+    for _ in 0..2 {
+        let sent = call(&server.url, "POST", &path, &token, Some(&plain)).await;
+        seqs.push(sent.json()["seq"].clone());
+    }
+    assert_ne!(seqs[0], seqs[1]);
 }
 
 #[tokio::test]

@@ -246,3 +246,12 @@ pub fn open_db(server: &TestServer) -> rusqlite::Connection {
     chat_server::store::open_write_connection(&server.db, chat_server::store::Durability::Full)
         .expect("open the test database")
 }
+
+/// The token a password login or registration issued to `client` (for the HTTP API).
+pub fn token_of(client: &Client) -> String {
+    client
+        .welcome()
+        .token
+        .clone()
+        .expect("a login issues a token")
+}

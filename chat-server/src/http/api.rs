@@ -144,22 +144,24 @@ async fn authenticate(conn: &Conn, request: &Request) -> Result<Caller, Response
             "the Authorization header must be \"Bearer TOKEN\"",
         ));
     }
-    let hash = auth::token_hash(token);
-    let found = conn
-        .shared
-        .store
-        .read(move |c| queries::token_owner(c, &hash))
-        .await;
-    match found {
-        Ok(Some((user, token_id))) => Ok(Caller { user, token_id }),
-        Ok(None) => Err(reply::error(
-            ErrorCode::Unauthorized,
-            "invalid or revoked token; log in again",
-        )),
-        Err(e) => {
-            let (code, message) = e.to_client();
-            Err(reply::error(code, message))
-        }
+    // The WebSocket's own token check: the same lookup, the same refusal.
+    let auth = Auth::Token {
+        token: token.to_string(),
+    };
+    let address = conn.peer.ip();
+    match crate::handshake::authenticate(&conn.shared, auth, String::new(), address).await {
+        Ok(identity) => Ok(Caller {
+            user: identity.user,
+            token_id: identity.token_id,
+        }),
+        Err(e) => Err(auth_refused(e)),
+    }
+}
+
+fn auth_refused(e: crate::handshake::AuthError) -> Response {
+    match e.retry_after {
+        Some(wait) => reply::rate_limited(e.message, wait),
+        None => reply::error(e.code, e.message),
     }
 }
 
@@ -185,10 +187,7 @@ async fn login(conn: &Conn, request: Request) -> Response {
             serde_json::json!({ "token": identity.issued_token, "user": identity.user })
                 .to_string(),
         ),
-        Err(e) => match e.retry_after {
-            Some(wait) => reply::rate_limited(e.message, wait),
-            None => reply::error(e.code, e.message),
-        },
+        Err(e) => auth_refused(e),
     }
 }
 
@@ -216,9 +215,8 @@ async fn send(conn: &Conn, caller: &Caller, room: &str, request: Request) -> Res
         }
         // Without a key (or a client_id in the body) a retry is a second message.
         None if !fields.contains_key("client_id") => {
-            let unique = auth::new_token();
-            let unique = unique.trim_start_matches(auth::TOKEN_PREFIX);
-            fields.insert("client_id".into(), format!("http-{}", &unique[..32]).into());
+            let unique = format!("http-{}", auth::random_hex(16));
+            fields.insert("client_id".into(), unique.into());
         }
         None => {}
     }

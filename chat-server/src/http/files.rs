@@ -231,19 +231,19 @@ pub async fn download(
             response.headers_mut().insert(CONTENT_RANGE, value);
         }
     }
-    describe(response.headers_mut(), &file, len);
+    describe(response.headers_mut(), &file, &etag, len);
     response
 }
 
 /// The headers of a download: its type, length, name, and that a browser must not run it.
-fn describe(headers: &mut HeaderMap, file: &StoredFile, len: u64) {
+fn describe(headers: &mut HeaderMap, file: &StoredFile, etag: &str, len: u64) {
     let a = &file.attachment;
     let media_type = HeaderValue::from_str(&a.media_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     headers.insert(CONTENT_TYPE, media_type);
     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", files::hex(&file.sha256))) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         headers.insert(ETAG, etag);
     }
     let disposition = if a.width.is_some() {

@@ -61,7 +61,7 @@ pub async fn metrics(conn: &Conn) -> Response {
         }
         Err(e) => tracing::warn!("cannot read the indexer's lag for metrics: {e}"),
     }
-    reply::with_content_type(
+    reply::with_type(
         StatusCode::OK,
         "application/openmetrics-text; version=1.0.0; charset=utf-8",
         metrics.encode(),

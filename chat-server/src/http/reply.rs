@@ -18,7 +18,11 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
-fn with_type(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response {
+pub fn with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response {
     let mut response = hyper::Response::new(full(body));
     *response.status_mut() = status;
     response
@@ -33,14 +37,6 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Response {
 
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
     with_type(status, "text/plain; charset=utf-8", body)
-}
-
-pub fn with_content_type(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response {
-    with_type(status, content_type, body)
 }
 
 /// The HTTP status of a protocol error code.
