@@ -202,12 +202,9 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
                 (false, mark) => mark,
             };
             lines.extend(body_lines(&time, nick, &shown, style, mark, g));
+            // Wrapped like text, so a long name never hides the size.
             for file in files {
-                let file = wrap::truncate(&wrap::sanitize(&file), g.text_width());
-                lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(g.prefix())),
-                    Span::raw(file),
-                ]));
+                lines.extend(body_lines("", None, &file, Style::default(), None, g));
             }
             if !message.reactions.is_empty() {
                 lines.push(reactions_line(model, message, g));
