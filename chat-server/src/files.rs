@@ -22,6 +22,8 @@ pub enum UploadError {
     TooLarge(u64),
     #[error("the upload was cut off: {0}")]
     Body(String),
+    #[error("the upload stopped: nothing came for {} ms", .0.as_millis())]
+    Stalled(Duration),
     #[error("cannot store the file: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -59,7 +61,12 @@ impl BlobStore {
     }
 
     /// Stream `body` to disk, at most `max` bytes; the stored file and its hash.
-    pub async fn receive<S, E>(&self, mut body: S, max: u64) -> Result<Received, UploadError>
+    pub async fn receive<S, E>(
+        &self,
+        mut body: S,
+        max: u64,
+        stall: Duration,
+    ) -> Result<Received, UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -71,7 +78,12 @@ impl BlobStore {
             let mut file = private_file(&tmp).await?;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
-            while let Some(chunk) = body.next().await {
+            // Each chunk within `stall`: a slow upload is fine, a stopped one is not.
+            loop {
+                let next = tokio::time::timeout(stall, body.next()).await;
+                let Some(chunk) = next.map_err(|_| UploadError::Stalled(stall))? else {
+                    break;
+                };
                 let chunk = chunk.map_err(|e| UploadError::Body(e.to_string()))?;
                 size += chunk.len() as u64;
                 if size > max {
@@ -212,6 +224,27 @@ pub fn image_info(path: &Path) -> Option<(&'static str, u32, u32)> {
 mod tests {
     use super::*;
 
+    const STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn a_stopped_upload_is_cut_off_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::beside(&dir.path().join("chat.sqlite"));
+        // Two bytes, then nothing more, ever.
+        let stopped = futures_util::StreamExt::chain(
+            chunks(&[b"he", b"ll"]),
+            futures_util::stream::pending(),
+        );
+        let stall = std::time::Duration::from_millis(100);
+        let refused = store.receive(stopped, 100, stall).await;
+        assert!(
+            matches!(refused, Err(UploadError::Stalled(_))),
+            "{refused:?}"
+        );
+        let tmp = std::fs::read_dir(store.dir().join("tmp")).unwrap();
+        assert_eq!(tmp.count(), 0, "the temporary file is removed");
+    }
+
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Unpin {
         futures_util::stream::iter(
             parts
@@ -226,10 +259,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::beside(&dir.path().join("chat.sqlite"));
         let a = store
-            .receive(chunks(&[b"hello ", b"world"]), 100)
+            .receive(chunks(&[b"hello ", b"world"]), 100, STALL)
             .await
             .unwrap();
-        let b = store.receive(chunks(&[b"hello world"]), 100).await.unwrap();
+        let b = store
+            .receive(chunks(&[b"hello world"]), 100, STALL)
+            .await
+            .unwrap();
         assert_eq!(a.path, b.path);
         assert_eq!(a.size, 11);
         assert_eq!(
@@ -255,7 +291,7 @@ mod tests {
     async fn an_upload_over_the_limit_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::beside(&dir.path().join("chat.sqlite"));
-        let refused = store.receive(chunks(&[b"12345", b"67890"]), 8).await;
+        let refused = store.receive(chunks(&[b"12345", b"67890"]), 8, STALL).await;
         assert!(matches!(refused, Err(UploadError::TooLarge(8))));
         let tmp: Vec<_> = std::fs::read_dir(store.dir().join("tmp"))
             .unwrap()

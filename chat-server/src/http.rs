@@ -45,6 +45,15 @@ struct Conn {
     shutdown: CancellationToken,
 }
 
+impl Conn {
+    /// A request body that sends nothing for this long (the handshake timeout, the time a
+    /// request head has) is answered 408 and its connection closed: a client trickling a body
+    /// cannot hold a connection, or an upload's temporary file, open.
+    fn body_stall(&self) -> Duration {
+        Duration::from_millis(self.shared.config.handshake_timeout_ms)
+    }
+}
+
 /// A connection that upgraded to a WebSocket.
 pub struct Upgraded {
     pub ws: Ws,

@@ -1,7 +1,7 @@
 //! The HTTP side of the server's port: health checks, metrics, the API with bearer tokens,
 //! its refusals, idempotent sends shared with the WebSocket, and long-polls.
 
-use crate::http_client::{addr_of, call, request};
+use crate::http_client::{addr_of, call, parse, request, HttpResponse};
 use crate::support::{
     alice_and_bob, next_message, test_config, token_of, TestServer, PASSWORD, WAIT,
 };
@@ -504,9 +504,92 @@ async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
         ended.is_empty() || ended.starts_with(b"HTTP/1.1 408"),
         "{ended:?}"
     );
+    // A body that stops coming: 408, and the connection closes.
+    let mut trickle = tokio::net::TcpStream::connect(addr_of(&server.url))
+        .await
+        .unwrap();
+    trickle
+        .write_all(b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"user")
+        .await
+        .unwrap();
+    let ended = parse(&read_response_or_eof(&mut trickle).await);
+    assert_eq!(ended.status, 408, "{}", ended.text());
+    assert!(ended.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("stopped"));
+    // So does an upload that stops halfway, and it leaves no file behind.
+    let alice = server.register("alice").await;
+    let token = token_of(&alice);
+    let mut upload = tokio::net::TcpStream::connect(addr_of(&server.url))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/files?name=a.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: 100000\r\n\r\n"
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    upload.write_all(&[7u8; 5000]).await.unwrap();
+    let ended = parse(&read_response_or_eof(&mut upload).await);
+    assert_eq!(ended.status, 408, "{}", ended.text());
     // A complete request still works.
     let health = request(&server.url, "GET", "/healthz", &[], b"").await;
     assert_eq!(health.status, 200);
+}
+
+#[tokio::test]
+async fn paths_methods_and_parameters_are_checked_with_clear_answers() {
+    let server = TestServer::start().await;
+    let (alice, _bob, room) = alice_and_bob(&server).await;
+    let token = token_of(&alice);
+    let url = &server.url;
+    // The method is checked before the token: 405 says which one the path takes.
+    let wrong = request(url, "DELETE", "/api/v1/rooms", &[], b"").await;
+    assert_eq!(wrong.status, 405, "{}", wrong.text());
+    assert_eq!(wrong.headers["allow"], "GET, HEAD");
+    // HEAD on a JSON route: the GET's status and headers, no body.
+    let head = call(url, "HEAD", "/api/v1/rooms", &token, None).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "{}", head.text());
+    assert_eq!(head.headers["content-type"], "application/json");
+    // Paths that name nothing are 404, whatever the method.
+    for path in ["/api/v1/files/2/x/y", "/api/v1/rooms/7", "/api/v1/nothing"] {
+        let missing = call(url, "GET", path, &token, None).await;
+        assert_eq!(missing.status, 404, "{path}: {}", missing.text());
+    }
+    // Query parameters: a bad value and an unknown name are named in the refusal.
+    let events = |query: &str| format!("/api/v1/rooms/{room}/events?{query}");
+    let message = |r: &HttpResponse| r.json()["message"].as_str().unwrap_or("").to_string();
+    let bad = call(url, "GET", &events("after=abc"), &token, None).await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        message(&bad).contains("query parameter after"),
+        "{}",
+        bad.text()
+    );
+    let typo = call(url, "GET", &events("aftr=1"), &token, None).await;
+    assert_eq!(typo.status, 400);
+    assert!(message(&typo).contains("aftr"), "{}", typo.text());
+    assert!(message(&typo).contains("after, before, limit, wait"));
+    let no_query = call(url, "GET", "/api/v1/search", &token, None).await;
+    assert_eq!(no_query.status, 400);
+    assert!(message(&no_query).contains("?q="), "{}", no_query.text());
+    let bad_limit = call(url, "GET", "/api/v1/search?q=x&limit=many", &token, None).await;
+    assert!(
+        message(&bad_limit).contains("query parameter limit"),
+        "{}",
+        bad_limit.text()
+    );
+    let untyped = call(url, "POST", "/api/v1/requests", &token, Some(&json!({}))).await;
+    assert_eq!(untyped.status, 400);
+    assert!(message(&untyped).contains("\"type\""), "{}", untyped.text());
+    // A long-poll from past the room's end would wait for nothing it can use: told at once.
+    alice.send_message(room, "m1", "one").await.unwrap();
+    let past = call(url, "GET", &events("after=900&wait=30"), &token, None).await;
+    assert_eq!(past.status, 400, "{}", past.text());
+    assert!(message(&past).contains("last event"), "{}", past.text());
+    let at_end = call(url, "GET", &events("after=0&wait=30"), &token, None).await;
+    assert_eq!(at_end.status, 200, "{}", at_end.text());
 }
 
 async fn read_response_or_eof(stream: &mut tokio::net::TcpStream) -> Vec<u8> {

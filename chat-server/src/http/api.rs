@@ -14,10 +14,11 @@ use super::{files, Conn, Request};
 use crate::auth;
 use crate::requests::{self, Answer, RequestCtx, WriteOrder};
 use crate::store::queries;
-use chat_protocol::{Auth, ClientFrame, ErrorCode, ErrorFrame, RoomId, UserRef};
+use chat_protocol::{Auth, ClientFrame, ErrorCode, ErrorFrame, RoomId, Seq, UserRef};
 use http_body_util::{BodyExt, Limited};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH};
 use hyper::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -33,6 +34,59 @@ struct Caller {
     token_id: i64,
 }
 
+/// What a path under `/api/v1/` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint<'a> {
+    Login,
+    Rooms,
+    Messages(&'a str),
+    Events(&'a str),
+    Search,
+    Files,
+    File(&'a str),
+    Requests,
+}
+
+impl<'a> Endpoint<'a> {
+    /// The endpoint of the path segments after `/api/v1/`.
+    fn parse(route: &[&'a str]) -> Option<Self> {
+        Some(match *route {
+            ["login"] => Endpoint::Login,
+            ["rooms"] => Endpoint::Rooms,
+            ["rooms", room, "messages"] => Endpoint::Messages(room),
+            ["rooms", room, "events"] => Endpoint::Events(room),
+            ["search"] => Endpoint::Search,
+            ["files"] => Endpoint::Files,
+            // The name after the id is for the URL's reader (and a saved file's name).
+            ["files", id] | ["files", id, _] => Endpoint::File(id),
+            ["requests"] => Endpoint::Requests,
+            _ => return None,
+        })
+    }
+
+    /// The methods it answers, as the `Allow` header lists them.
+    fn allow(self) -> &'static str {
+        match self {
+            Endpoint::Rooms | Endpoint::Events(_) | Endpoint::Search | Endpoint::File(_) => {
+                "GET, HEAD"
+            }
+            Endpoint::Login | Endpoint::Messages(_) | Endpoint::Files | Endpoint::Requests => {
+                "POST"
+            }
+        }
+    }
+
+    /// The query parameters it takes; any other is refused, so a typo is not silently ignored.
+    fn parameters(self) -> &'static [&'static str] {
+        match self {
+            Endpoint::Events(_) => &["after", "before", "limit", "wait"],
+            Endpoint::Search => &["q", "room_id", "from", "before", "after", "limit", "offset"],
+            Endpoint::Files => &["name"],
+            _ => &[],
+        }
+    }
+}
+
 pub async fn handle(conn: &Conn, request: Request) -> Response {
     if let Some(open) = conn.over_limit {
         return reply::rate_limited(
@@ -45,8 +99,21 @@ pub async fn handle(conn: &Conn, request: Request) -> Response {
         return reply::not_found(&path);
     };
     let route: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let Some(endpoint) = Endpoint::parse(&route) else {
+        return reply::not_found(&path);
+    };
+    // The path and method are checked before the token: a wrong method is a 405 for
+    // everyone, and says which method the path takes.
     let method = request.method().clone();
-    if let (&Method::POST, ["login"]) = (&method, route.as_slice()) {
+    let allow = endpoint.allow();
+    if !allow.split(", ").any(|m| m == method.as_str()) {
+        return reply::method_not_allowed(allow);
+    }
+    let query = match query_fields(request.uri().query(), endpoint.parameters()) {
+        Ok(query) => query,
+        Err(refused) => return refused,
+    };
+    if endpoint == Endpoint::Login {
         return login(conn, request).await;
     }
     let caller = match authenticate(conn, &request).await {
@@ -65,59 +132,62 @@ pub async fn handle(conn: &Conn, request: Request) -> Response {
             wait,
         );
     }
-    let query = query_fields(request.uri().query());
-    match (&method, route.as_slice()) {
-        (&Method::GET, ["rooms"]) => {
+    match endpoint {
+        Endpoint::Login => login(conn, request).await,
+        Endpoint::Rooms => {
             let frame = frame_of("list_rooms", Fields::new());
             run(conn, &caller, frame).await
         }
-        (&Method::POST, ["rooms", room, "messages"]) => {
-            let room = room.to_string();
-            send(conn, &caller, &room, request).await
-        }
-        (&Method::GET, ["rooms", room, "events"]) => {
-            let room = room.to_string();
-            events(conn, &caller, &room, query).await
-        }
-        (&Method::GET, ["search"]) => {
-            let mut fields = query;
-            if let Some(q) = fields.remove("q") {
-                fields.insert("query".into(), q);
-            }
-            run(conn, &caller, frame_of("search", fields)).await
-        }
-        (&Method::POST, ["files"]) => {
+        Endpoint::Messages(room) => send(conn, &caller, room, request).await,
+        Endpoint::Events(room) => events(conn, &caller, room, query).await,
+        Endpoint::Search => search(conn, &caller, query).await,
+        Endpoint::Files => {
             let name = query
                 .get("name")
                 .and_then(Value::as_str)
                 .map(str::to_string);
             files::upload(conn, &caller.user, request, name.as_deref()).await
         }
-        (&Method::GET | &Method::HEAD, ["files", id] | ["files", id, _]) => {
+        Endpoint::File(id) => {
             let head = method == Method::HEAD;
             files::download(conn, &caller.user, id, request.headers(), head).await
         }
-        (&Method::POST, ["requests"]) => match read_json(conn, request).await {
+        Endpoint::Requests => match read_json(conn, request).await {
             Ok(fields) => {
-                let kind = fields.get("type").and_then(Value::as_str).unwrap_or("");
+                let kind = match fields.get("type") {
+                    Some(Value::String(kind)) => kind.clone(),
+                    _ => {
+                        return reply::error(
+                            ErrorCode::BadRequest,
+                            "give the request's \"type\", as in {\"type\":\"list_rooms\"} \
+                             (PROTOCOL.md lists them)",
+                        )
+                    }
+                };
                 if kind == "hello" {
                     return reply::error(
                         ErrorCode::BadRequest,
                         "HTTP requests authenticate with their bearer token, not hello",
                     );
                 }
-                let kind = kind.to_string();
                 run(conn, &caller, frame_of(&kind, fields)).await
             }
             Err(refused) => refused,
         },
-        (_, ["files"]) => reply::method_not_allowed("POST"),
-        (_, ["files", ..]) => reply::method_not_allowed("GET"),
-        (_, ["rooms"] | ["search"]) => reply::method_not_allowed("GET"),
-        (_, ["rooms", _, "messages"] | ["requests"]) => reply::method_not_allowed("POST"),
-        (_, ["rooms", _, "events"]) => reply::method_not_allowed("GET"),
-        _ => reply::not_found(&path),
     }
+}
+
+/// `GET /api/v1/search?q=…` and the search request's other fields as parameters.
+async fn search(conn: &Conn, caller: &Caller, mut query: Fields) -> Response {
+    let Some(q) = query.remove("q") else {
+        return reply::error(
+            ErrorCode::BadRequest,
+            "give the words to look for: /api/v1/search?q=brown%20fox",
+        );
+    };
+    query.insert("query".into(), q);
+    let frame = query_frame(query, ClientFrame::Search, &[("query", "q")]);
+    run(conn, caller, frame).await
 }
 
 /// The caller of a request with `Authorization: Bearer TOKEN`.
@@ -242,8 +312,9 @@ async fn events(conn: &Conn, caller: &Caller, room: &str, mut query: Fields) -> 
     };
     let wait = Duration::from_secs(wait.min(conn.shared.config.long_poll_max_secs));
     let polling = query.contains_key("after") && !wait.is_zero();
+    let after = query.get("after").and_then(Value::as_i64);
     query.insert("room_id".into(), room_id.into());
-    let frame = match frame_of("get_history", query) {
+    let frame = match query_frame(query, ClientFrame::GetHistory, &[]) {
         Ok(frame) => frame,
         Err(refused) => return refused,
     };
@@ -259,6 +330,9 @@ async fn events(conn: &Conn, caller: &Caller, room: &str, mut query: Fields) -> 
         let (response, empty) = run_page(conn, caller, Ok(frame.clone())).await;
         if !empty {
             return response;
+        }
+        if let Some(refused) = past_the_end(conn, room_id, after).await {
+            return refused;
         }
         tokio::select! {
             _ = &mut woken => {}
@@ -297,6 +371,28 @@ async fn run_page(
     (respond(answer), empty)
 }
 
+/// A long-poll from a seq the room has not reached would wait for events the client already
+/// believes it has seen: say so (a client restored from a copy of another server's data, or
+/// one that mixed up two rooms) instead of waiting.
+async fn past_the_end(conn: &Conn, room_id: RoomId, after: Option<Seq>) -> Option<Response> {
+    let after = after?;
+    let room = conn
+        .shared
+        .store
+        .read(move |c| queries::room(c, room_id))
+        .await;
+    let last = room.ok()??.last_seq;
+    (after > last).then(|| {
+        reply::error(
+            ErrorCode::BadRequest,
+            format!(
+                "after={after} is past the room's last event (seq {last}); \
+                 wait with after={last} for what comes next"
+            ),
+        )
+    })
+}
+
 fn room_id(segment: &str) -> Result<RoomId, Response> {
     segment.parse().map_err(|_| {
         reply::error(
@@ -315,10 +411,51 @@ fn frame_of(kind: &str, mut fields: Fields) -> Result<ClientFrame, Response> {
         .map_err(|e| reply::error(ErrorCode::BadRequest, format!("invalid request: {e}")))
 }
 
-/// Query parameters as JSON fields: numbers and booleans where they parse as such.
-fn query_fields(query: Option<&str>) -> Fields {
+/// A request frame from query parameters, decoded as `T`: a bad parameter is named in the
+/// refusal (`renamed` maps a field back to the parameter it came from).
+fn query_frame<T: DeserializeOwned>(
+    fields: Fields,
+    wrap: fn(T) -> ClientFrame,
+    renamed: &[(&str, &str)],
+) -> Result<ClientFrame, Response> {
+    let mut fields = fields;
+    fields.entry("request_id").or_insert(1.into());
+    serde_path_to_error::deserialize::<_, T>(Value::Object(fields))
+        .map(wrap)
+        .map_err(|e| {
+            let field = e.path().to_string();
+            let parameter = renamed
+                .iter()
+                .find(|(from, _)| *from == field)
+                .map_or(field.as_str(), |(_, to)| to);
+            reply::error(
+                ErrorCode::BadRequest,
+                format!("query parameter {parameter}: {}", e.inner()),
+            )
+        })
+}
+
+/// Query parameters as JSON fields: numbers and booleans where they parse as such. Only the
+/// `known` parameters are taken, each once.
+fn query_fields(query: Option<&str>, known: &[&str]) -> Result<Fields, Response> {
     let mut fields = Fields::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if !known.contains(&key.as_ref()) {
+            let takes = match known {
+                [] => "takes no query parameters".to_string(),
+                _ => format!("takes {}", known.join(", ")),
+            };
+            return Err(reply::error(
+                ErrorCode::BadRequest,
+                format!("unknown query parameter {key}: this path {takes}"),
+            ));
+        }
+        if fields.contains_key(key.as_ref()) {
+            return Err(reply::error(
+                ErrorCode::BadRequest,
+                format!("query parameter {key} is given twice"),
+            ));
+        }
         let text_only = matches!(key.as_ref(), "q" | "query" | "from" | "name");
         let json = if text_only {
             Value::from(value.as_ref())
@@ -331,7 +468,7 @@ fn query_fields(query: Option<&str>) -> Fields {
         };
         fields.insert(key.into_owned(), json);
     }
-    fields
+    Ok(fields)
 }
 
 /// The body as a JSON object, within the WebSocket's frame size.
@@ -351,10 +488,14 @@ async fn read_json(conn: &Conn, request: Request) -> Result<Fields, Response> {
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let body = match Limited::new(request.into_body(), max).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(e) => {
+    // The whole body within the stall time: it is at most one frame.
+    let body = Limited::new(request.into_body(), max).collect();
+    let stall = conn.body_stall();
+    let body = match tokio::time::timeout(stall, body).await {
+        Err(_) => return Err(reply::body_stalled(stall)),
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Ok(Err(e)) => {
             return Err(reply::error(
                 ErrorCode::BadRequest,
                 format!("cannot read the request body: {e}"),
@@ -442,11 +583,41 @@ mod tests {
 
     #[test]
     fn query_parameters_become_typed_fields() {
-        let fields = query_fields(Some("q=brown%20fox&after=41&wait=30&from=7&flag=true"));
+        let known = ["q", "after", "wait", "from", "flag"];
+        let query = Some("q=brown%20fox&after=41&wait=30&from=7&flag=true");
+        let fields = query_fields(query, &known).unwrap();
         assert_eq!(fields["q"], "brown fox");
         assert_eq!(fields["after"], 41);
         assert_eq!(fields["from"], "7", "usernames stay text");
         assert_eq!(fields["flag"], true);
+        assert!(
+            query_fields(Some("aftr=3"), &known).is_err(),
+            "a typo is refused"
+        );
+        assert!(query_fields(Some("after=3&after=4"), &known).is_err());
+    }
+
+    #[test]
+    fn a_bad_query_parameter_is_named() {
+        let mut fields = Fields::new();
+        fields.insert("room_id".into(), 7.into());
+        fields.insert("after".into(), "abc".into());
+        let refused = query_frame(fields, ClientFrame::GetHistory, &[]).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let mut fields = Fields::new();
+        fields.insert("query".into(), 5.into());
+        assert!(query_frame(fields, ClientFrame::Search, &[("query", "q")]).is_err());
+    }
+
+    #[test]
+    fn paths_name_their_endpoints() {
+        assert_eq!(
+            Endpoint::parse(&["files", "2", "a.pdf"]),
+            Some(Endpoint::File("2"))
+        );
+        assert_eq!(Endpoint::parse(&["files", "2", "x", "y"]), None);
+        assert_eq!(Endpoint::parse(&["rooms", "7"]), None);
+        assert_eq!(Endpoint::Search.allow(), "GET, HEAD");
     }
 
     #[test]

@@ -56,9 +56,10 @@ pub async fn upload(
         );
     }
     let body = request.into_body().into_data_stream();
-    let received = match shared.blobs.receive(body, max).await {
+    let received = match shared.blobs.receive(body, max, conn.body_stall()).await {
         Ok(received) => received,
         Err(UploadError::TooLarge(max)) => return too_large(max),
+        Err(UploadError::Stalled(stall)) => return reply::body_stalled(stall),
         Err(e @ UploadError::Body(_)) => return reply::error(ErrorCode::BadRequest, e.to_string()),
         Err(e @ UploadError::Io(_)) => {
             tracing::error!("upload failed: {e}");

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use chat_protocol::ErrorCode;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::StatusCode;
 use std::time::Duration;
 
@@ -75,6 +75,25 @@ pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Response {
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+/// 408: the request's body stopped coming. The connection closes after it.
+pub fn body_stalled(stall: Duration) -> Response {
+    let mut response = json(
+        StatusCode::REQUEST_TIMEOUT,
+        error_frame(
+            None,
+            ErrorCode::BadRequest,
+            format!(
+                "the request body stopped: nothing came for {} ms",
+                stall.as_millis()
+            ),
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
