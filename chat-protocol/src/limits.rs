@@ -24,10 +24,17 @@ pub struct Limits {
     /// Longest reaction (an emoji or a short string), in characters.
     #[serde(default = "default_max_reaction_chars")]
     pub max_reaction_chars: usize,
+    /// Largest file `POST /api/v1/files` takes, in bytes.
+    #[serde(default = "default_max_upload_bytes")]
+    pub max_upload_bytes: u64,
 }
 
 fn default_max_reaction_chars() -> usize {
     32
+}
+
+fn default_max_upload_bytes() -> u64 {
+    50 * 1024 * 1024
 }
 
 impl Default for Limits {
@@ -42,6 +49,7 @@ impl Default for Limits {
             request_burst: 50,
             typing_timeout_ms: 5000,
             max_reaction_chars: default_max_reaction_chars(),
+            max_upload_bytes: default_max_upload_bytes(),
         }
     }
 }

@@ -434,9 +434,9 @@ fn limits() -> impl Strategy<Value = Limits> {
             any::<usize>(),
         ),
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()),
-        any::<usize>(),
+        (any::<usize>(), any::<u64>()),
     )
-        .prop_map(|((a, b, c, d), (e, f, g, h), i)| Limits {
+        .prop_map(|((a, b, c, d), (e, f, g, h), (i, j))| Limits {
             max_frame_bytes: a,
             max_message_chars: b,
             max_title_chars: c,
@@ -446,6 +446,7 @@ fn limits() -> impl Strategy<Value = Limits> {
             request_burst: g,
             typing_timeout_ms: h,
             max_reaction_chars: i,
+            max_upload_bytes: j,
         })
 }
 

@@ -227,6 +227,7 @@ impl Config {
             request_burst: self.request_burst,
             typing_timeout_ms: self.typing_timeout_ms,
             max_reaction_chars: self.max_reaction_chars,
+            max_upload_bytes: self.max_upload_bytes,
         }
     }
 

@@ -224,18 +224,15 @@ pub fn image_info(path: &Path) -> Option<(&'static str, u32, u32)> {
 mod tests {
     use super::*;
 
-    const STALL: std::time::Duration = std::time::Duration::from_secs(30);
+    const STALL: Duration = Duration::from_secs(30);
 
     #[tokio::test]
     async fn a_stopped_upload_is_cut_off_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::beside(&dir.path().join("chat.sqlite"));
         // Two bytes, then nothing more, ever.
-        let stopped = futures_util::StreamExt::chain(
-            chunks(&[b"he", b"ll"]),
-            futures_util::stream::pending(),
-        );
-        let stall = std::time::Duration::from_millis(100);
+        let stopped = chunks(&[b"he", b"ll"]).chain(futures_util::stream::pending());
+        let stall = Duration::from_millis(100);
         let refused = store.receive(stopped, 100, stall).await;
         assert!(
             matches!(refused, Err(UploadError::Stalled(_))),

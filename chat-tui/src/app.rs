@@ -17,8 +17,11 @@ use chat_protocol::{ClientFrame, RoomId, SetReceipt};
 use ratatui::crossterm::event::{self, Event};
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
+
+mod files;
 
 pub struct Options {
     pub profile: String,
@@ -92,6 +95,8 @@ struct Runtime {
     cache: CacheWorker,
     paths: ProfilePaths,
     client_name: String,
+    /// Where saved files go.
+    download_dir: PathBuf,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -107,6 +112,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         cache: worker,
         paths: options.paths.clone(),
         client_name: client_name(&options.profile),
+        download_dir: options.config.download_dir.clone(),
     };
 
     let (mut terminal, guard) = terminal::enter(options.config.mouse)?;
@@ -234,6 +240,30 @@ impl Runtime {
                     }
                 }
                 Effect::Copy(text) => copy_to_clipboard(&text),
+                Effect::Upload {
+                    id,
+                    path,
+                    max_bytes,
+                } => {
+                    let job = files::Job::new(model, id, self.msgs.clone());
+                    tokio::spawn(job.upload(path, max_bytes));
+                }
+                Effect::Download { id, file, open } => {
+                    let job = files::Job::new(model, id, self.msgs.clone());
+                    let folder = if open {
+                        self.paths.dir.join("files")
+                    } else {
+                        self.download_dir.clone()
+                    };
+                    tokio::spawn(job.download(file, folder, open));
+                }
+                Effect::ListPaths { typed } => {
+                    let candidates =
+                        crate::paths::complete(&typed, crate::paths::home().as_deref());
+                    let _ = self
+                        .msgs
+                        .send((None, Msg::PathCandidates { typed, candidates }));
+                }
                 Effect::Quit => model.quit = true,
             }
         }
@@ -331,7 +361,7 @@ fn spawn_input(tx: UnboundedSender<Envelope>) {
     std::thread::spawn(move || loop {
         let msg = match event::read() {
             Ok(Event::Key(key)) => Msg::Key(key),
-            Ok(Event::Paste(text)) => Msg::Paste(text),
+            Ok(Event::Paste(text)) => files::pasted(text),
             Ok(Event::Mouse(mouse)) => Msg::Mouse(mouse),
             Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
             Ok(_) => continue,

@@ -50,6 +50,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("outbox", "failed", "TEXT"),
     ("outbox", "reply_to", "INTEGER"),
     ("outbox", "action", "INTEGER NOT NULL DEFAULT 0"),
+    // JSON: the uploaded files the message carries.
+    ("outbox", "attachments", "TEXT NOT NULL DEFAULT '[]'"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +128,8 @@ impl Cache {
             rooms.push((summary, events));
         }
         let mut stmt = self.conn.prepare(
-            "SELECT client_id, room_id, text, created, room_name, failed, reply_to, action
+            "SELECT client_id, room_id, text, created, room_name, failed, reply_to, action,
+                    attachments
              FROM outbox ORDER BY pos",
         )?;
         let outbox = stmt
@@ -143,6 +146,9 @@ impl Cache {
                     },
                     reply_to: r.get(6)?,
                     action: r.get(7)?,
+                    // Unreadable (written by a later version): sent without its files
+                    // rather than not at all.
+                    attachments: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -246,8 +252,9 @@ impl Cache {
                 CacheOp::OutboxPut(item) => {
                     tx.execute(
                         "INSERT OR IGNORE INTO outbox
-                           (client_id, room_id, text, created, room_name, reply_to, action)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           (client_id, room_id, text, created, room_name, reply_to, action,
+                            attachments)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                         params![
                             item.client_id,
                             item.room_id,
@@ -255,7 +262,8 @@ impl Cache {
                             item.created,
                             item.room_name,
                             item.reply_to,
-                            item.action
+                            item.action,
+                            serde_json::to_string(&item.attachments)?
                         ],
                     )?;
                 }
@@ -432,6 +440,14 @@ mod tests {
             state: OutboxState::InFlight,
             reply_to: None,
             action: false,
+            attachments: vec![chat_protocol::Attachment {
+                id: 7,
+                name: "report.pdf".into(),
+                size: 2_100_000,
+                media_type: "application/pdf".into(),
+                width: None,
+                height: None,
+            }],
         };
         cache
             .apply(&[
@@ -448,6 +464,10 @@ mod tests {
         assert_eq!(cached.rooms[0].1.len(), 10);
         assert_eq!(cached.outbox.len(), 1);
         assert_eq!(cached.outbox[0].text, "offline hello");
+        assert_eq!(
+            cached.outbox[0].attachments, item.attachments,
+            "its files too"
+        );
         assert_eq!(
             cached.outbox[0].state,
             OutboxState::Queued,
@@ -471,6 +491,7 @@ mod tests {
             state: OutboxState::Queued,
             reply_to: None,
             action: false,
+            attachments: Vec::new(),
         };
         cache
             .apply(&[

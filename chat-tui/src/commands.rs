@@ -38,6 +38,8 @@ pub enum Command {
     Me(String),
     /// Search messages (no query: the search box, with the last query).
     Search(String),
+    /// Send a file: its path as typed (`~` is home).
+    Upload(String),
     Logout,
     Help,
     Quit,
@@ -87,6 +89,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "messages that mention you; Enter jumps to one",
     ),
     ("me", "/me ACTION", "send an action, drawn as * you ACTION"),
+    (
+        "upload",
+        "/upload PATH",
+        "send a file (Tab completes the path; pasting a file's path offers it too)",
+    ),
     (
         "search",
         "/search [QUERY]",
@@ -188,6 +195,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "mentions" => no_args("mentions", Command::Mentions),
         "search" | "find" => Ok(Command::Search(rest.to_string())),
         "me" => text("me").map(Command::Me),
+        "upload" | "attach" | "file" => text("upload").map(Command::Upload),
         "mute" => no_args("mute", Command::Notify(NotifyLevel::None)),
         "unmute" => no_args("unmute", Command::Notify(NotifyLevel::All)),
         "notify" => NotifyLevel::parse(&rest.to_ascii_lowercase())
@@ -261,6 +269,11 @@ mod tests {
         assert_eq!(parse("/unpin"), Ok(Command::Pin(false)));
         assert_eq!(parse("/archive"), Ok(Command::Archive(true)));
         assert_eq!(parse("/members"), Ok(Command::Names));
+        assert_eq!(
+            parse("/upload ~/My Files/report 2.pdf"),
+            Ok(Command::Upload("~/My Files/report 2.pdf".into()))
+        );
+        assert!(parse("/upload").unwrap_err().starts_with("usage: /upload"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::model::{DesktopNotify, Settings, DEFAULT_TIME_FORMAT};
 use crate::view::theme::Theme;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:7800";
 
@@ -33,6 +33,8 @@ pub struct ClientConfig {
     pub time_format: String,
     /// Rebound keys: an action and its key or keys (`switcher = "ctrl-g"`).
     pub keys: HashMap<Action, OneOrMore>,
+    /// Where `s` saves files (unset: the desktop's download folder, else the home folder).
+    pub download_dir: Option<String>,
 }
 
 /// One key, or a list of them.
@@ -83,6 +85,7 @@ impl Default for ClientConfig {
             theme: Theme::Dark,
             time_format: DEFAULT_TIME_FORMAT.into(),
             keys: HashMap::new(),
+            download_dir: None,
         }
     }
 }
@@ -126,6 +129,21 @@ pub struct Resolved {
     pub mouse: bool,
     pub emoji: EmojiMode,
     pub settings: Settings,
+    /// Where saved files go.
+    pub download_dir: PathBuf,
+}
+
+/// The folder saved files go to: the configured one (`~` is home), else the desktop's
+/// download folder, else home, else the working folder.
+fn download_dir(configured: Option<&str>) -> PathBuf {
+    let home = crate::paths::home();
+    if let Some(dir) = configured {
+        return crate::paths::expand(dir, home.as_deref());
+    }
+    directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(Path::to_path_buf))
+        .or(home)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// A strftime format chrono can write, and not an empty one.
@@ -197,6 +215,7 @@ impl Config {
                 time_format: client.time_format.clone(),
                 keys: client.key_map().unwrap_or_default(),
             },
+            download_dir: download_dir(client.download_dir.as_deref()),
         }
     }
 }

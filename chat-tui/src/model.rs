@@ -278,6 +278,18 @@ pub enum Overlay {
         selected: usize,
         events: Option<Vec<RoomEvent>>,
     },
+    /// A pasted path of an existing file: upload it (Enter), or paste the text (Esc).
+    ConfirmUpload {
+        path: std::path::PathBuf,
+        size: u64,
+        /// What was pasted, put in the input if the upload is declined.
+        text: String,
+    },
+    /// The files of a message with more than one: open or save each.
+    Files {
+        files: Vec<chat_protocol::Attachment>,
+        selected: usize,
+    },
     /// /search or Ctrl-F: the query being typed, then its hits (`None` while typing or
     /// loading).
     Search {
@@ -378,6 +390,31 @@ pub struct Model {
     pub compose: Option<Compose>,
     /// The last search, offered again when the search opens.
     pub last_search: String,
+    /// Files going up or down, oldest first.
+    pub transfers: Vec<Transfer>,
+    /// The id of the next transfer.
+    pub next_transfer: u64,
+}
+
+/// A file going up to the server or down from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: u64,
+    pub name: String,
+    pub kind: TransferKind,
+    /// Bytes moved so far, of `total` (0 until the size is known).
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferKind {
+    /// Sent as a message in the room once it is up.
+    Upload { room_id: RoomId },
+    /// Saved to the download folder.
+    Save,
+    /// Opened with the desktop's program once it is down.
+    Open,
 }
 
 impl Model {
@@ -432,6 +469,8 @@ impl Model {
             selection: None,
             compose: None,
             last_search: String::new(),
+            transfers: Vec::new(),
+            next_transfer: 1,
         }
     }
 

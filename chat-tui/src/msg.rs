@@ -2,10 +2,11 @@
 
 use crate::outbox::OutboxItem;
 use chat_protocol::{
-    Auth, ClientFrame, ErrorCode, MessageId, RoomEvent, RoomId, RoomSummary, Seq, ServerFrame,
-    UserRef, Welcome,
+    Attachment, Auth, ClientFrame, ErrorCode, MessageId, RoomEvent, RoomId, RoomSummary, Seq,
+    ServerFrame, UserRef, Welcome,
 };
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+use std::path::PathBuf;
 
 /// Everything that can happen to the client.
 #[derive(Debug, Clone)]
@@ -48,6 +49,35 @@ pub enum Msg {
         before: Seq,
         events: Vec<RoomEvent>,
     },
+    /// A paste that names an existing file (a file dropped on the terminal).
+    PastedFile {
+        text: String,
+        path: PathBuf,
+        size: u64,
+    },
+    /// The completions of a partial path, for [`Effect::ListPaths`].
+    PathCandidates {
+        typed: String,
+        candidates: Vec<String>,
+    },
+    /// Bytes moved of a transfer.
+    TransferProgress {
+        id: u64,
+        done: u64,
+        total: u64,
+    },
+    /// An upload ended: the attachment to send, or why not.
+    Uploaded {
+        id: u64,
+        result: Result<Attachment, String>,
+    },
+    /// A download ended: where the file is, or why not.
+    Downloaded {
+        id: u64,
+        result: Result<PathBuf, String>,
+    },
+    /// A downloaded file could not be opened.
+    OpenFailed(String),
 }
 
 /// Why a request got no result: a server refusal (with its code) or a lost connection.
@@ -134,6 +164,25 @@ pub enum Effect {
     Redraw,
     /// Put text on the clipboard (OSC 52, which most terminals and tmux pass on).
     Copy(String),
+    /// Upload the file at `path` (as typed: `~` allowed, relative to the working folder),
+    /// reporting [`Msg::TransferProgress`] and [`Msg::Uploaded`].
+    Upload {
+        id: u64,
+        path: String,
+        /// The server's limit: a larger file is refused before it is sent.
+        max_bytes: u64,
+    },
+    /// Download a file to the download folder, or (`open`) to the profile's folder of opened
+    /// files and open it; reporting [`Msg::TransferProgress`] and [`Msg::Downloaded`].
+    Download {
+        id: u64,
+        file: Attachment,
+        open: bool,
+    },
+    /// Complete a partial path; answered by [`Msg::PathCandidates`].
+    ListPaths {
+        typed: String,
+    },
     Quit,
 }
 

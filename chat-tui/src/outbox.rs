@@ -4,7 +4,7 @@
 //! is safe: the server answers a retry with the original acknowledgement. One message is in
 //! flight at a time, which keeps them in the order they were written even when one is refused.
 
-use chat_protocol::{MessageId, Millis, RoomId};
+use chat_protocol::{Attachment, MessageId, Millis, RoomId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -19,6 +19,8 @@ pub struct OutboxItem {
     pub reply_to: Option<MessageId>,
     /// An action (`/me waves`).
     pub action: bool,
+    /// Files uploaded already, sent with the text.
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +156,7 @@ mod tests {
             state: OutboxState::Queued,
             reply_to: None,
             action: false,
+            attachments: Vec::new(),
         }
     }
 

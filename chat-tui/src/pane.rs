@@ -275,14 +275,25 @@ pub fn pending_lines(model: &Model, item: &OutboxItem, g: Geometry) -> Vec<Line<
         name,
         Style::default().fg(color).add_modifier(Modifier::BOLD),
     );
-    body_lines(
+    // As a sent message draws them: a file without words takes the text's row.
+    let mut files: Vec<String> = item.attachments.iter().map(attachment_label).collect();
+    let text = if item.text.trim().is_empty() && !files.is_empty() {
+        files.remove(0)
+    } else {
+        item.text.clone()
+    };
+    let mut lines = body_lines(
         &time,
         Some(nick),
-        &item.text,
+        &text,
         dim(),
         Some(mark_span(&mark, false)),
         g,
-    )
+    );
+    for file in files {
+        lines.extend(body_lines("", None, &file, dim(), None, g));
+    }
+    lines
 }
 
 /// The mark as drawn; `group` counts readers ("read by 3", "read by all").

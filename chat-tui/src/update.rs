@@ -21,6 +21,7 @@ use ratatui::crossterm::event::{
 };
 
 mod connection;
+mod files;
 mod frames;
 mod keys;
 mod rooms;
@@ -32,14 +33,16 @@ pub(crate) mod tests;
 mod unsent;
 
 use connection::*;
+pub use files::transfer_text;
+use files::*;
 use frames::*;
 use keys::*;
 pub use keys::{channel_matches, switcher_matches};
 pub use rooms::select_room;
 use rooms::*;
 use search::*;
-pub use select::selection_rights;
 use select::*;
+pub use select::{selection_rights, SelectionRights};
 use send::*;
 use unsent::*;
 
@@ -115,6 +118,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             before,
             events,
         } => on_cached_older(model, room_id, before, events, &mut fx),
+        Msg::PastedFile { text, path, size } => on_pasted_file(model, text, path, size, &mut fx),
+        Msg::PathCandidates { typed, candidates } => on_path_candidates(model, &typed, candidates),
+        Msg::TransferProgress { id, done, total } => on_transfer_progress(model, id, done, total),
+        Msg::Uploaded { id, result } => on_uploaded(model, id, result, &mut fx),
+        Msg::Downloaded { id, result } => on_downloaded(model, id, result),
+        Msg::OpenFailed(e) => notice(model, e, true),
     }
     fx
 }

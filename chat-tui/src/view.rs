@@ -11,6 +11,7 @@ pub mod theme;
 use crate::layout::{self, Areas, PROMPT};
 use crate::model::{typing_text, Compose, Connection, EditTarget, Model, Screen, Scroll};
 use crate::pane::{self, Geometry};
+use crate::update::SelectionRights;
 use crate::wrap;
 use chat_protocol::RoomKind;
 use ratatui::layout::{Position, Rect};
@@ -145,18 +146,25 @@ pub const SELECTION_KEYS: &[(&str, &str)] = &[
         "react: the usual emoji or any text; again takes it back",
     ),
     ("t", "the thread: the message and its replies"),
+    (
+        "o, s",
+        "open its file (xdg-open, open), or save its files to your downloads",
+    ),
     ("y", "copy the text to the clipboard"),
     ("i", "who has read it"),
     ("Esc", "back to the input"),
 ];
 
 /// The keys the selected message allows, in words when they fit, else as bare keys.
-fn selection_hint(mine: bool, may_delete: bool, width: usize) -> String {
+fn selection_hint(rights: SelectionRights, width: usize) -> String {
     let mut keys: Vec<(&str, &str)> = Vec::new();
-    if mine {
+    if rights.files {
+        keys.extend([("o", "open"), ("s", "save")]);
+    }
+    if rights.mine {
         keys.push(("e", "edit"));
     }
-    if may_delete {
+    if rights.may_delete {
         keys.push(("d", "delete"));
     }
     keys.extend([
@@ -195,9 +203,9 @@ fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         None => None,
     };
     let selected = crate::update::selection_rights(model);
-    let line = if let (Some((mine, may_delete)), None) = (selected, &model.notice) {
+    let line = if let (Some(rights), None) = (selected, &model.notice) {
         Line::styled(
-            selection_hint(mine, may_delete, usize::from(area.width)),
+            selection_hint(rights, usize::from(area.width)),
             Style::default().fg(Color::Cyan),
         )
     } else if let (Some(text), None) = (&compose, &model.notice) {
@@ -308,6 +316,7 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     if unsent > 0 {
         details.push(format!("{unsent} not sent (/unsent)"));
     }
+    details.extend(model.transfers.iter().map(crate::update::transfer_text));
     match &model.conn {
         Connection::Connected {
             rtt_ms, ping_sent, ..

@@ -575,3 +575,77 @@ async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
     .unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_goes_up_from_one_screen_and_is_saved_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let url = server.url();
+    let homes = register_alice_and_bob(&url, dir.path()).await;
+    let notes = "minutes of the meeting\n".repeat(5000);
+    std::fs::write(homes[0].join("notes.txt"), &notes).unwrap();
+    std::fs::write(homes[0].join("cat photo.txt"), "a cat").unwrap();
+    // Bob saves into a folder of his choosing.
+    let bob_config = homes[1].join("config/chat-tui");
+    std::fs::create_dir_all(&bob_config).unwrap();
+    let downloads = homes[1].join("dl");
+    std::fs::write(
+        bob_config.join("config.toml"),
+        format!(
+            "[client]\ndownload_dir = {:?}\n",
+            downloads.display().to_string()
+        ),
+    )
+    .unwrap();
+
+    tokio::task::spawn_blocking({
+        let homes = homes.clone();
+        move || {
+            let mut alice = Tui::start("alice", &homes[0], &url);
+            let mut bob = Tui::start("bob", &homes[1], &url);
+            for tui in [&mut alice, &mut bob] {
+                tui.wait_text("log in");
+                tui.line(PASSWORD);
+                tui.wait_text("● connected");
+            }
+            alice.line("/create channel files @bob");
+            alice.wait_text("alice created channel files");
+            bob.wait_text("#files");
+            bob.keys("\x0b");
+            bob.wait_text("Go to conversation");
+            bob.line("files");
+            // Tab completes the path (the home folder is alice's working folder too).
+            alice.keys("/upload ~/no");
+            std::thread::sleep(Duration::from_millis(100));
+            alice.keys("\t");
+            alice.wait_text("/upload ~/notes.txt");
+            alice.keys("\r");
+            bob.wait_text("📎 notes.txt  115.0 kB");
+            alice.wait_for("the upload to be delivered", |s| {
+                s.contains("📎 notes.txt") && !s.contains("◷ sending")
+            });
+            // A file dropped on the terminal (pasted as its quoted path) is offered.
+            let dropped = format!("'{}'", homes[0].join("cat photo.txt").display());
+            alice.keys(&format!("\x1b[200~{dropped}\x1b[201~"));
+            alice.wait_text("Send cat photo.txt (5 B) to #files?");
+            alice.keys("\r");
+            bob.wait_text("📎 cat photo.txt  5 B");
+            // Bob selects the notes (the message above the newest) and saves them.
+            bob.keys("\x1b");
+            bob.wait_text("o open  s save");
+            std::thread::sleep(Duration::from_millis(100));
+            bob.keys("\x1b[A");
+            std::thread::sleep(Duration::from_millis(100));
+            bob.keys("s");
+            bob.wait_text("saved ~/dl/notes.txt");
+            alice.quit();
+            bob.quit();
+        }
+    })
+    .await
+    .unwrap();
+    let saved = std::fs::read_to_string(downloads.join("notes.txt")).unwrap();
+    assert_eq!(saved, notes, "the same bytes");
+    server.stop().await;
+}

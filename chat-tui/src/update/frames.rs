@@ -117,6 +117,7 @@ pub(crate) fn forget_room(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effec
             state: OutboxState::Queued,
             reply_to: None,
             action: false,
+            attachments: Vec::new(),
         };
         fx.push(Effect::Cache(CacheOp::OutboxPut(item.clone())));
         model.outbox.push(item);

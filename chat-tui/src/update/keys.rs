@@ -158,6 +158,14 @@ pub(crate) fn on_overlay_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effe
             on_search_key(model, key, fx);
             return;
         }
+        Overlay::ConfirmUpload { .. } => {
+            on_confirm_upload_key(model, key, fx);
+            return;
+        }
+        Overlay::Files { .. } => {
+            on_files_key(model, key, fx);
+            return;
+        }
         Overlay::Switcher(p) => p,
         Overlay::Channels { picker, .. } => picker,
     };
@@ -300,6 +308,7 @@ pub(crate) fn on_chat_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>
         KeyCode::Enter if alt || shift => model.input.insert_char('\n'),
         KeyCode::Char('j') if ctrl => model.input.insert_char('\n'),
         KeyCode::Enter => submit(model, fx),
+        KeyCode::Tab if complete_upload_path(model, fx) => {}
         KeyCode::Tab => complete::complete(model),
         KeyCode::Up if ctrl => model.input.history_prev(),
         KeyCode::Down if ctrl => model.input.history_next(),

@@ -123,15 +123,27 @@ fn repair_selection(model: &mut Model) {
     model.selection = older.or(newer).map(|e| e.seq);
 }
 
-/// What the selected message allows: (mine, may delete).
-pub fn selection_rights(model: &Model) -> Option<(bool, bool)> {
+/// What the selected message allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectionRights {
+    pub mine: bool,
+    pub may_delete: bool,
+    /// It carries files (to save or open).
+    pub files: bool,
+}
+
+pub fn selection_rights(model: &Model) -> Option<SelectionRights> {
     let seq = model.selection?;
     let room = model.selected_room()?;
     let event = &room.timeline.events()[room.timeline.position(seq).ok()?];
-    selectable(event)?;
+    let message = selectable(event)?;
     let mine = model.is_me(&event.sender);
     let manager = room.summary.role.can_manage() && room.summary.kind != RoomKind::Direct;
-    Some((mine, mine || manager))
+    Some(SelectionRights {
+        mine,
+        may_delete: mine || manager,
+        files: !message.attachments.is_empty(),
+    })
 }
 
 pub(crate) fn on_selection_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
@@ -195,6 +207,8 @@ pub(crate) fn on_selection_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Ef
             });
         }
         KeyCode::Char('t') => open_thread(model, room_id, message.message_id, fx),
+        KeyCode::Char('s') => save_files(model, &message.attachments, fx),
+        KeyCode::Char('o') => open_files(model, &message.attachments, fx),
         KeyCode::Char('y') | KeyCode::Char('c') if !ctrl => {
             fx.push(Effect::Copy(message.text.clone()));
             leave_selection(model);

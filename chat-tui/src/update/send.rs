@@ -52,40 +52,59 @@ pub(crate) fn queue_message(
     action: bool,
     fx: &mut Vec<Effect>,
 ) {
-    if model.selected_room().is_none() {
+    let Some(room_id) = model.selected else {
         notice(model, "no room open: /join a channel or /dm someone", true);
         return;
-    }
-    if over_length(model, &text) {
+    };
+    if over_length(model, &text) || !may_post(model, room_id) {
         return;
     }
-    let Some(room) = model.selected_room() else {
-        return;
+    model.input.take();
+    stop_typing(model, fx);
+    enqueue(model, room_id, text, reply_to, action, Vec::new(), fx);
+}
+
+/// Whether I may post in the room; says why not if I may not.
+pub(crate) fn may_post(model: &mut Model, room_id: RoomId) -> bool {
+    let Some(room) = model.rooms.get(&room_id) else {
+        notice(model, "that room is gone", true);
+        return false;
     };
     if room.summary.kind == RoomKind::Announcement && !room.summary.role.can_manage() {
         notice(model, "only admins can post in an announcement room", true);
-        return;
+        return false;
     }
-    let room_id = room.id();
-    let room_name = room.display_name();
+    true
+}
+
+/// Put a message in the outbox of `room_id` and send it when its turn comes.
+pub(crate) fn enqueue(
+    model: &mut Model,
+    room_id: RoomId,
+    text: String,
+    reply_to: Option<chat_protocol::MessageId>,
+    action: bool,
+    attachments: Vec<chat_protocol::Attachment>,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(room) = model.rooms.get_mut(&room_id) else {
+        return;
+    };
+    room.scroll = Scroll::Bottom;
+    room.unseen_below = 0;
     let item = OutboxItem {
         client_id: model.rng.client_id(),
         room_id,
-        room_name,
+        room_name: room.display_name(),
         text,
         created: model.now,
         state: OutboxState::Queued,
         reply_to,
         action,
+        attachments,
     };
-    model.input.take();
-    stop_typing(model, fx);
     fx.push(Effect::Cache(CacheOp::OutboxPut(item.clone())));
     model.outbox.push(item);
-    if let Some(room) = model.rooms.get_mut(&room_id) {
-        room.scroll = Scroll::Bottom;
-        room.unseen_below = 0;
-    }
     pump_outbox(model, fx);
 }
 
@@ -116,7 +135,7 @@ pub(crate) fn pump_outbox(model: &mut Model, fx: &mut Vec<Effect>) {
             text: item.text.clone(),
             reply_to: item.reply_to,
             action: item.action,
-            attachments: Vec::new(),
+            attachments: item.attachments.iter().map(|a| a.id).collect(),
         });
         let tag = Tag::Send {
             client_id: item.client_id.clone(),
@@ -179,6 +198,10 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
         }
         Command::Me(action) => {
             queue_message(model, action, None, true, fx);
+            return;
+        }
+        Command::Upload(path) => {
+            start_upload(model, &path, fx);
             return;
         }
         Command::Whois(name) => {

@@ -1,15 +1,16 @@
 //! Overlays about messages: the reaction picker, the delete confirmation, a thread, who has
-//! read a message, and /mentions.
+//! read a message, /mentions, a pasted file to upload, and a message's files.
 
 use super::overlay::centered;
 use crate::model::{Model, Picker, QUICK_REACTIONS};
 use crate::pane::{local_time, user_color};
 use crate::wrap;
-use chat_protocol::{EventContent, MessageId, RoomEvent, RoomId, SearchHit, Seq};
+use chat_protocol::{Attachment, EventContent, MessageId, RoomEvent, RoomId, SearchHit, Seq};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
+use std::path::Path;
 
 fn dim() -> Style {
     Style::default().fg(Color::DarkGray)
@@ -56,6 +57,63 @@ pub fn draw_react(frame: &mut Frame<'_>, picker: &Picker) {
         Line::styled(" 1-8, or ←→ Enter; again: take back", dim()),
     ]);
     boxed(frame, " React · Esc ", lines, 50);
+}
+
+/// "Upload report.pdf (2.1 MB) to #general?" for a pasted file path.
+pub fn draw_confirm_upload(model: &Model, frame: &mut Frame<'_>, path: &Path, size: u64) {
+    let width = frame.area().width.min(70);
+    let inner = usize::from(width.saturating_sub(2));
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let room = model
+        .selected_room()
+        .map(|r| r.shown_name())
+        .unwrap_or_default();
+    let question = format!(
+        " Send {} ({}) to {room}?",
+        wrap::sanitize(&name),
+        crate::pane::human_size(size)
+    );
+    let lines = vec![
+        Line::raw(wrap::truncate(&question, inner)),
+        Line::styled(
+            wrap::truncate(
+                &format!(" {}", wrap::sanitize(&path.to_string_lossy())),
+                inner,
+            ),
+            dim(),
+        ),
+        Line::styled(
+            " Enter, y: upload it · Esc, n: paste the path as text",
+            dim(),
+        ),
+    ];
+    boxed(frame, " Pasted a file ", lines, width);
+}
+
+/// The files of a message, to open or save one.
+pub fn draw_files(frame: &mut Frame<'_>, files: &[Attachment], selected: usize) {
+    let width = frame.area().width.min(70);
+    let inner = usize::from(width.saturating_sub(2));
+    let mut lines: Vec<Line<'static>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let label = wrap::truncate(&format!(" {}", crate::pane::attachment_label(file)), inner);
+            if i == selected {
+                Line::styled(label, Style::default().add_modifier(Modifier::REVERSED))
+            } else {
+                Line::raw(label)
+            }
+        })
+        .collect();
+    lines.push(Line::styled(
+        wrap::truncate(" Enter, o: open · s: save · a: save all · Esc", inner),
+        dim(),
+    ));
+    boxed(frame, " Files ", lines, width);
 }
 
 pub fn draw_confirm_delete(

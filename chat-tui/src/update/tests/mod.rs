@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 mod account;
 mod drafts;
+mod files;
 mod messages;
 mod opening;
 mod unsent;

@@ -1,0 +1,226 @@
+//! Files: /upload and its path completion, a pasted file, transfers ending, save and open.
+
+use super::*;
+use crate::model::TransferKind;
+use chat_protocol::{Attachment, ChatMessage};
+use std::path::PathBuf;
+
+fn attachment(id: i64, name: &str) -> Attachment {
+    Attachment {
+        id,
+        name: name.into(),
+        size: 2_100_000,
+        media_type: "application/pdf".into(),
+        width: None,
+        height: None,
+    }
+}
+
+fn uploads(fx: &[Effect]) -> Vec<(u64, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Upload { id, path, .. } => Some((*id, path.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn downloads(fx: &[Effect]) -> Vec<(i64, bool)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Download { file, open, .. } => Some((file.id, *open)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_upload_is_sent_as_a_message_with_the_file_once_it_is_up() {
+    let mut model = connected_model();
+    type_text(&mut model, "/upload ~/My Files/report.pdf");
+    let fx = update(&mut model, key(KeyCode::Enter));
+    let started = uploads(&fx);
+    assert_eq!(started.len(), 1);
+    let (id, path) = started[0].clone();
+    assert_eq!(path, "~/My Files/report.pdf");
+    assert_eq!(model.transfers[0].name, "report.pdf");
+    assert_eq!(
+        model.transfers[0].kind,
+        TransferKind::Upload { room_id: GENERAL }
+    );
+    update(
+        &mut model,
+        Msg::TransferProgress {
+            id,
+            done: 1_000_000,
+            total: 2_000_000,
+        },
+    );
+    let status = crate::view::connection_text(&model).1.join(" · ");
+    assert!(status.contains("⇡ report.pdf 50% of 2.0 MB"), "{status}");
+    // Another room is opened meanwhile: the file still goes where /upload was typed.
+    select_room(&mut model, DIRECT, &mut Vec::new());
+    let fx = update(
+        &mut model,
+        Msg::Uploaded {
+            id,
+            result: Ok(attachment(7, "report.pdf")),
+        },
+    );
+    assert!(model.transfers.is_empty());
+    let sent: Vec<_> = requests(&fx)
+        .into_iter()
+        .filter_map(|f| match f {
+            ClientFrame::SendMessage(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].room_id, sent[0].attachments.clone()),
+        (GENERAL, vec![7])
+    );
+    assert!(sent[0].text.is_empty());
+    let queued = model.outbox.items()[0].clone();
+    assert_eq!(queued.attachments, [attachment(7, "report.pdf")]);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Cache(CacheOp::OutboxPut(i)) if i.attachments.len() == 1)));
+}
+
+#[test]
+fn a_failed_upload_says_why_and_sends_nothing() {
+    let mut model = connected_model();
+    type_text(&mut model, "/upload /tmp/huge.iso");
+    let fx = update(&mut model, key(KeyCode::Enter));
+    let (id, _) = uploads(&fx)[0].clone();
+    let fx = update(
+        &mut model,
+        Msg::Uploaded {
+            id,
+            result: Err("it is 4.2 GB; the server takes files up to 52.4 MB".into()),
+        },
+    );
+    assert!(sends(&fx).is_empty());
+    let notice = model.notice.clone().unwrap();
+    assert!(notice.error);
+    assert!(
+        notice.text.starts_with("huge.iso not sent: it is 4.2 GB"),
+        "{}",
+        notice.text
+    );
+}
+
+#[test]
+fn tab_completes_the_path_of_an_upload() {
+    let mut model = connected_model();
+    type_text(&mut model, "/upload ~/rep");
+    let fx = update(&mut model, key(KeyCode::Tab));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::ListPaths { typed } if typed == "~/rep")));
+    // What every candidate starts with comes first.
+    let candidates = vec![
+        "~/report-2025.pdf".to_string(),
+        "~/report-2026.pdf".to_string(),
+    ];
+    update(
+        &mut model,
+        Msg::PathCandidates {
+            typed: "~/rep".into(),
+            candidates: candidates.clone(),
+        },
+    );
+    assert_eq!(model.input.text(), "/upload ~/report-202");
+    // Nothing more in common: the first, and Tab goes on to the next.
+    update(&mut model, key(KeyCode::Tab));
+    update(
+        &mut model,
+        Msg::PathCandidates {
+            typed: "~/report-202".into(),
+            candidates,
+        },
+    );
+    assert_eq!(model.input.text(), "/upload ~/report-2025.pdf");
+    let fx = update(&mut model, key(KeyCode::Tab));
+    assert_eq!(model.input.text(), "/upload ~/report-2026.pdf");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ListPaths { .. })));
+    // An answer for what is no longer typed is ignored.
+    update(
+        &mut model,
+        Msg::PathCandidates {
+            typed: "~/old".into(),
+            candidates: vec!["~/older".into()],
+        },
+    );
+    assert_eq!(model.input.text(), "/upload ~/report-2026.pdf");
+}
+
+#[test]
+fn a_pasted_file_is_offered_for_upload_or_pasted_as_text() {
+    let mut model = connected_model();
+    let pasted = Msg::PastedFile {
+        text: "'/tmp/cat photo.png'".into(),
+        path: PathBuf::from("/tmp/cat photo.png"),
+        size: 48_200,
+    };
+    update(&mut model, pasted.clone());
+    assert!(matches!(model.overlay, Some(Overlay::ConfirmUpload { .. })));
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert_eq!(uploads(&fx)[0].1, "/tmp/cat photo.png");
+    assert!(model.overlay.is_none());
+    // Declined: the paste is text in the input.
+    update(&mut model, pasted.clone());
+    let fx = update(&mut model, key(KeyCode::Esc));
+    assert!(uploads(&fx).is_empty());
+    assert_eq!(model.input.text(), "'/tmp/cat photo.png'");
+    // While writing, a path is part of the text: no question.
+    update(&mut model, pasted);
+    assert!(model.overlay.is_none());
+    assert_eq!(
+        model.input.text(),
+        "'/tmp/cat photo.png''/tmp/cat photo.png'"
+    );
+}
+
+#[test]
+fn a_selected_message_saves_and_opens_its_files() {
+    let mut model = connected_model();
+    let bob = user(2, "bob");
+    let mut event = message(GENERAL, 4, &bob, "");
+    if let EventContent::Message(m) = &mut event.content {
+        *m = ChatMessage {
+            attachments: vec![attachment(7, "a.pdf"), attachment(8, "b.pdf")],
+            ..m.clone()
+        };
+    }
+    update(&mut model, Msg::Server(ServerFrame::Event(event)));
+    update(&mut model, key(KeyCode::Esc));
+    assert_eq!(model.selection, Some(4));
+    assert!(selection_rights(&model).unwrap().files);
+    let fx = update(&mut model, key(KeyCode::Char('s')));
+    assert_eq!(downloads(&fx), [(7, false), (8, false)]);
+    assert_eq!(model.transfers.len(), 2);
+    // Two files: `o` asks which.
+    let fx = update(&mut model, key(KeyCode::Char('o')));
+    assert!(downloads(&fx).is_empty());
+    assert!(matches!(model.overlay, Some(Overlay::Files { .. })));
+    update(&mut model, key(KeyCode::Down));
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert_eq!(downloads(&fx), [(8, true)]);
+    let id = model.transfers.last().unwrap().id;
+    update(
+        &mut model,
+        Msg::Downloaded {
+            id,
+            result: Ok(PathBuf::from("/profile/files/8-b.pdf")),
+        },
+    );
+    assert_eq!(model.notice.as_ref().unwrap().text, "opened b.pdf");
+    // A message without files says so.
+    update(&mut model, key(KeyCode::Esc));
+    update(&mut model, key(KeyCode::Up));
+    let fx = update(&mut model, key(KeyCode::Char('o')));
+    assert!(downloads(&fx).is_empty());
+    assert!(model.notice.as_ref().unwrap().text.contains("no file"));
+}
