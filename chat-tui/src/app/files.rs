@@ -81,10 +81,11 @@ impl Job {
         };
         self.send(Msg::Downloaded {
             id: self.id,
-            result,
+            result: result.clone(),
         });
-        if let Some(e) = opened {
-            self.send(Msg::OpenFailed(format!("cannot open {}: {e}", file.name)));
+        if let (Some(e), Ok(path)) = (opened, &result) {
+            let at = path.display();
+            self.send(Msg::OpenFailed(format!("cannot open {}: {e}; it is at {at}", file.name)));
         }
     }
 
