@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod outbox;
 mod ratelimit;
 pub mod requests;
+pub mod search_fold;
 pub mod search_query;
 pub mod seed;
 pub mod server;

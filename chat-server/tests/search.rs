@@ -75,10 +75,17 @@ async fn words_in_any_script_and_substrings_where_words_have_no_spaces() {
     );
     assert_eq!(find(&alice, "ZOË").await.hits.len(), 1);
     assert_eq!(find(&alice, "кафе").await.hits.len(), 1);
-    // Greek is found by its words (accent folding there is still to come: SQLite's folding
-    // covers Latin letters).
+    // Greek is found by its words, accents folded too.
     assert_eq!(find(&alice, "αύριο").await.hits.len(), 1);
     assert_eq!(find(&alice, "ΑΎΡΙΟ").await.hits.len(), 1, "case folded");
+    let greek = find(&alice, "αυριο").await;
+    assert_eq!(
+        texts(&greek),
+        ["Η συνάντηση είναι αύριο"],
+        "without its accent"
+    );
+    assert_eq!(greek.hits[0].highlights, [[18, 23]], "the word is marked");
+    assert_eq!(find(&alice, "συναντ*").await.hits.len(), 1, "a prefix");
     // Substrings of scripts without spaces, long and short.
     let tokyo = find(&alice, "東京タワー").await;
     assert_eq!(tokyo.hits.len(), 1);
@@ -114,6 +121,53 @@ async fn words_in_any_script_and_substrings_where_words_have_no_spaces() {
     );
     // Query syntax inside a term is not obeyed.
     assert!(find(&alice, "brown OR NEAR(").await.hits.is_empty());
+}
+
+#[tokio::test]
+async fn sharp_s_fullwidth_forms_and_ligatures_fold_both_ways() {
+    let server = TestServer::start().await;
+    let (alice, _bob, crew, _) = setup(&server).await;
+    let texts_sent = [
+        "Wir treffen uns in der Hauptstraße",
+        "the strasse in Zürich",
+        "ＰＣを買いました ＵＳＢ ｃａｂｌｅ too",
+        "the ﬁnal ﬂight",
+        "Ὀδυσσεύς sailed home",
+    ];
+    for (i, text) in texts_sent.iter().enumerate() {
+        alice
+            .send_message(crew, format!("f{i}"), *text)
+            .await
+            .unwrap();
+    }
+    assert_eq!(find(&alice, "hauptstrasse").await.hits.len(), 1);
+    assert_eq!(find(&alice, "HAUPTSTRASSE").await.hits.len(), 1);
+    assert_eq!(
+        texts(&find(&alice, "straße").await),
+        ["the strasse in Zürich"],
+        "ß finds ss"
+    );
+    let cable = find(&alice, "cable").await;
+    assert_eq!(cable.hits.len(), 1, "fullwidth letters are letters");
+    assert_eq!(
+        cable.hits[0].snippet, "ＰＣを買いました ＵＳＢ ｃａｂｌｅ too",
+        "shown as written"
+    );
+    assert_eq!(
+        find(&alice, "ｕｓｂ").await.hits.len(),
+        1,
+        "and typed fullwidth"
+    );
+    assert_eq!(
+        find(&alice, "final flight").await.hits.len(),
+        1,
+        "ligatures"
+    );
+    assert_eq!(
+        find(&alice, "οδυσσευς").await.hits.len(),
+        1,
+        "breathings and final sigma"
+    );
 }
 
 #[tokio::test]

@@ -141,12 +141,13 @@ fn refresh(conn: &Connection, message_id: MessageId) -> Result<(), StoreError> {
             conn.prepare_cached("DELETE FROM search_docs WHERE id = ?1")?
                 .execute([message_id])?;
             let spaceless = text.chars().any(crate::search_query::without_spaces);
+            let folded = crate::search_fold::folded_column(&text);
             conn.prepare_cached(
-                "INSERT INTO search_docs (id, room_id, seq, sender_id, ts, text, spaceless)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO search_docs (id, room_id, seq, sender_id, ts, text, spaceless, folded)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
-                message_id, room_id, seq, sender_id, ts, text, spaceless
+                message_id, room_id, seq, sender_id, ts, text, spaceless, folded
             ])?;
         }
         (_, None, Some(_)) => {
@@ -382,7 +383,14 @@ pub fn search(
         };
         let (text, marks) = match marked.filter(|m| m.contains(OPEN)) {
             Some(marked) => marks_to_offsets(&marked),
-            None => mark_substrings(&hit.snippet, &short, &long),
+            // Found by its folding only (`καλημερα` in `Καλημέρα`): the words that fold to a
+            // term are marked here.
+            None => {
+                let (text, mut marks) = mark_substrings(&hit.snippet, &short, &long);
+                marks.extend(mark_folded_words(&text, &words));
+                marks.sort_unstable();
+                (text, marks)
+            }
         };
         (hit.snippet, hit.highlights) = bound_snippet(&text, &marks);
     }
@@ -400,12 +408,41 @@ fn match_all(terms: &[&Term]) -> String {
 }
 
 fn fts_term(term: &Term) -> String {
-    let quoted = fts_string(&term.text);
+    // Words are looked for folded (search_fold.rs), as texts are indexed; substrings as typed.
+    let quoted = if term.substring {
+        fts_string(&term.text)
+    } else {
+        fts_string(&crate::search_fold::fold(&term.text))
+    };
     if term.prefix {
         format!("{quoted}*")
     } else {
         quoted
     }
+}
+
+/// The words of `text` whose folding is a term's (or starts with it, for a prefix), as
+/// character offsets.
+fn mark_folded_words(text: &str, terms: &[&Term]) -> Vec<[u32; 2]> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let folded: Vec<(String, bool)> = terms
+        .iter()
+        .map(|t| (crate::search_fold::fold(&t.text), t.prefix))
+        .collect();
+    let mut marks = Vec::new();
+    let mut chars = 0u32;
+    for word in text.split_word_bounds() {
+        let len = word.chars().count() as u32;
+        let this = crate::search_fold::fold(word);
+        let hit = folded.iter().any(|(term, prefix)| {
+            !term.is_empty() && (this == *term || (*prefix && this.starts_with(term.as_str())))
+        });
+        if hit {
+            marks.push([chars, chars + len]);
+        }
+        chars += len;
+    }
+    marks
 }
 
 /// Strip FTS5's match marks, giving their places as character offsets.

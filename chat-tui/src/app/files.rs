@@ -85,7 +85,10 @@ impl Job {
         });
         if let (Some(e), Ok(path)) = (opened, &result) {
             let at = path.display();
-            self.send(Msg::OpenFailed(format!("cannot open {}: {e}; it is at {at}", file.name)));
+            self.send(Msg::OpenFailed(format!(
+                "cannot open {}: {e}; it is at {at}",
+                file.name
+            )));
         }
     }
 
