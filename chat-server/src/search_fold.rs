@@ -3,11 +3,25 @@
 //! fullwidth forms and ligatures as their letters (NFKC: `ＡＢＣ` as `ABC`, `ﬁ` as `fi`). Texts
 //! and query terms are folded alike, so `καλημερα` finds `Καλημέρα` and `strasse` `Straße`.
 
-use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-/// `text` folded: compatibility forms composed (NFKC), lower case with `ß` as `ss`, and every
-/// combining mark dropped after decomposition.
+/// Marks that are accents on a letter, dropped in folding: the combining diacritics (Latin,
+/// Greek, Cyrillic), Hebrew points and Arabic vowel marks. Not every combining mark: a kana's
+/// voicing mark (`が`) or an Indic vowel sign changes the letter, not its accent.
+fn is_accent(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036F}'
+        | '\u{1AB0}'..='\u{1AFF}'
+        | '\u{1DC0}'..='\u{1DFF}'
+        | '\u{20D0}'..='\u{20FF}'
+        | '\u{FE20}'..='\u{FE2F}'
+        | '\u{0591}'..='\u{05C7}'
+        | '\u{064B}'..='\u{065F}'
+        | '\u{0670}')
+}
+
+/// `text` folded: compatibility forms composed (NFKC), lower case with `ß` as `ss`, and
+/// accents dropped after decomposition.
 pub fn fold(text: &str) -> String {
     let composed: String = text.nfkc().collect();
     let mut lower = String::with_capacity(composed.len());
@@ -21,7 +35,7 @@ pub fn fold(text: &str) -> String {
     }
     lower
         .nfd()
-        .filter(|c| !is_combining_mark(*c))
+        .filter(|c| !is_accent(*c))
         .nfc()
         .collect()
 }
@@ -54,6 +68,10 @@ mod tests {
         assert_eq!(fold("ΟΔΥΣΣΕΥΣ"), "οδυσσευσ");
         assert_eq!(fold("שָׁלוֹם"), "שלום");
         assert_eq!(fold("東京タワー"), "東京タワー", "CJK is left as it is");
+        assert_eq!(fold("でがパ"), "でがパ", "voicing marks are not accents");
+        assert_eq!(fold("हिन्दी"), "हिन्दी", "nor Indic vowel signs");
+        assert_eq!(fold("Ёлка й"), "елка и");
+        assert_eq!(fold("كَتَبَ"), "كتب");
         assert_eq!(fold("ｶﾀｶﾅ"), "カタカナ", "halfwidth katakana composed");
     }
 
@@ -67,5 +85,10 @@ mod tests {
         );
         assert_eq!(folded_column("Straße"), "strasse");
         assert_eq!(folded_column("Ὀδυσσεύς"), "οδυσσευσ");
+        assert_eq!(
+            folded_column("明日は東京で会いましょう"),
+            "",
+            "Japanese once"
+        );
     }
 }
