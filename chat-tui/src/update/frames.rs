@@ -360,6 +360,8 @@ pub(crate) fn on_response(
                         client_id,
                         text: item.text,
                         action: item.action,
+                        // Drawn with its files at once, as every other client draws it.
+                        attachments: item.attachments,
                         reply_to: item
                             .reply_to
                             .and_then(|parent| quote_for(model, ack.room_id, parent)),

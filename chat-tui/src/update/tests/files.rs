@@ -86,6 +86,30 @@ fn an_upload_is_sent_as_a_message_with_the_file_once_it_is_up() {
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::Cache(CacheOp::OutboxPut(i)) if i.attachments.len() == 1)));
+    // The acknowledgement puts it in the timeline with its file, not as an empty message.
+    let ack = MessageSent {
+        request_id: 0,
+        room_id: GENERAL,
+        message_id: 40,
+        seq: 4,
+        ts: model.now,
+        client_id: queued.client_id.clone(),
+    };
+    update(
+        &mut model,
+        Msg::Response {
+            tag: Tag::Send {
+                client_id: queued.client_id.clone(),
+            },
+            result: Ok(ServerFrame::MessageSent(ack)),
+        },
+    );
+    let room = &model.rooms[&GENERAL];
+    let mine = room.timeline.events().last().unwrap();
+    match &mine.content {
+        EventContent::Message(m) => assert_eq!(m.attachments, [attachment(7, "report.pdf")]),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
