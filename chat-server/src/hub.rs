@@ -196,6 +196,8 @@ pub struct Hub {
     generations: AtomicU64,
     /// HTTP long-polls waiting for a room's next event.
     pub waiters: crate::waiters::RoomWaiters,
+    /// Tokens revoked, as they are: a waiting long-poll on one ends at once.
+    revoked: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl Hub {
@@ -215,6 +217,7 @@ impl Hub {
             presence_max_room,
             generations: AtomicU64::new(1),
             waiters: Default::default(),
+            revoked: tokio::sync::broadcast::channel(64).0,
         })
     }
 
@@ -453,6 +456,8 @@ impl Hub {
 
     /// Close every connection authenticated with a revoked token.
     pub fn close_token(&self, token_id: i64, code: u16, reason: &str) -> usize {
+        // Nobody listening is fine: no long-poll is waiting.
+        let _ = self.revoked.send(token_id);
         let state = self.read();
         let mut closed = 0;
         for handle in state.conns.values().filter(|h| h.token_id == token_id) {
@@ -473,6 +478,26 @@ fn typing_frame(room_id: RoomId, user: UserRef, typing: bool) -> Frame {
         user,
         typing,
     })))
+}
+
+impl Hub {
+    /// Resolves when `token_id` is revoked (or revocations were missed, so it may have been).
+    /// Listening starts at the call, not at the first poll.
+    pub fn revocation_of(&self, token_id: i64) -> impl std::future::Future<Output = ()> {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut revoked = self.revoked.subscribe();
+        async move {
+            loop {
+                match revoked.recv().await {
+                    Ok(id) if id == token_id => return,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => return,
+                    // The hub is gone: the server is stopping, and shutdown ends the wait.
+                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                }
+            }
+        }
+    }
 }
 
 impl CommitListener for Hub {

@@ -33,11 +33,7 @@ pub fn fold(text: &str) -> String {
             c => lower.extend(c.to_lowercase()),
         }
     }
-    lower
-        .nfd()
-        .filter(|c| !is_accent(*c))
-        .nfc()
-        .collect()
+    lower.nfd().filter(|c| !is_accent(*c)).nfc().collect()
 }
 
 /// What the word index also holds of a text: its folding when that can differ from what

@@ -343,6 +343,38 @@ async fn a_long_poll_is_woken_by_a_websocket_send() {
     let refused = tokio::time::timeout(WAIT, poll).await.unwrap().unwrap();
     assert_eq!(refused.status, 401, "{}", refused.text());
     assert!(!refused.text().contains("not for bob"));
+    // Revoked with nothing sent meanwhile: 401 at once, not after the wait.
+    let login = request(
+        &server.url,
+        "POST",
+        "/api/v1/login",
+        &[],
+        json!({"username": "alice", "password": PASSWORD})
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    let second = login.json()["token"].as_str().unwrap().to_string();
+    let (url, token) = (server.url.clone(), second.clone());
+    let started = std::time::Instant::now();
+    let poll = tokio::spawn(async move {
+        // The room's end ("not for bob" is next + 1): it waits.
+        let path = format!("/api/v1/rooms/{room}/events?after={}&wait=60", next + 1);
+        call(&url, "GET", &path, &token, None).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let out = call(
+        &server.url,
+        "POST",
+        "/api/v1/requests",
+        &second,
+        Some(&json!({"type": "logout"})),
+    )
+    .await;
+    assert_eq!(out.status, 200, "{}", out.text());
+    let refused = tokio::time::timeout(WAIT, poll).await.unwrap().unwrap();
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let bad = format!("/api/v1/rooms/{room}/events?after={next}&wait=soon");
     assert_eq!(
         call(&server.url, "GET", &bad, &token_of(&alice), None)

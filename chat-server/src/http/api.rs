@@ -325,6 +325,9 @@ async fn events(conn: &Conn, caller: &Caller, room: &str, mut query: Fields) -> 
         let waiting = conn.shared.hub.waiters.wait(room_id);
         let woken = waiting.notify().notified();
         tokio::pin!(woken);
+        // Subscribed before the first look too: a revocation meanwhile ends the wait.
+        let revoked = conn.shared.hub.revocation_of(caller.token_id);
+        tokio::pin!(revoked);
         // Listening before the first look: an event committed in between still wakes it.
         woken.as_mut().enable();
         let (response, empty) = run_page(conn, caller, Ok(frame.clone())).await;
@@ -336,6 +339,7 @@ async fn events(conn: &Conn, caller: &Caller, room: &str, mut query: Fields) -> 
         }
         tokio::select! {
             _ = &mut woken => {}
+            _ = &mut revoked => {}
             _ = tokio::time::sleep(wait) => return response,
             _ = conn.shutdown.cancelled() => return response,
         }
