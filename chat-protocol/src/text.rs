@@ -1,5 +1,5 @@
-//! Reading message text the same way on the server and in clients: `@mentions` and the
-//! excerpt a reply quotes.
+//! Reading message text the same way on the server and in clients: `@mentions`, the
+//! excerpt a reply quotes, and the characters a file name must not hold.
 
 /// Characters of a username (see the server's username rules).
 fn is_name_char(c: char) -> bool {
@@ -110,5 +110,60 @@ mod tests {
         let long = "x".repeat(150);
         assert_eq!(excerpt(&long).chars().count(), EXCERPT_CHARS + 1);
         assert_eq!(excerpt(""), "");
+    }
+}
+
+/// Characters that reorder or hide text (bidirectional embeddings, overrides, isolates and
+/// marks): in a file name they make `exe.txt` look like `txt.exe`, so names never keep them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// A file name as stored and saved: no folders, no control or bidirectional characters, no
+/// leading dots, at most `max_chars` (the extension kept when the stem is cut).
+pub fn clean_file_name(name: &str, max_chars: usize) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    if cleaned.chars().count() <= max_chars {
+        return cleaned.to_string();
+    }
+    let (stem, extension) = match cleaned.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.chars().count() <= 16 => {
+            (stem, format!(".{ext}"))
+        }
+        _ => (cleaned, String::new()),
+    };
+    let keep = max_chars.saturating_sub(extension.chars().count());
+    let stem: String = stem.chars().take(keep).collect();
+    format!("{}{extension}", stem.trim_end())
+}
+
+#[cfg(test)]
+mod file_name_tests {
+    use super::*;
+
+    #[test]
+    fn file_names_cannot_hide_or_escape() {
+        assert_eq!(clean_file_name("../../etc/passwd", 255), "passwd");
+        assert_eq!(
+            clean_file_name("C:\\Users\\me\\report.pdf", 255),
+            "report.pdf"
+        );
+        assert_eq!(clean_file_name("a\nb.txt", 255), "ab.txt");
+        assert_eq!(clean_file_name("..", 255), "");
+        assert_eq!(clean_file_name(".bashrc", 255), "bashrc");
+        assert_eq!(clean_file_name("\u{202E}fdp.exe", 255), "fdp.exe");
+        assert_eq!(clean_file_name("写真 🎉.png", 255), "写真 🎉.png");
+        let long = format!("{}.txt", "a".repeat(300));
+        let cut = clean_file_name(&long, 255);
+        assert_eq!(cut.chars().count(), 255);
+        assert!(cut.ends_with("a.txt"), "the extension is kept");
     }
 }

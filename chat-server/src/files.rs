@@ -55,6 +55,19 @@ impl BlobStore {
         &self.dir
     }
 
+    /// Remove what uploads cut off by a crash left in the temporary folder (at startup, when
+    /// none can be under way).
+    pub fn remove_partial_uploads(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!("cannot remove {}: {e}", entry.path().display());
+            }
+        }
+    }
+
     pub fn path_of(&self, sha256: &[u8]) -> PathBuf {
         let hex = hex(sha256);
         self.dir.join(&hex[..2]).join(hex)
@@ -240,6 +253,11 @@ mod tests {
         );
         let tmp = std::fs::read_dir(store.dir().join("tmp")).unwrap();
         assert_eq!(tmp.count(), 0, "the temporary file is removed");
+        // What a crash leaves is removed at the next start.
+        std::fs::write(store.dir().join("tmp/upload-left"), b"half").unwrap();
+        store.remove_partial_uploads();
+        let tmp = std::fs::read_dir(store.dir().join("tmp")).unwrap();
+        assert_eq!(tmp.count(), 0);
     }
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Unpin {

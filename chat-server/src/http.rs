@@ -144,7 +144,7 @@ async fn route(conn: &Conn, request: Request) -> Response {
             "/healthz" if read => ops::healthz(),
             "/readyz" if read => ops::readyz(&conn.shared).await,
             "/metrics" if read => ops::metrics(conn).await,
-            "/healthz" | "/readyz" | "/metrics" => reply::method_not_allowed("GET"),
+            "/healthz" | "/readyz" | "/metrics" => reply::method_not_allowed("GET, HEAD"),
             "/" if read => upgrade::required(),
             _ if path.starts_with("/api/") => api::handle(conn, request).await,
             _ => reply::not_found(&path),

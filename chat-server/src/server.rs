@@ -98,7 +98,12 @@ impl Server {
                 hasher,
                 login_guard,
                 address_slots,
-                blobs: crate::files::BlobStore::beside(db_path),
+                blobs: {
+                    let blobs = crate::files::BlobStore::beside(db_path);
+                    // This process holds the database's lock: no upload is under way.
+                    blobs.remove_partial_uploads();
+                    blobs
+                },
                 http_buckets: KeyedBuckets::new(config_rate.0, config_rate.1),
                 metrics,
                 next_conn: AtomicU64::new(1),

@@ -46,7 +46,7 @@ async fn health_readiness_and_metrics_answer() {
     }
     let posted = request(&server.url, "POST", "/healthz", &[], b"").await;
     assert_eq!(posted.status, 405);
-    assert_eq!(posted.headers["allow"], "GET");
+    assert_eq!(posted.headers["allow"], "GET, HEAD", "HEAD is answered too");
 }
 
 #[tokio::test]

@@ -394,6 +394,8 @@ pub struct Model {
     pub transfers: Vec<Transfer>,
     /// The id of the next transfer.
     pub next_transfer: u64,
+    /// Files saved while others of the same `s` are still coming.
+    pub saved: Vec<std::path::PathBuf>,
 }
 
 /// A file going up to the server or down from it.
@@ -471,6 +473,7 @@ impl Model {
             last_search: String::new(),
             transfers: Vec::new(),
             next_transfer: 1,
+            saved: Vec::new(),
         }
     }
 

@@ -80,6 +80,9 @@ fn percent_decode(text: &str) -> Option<String> {
 /// that start with what was typed of the name (hidden ones only when a `.` was typed),
 /// folders with a `/` after them, sorted.
 pub fn complete(typed: &str, home: Option<&Path>) -> Vec<String> {
+    if typed == "~" {
+        return vec!["~/".into()];
+    }
     let (folder_typed, prefix) = match typed.rfind('/') {
         Some(i) => typed.split_at(i + 1),
         None => ("", typed),
@@ -164,6 +167,7 @@ mod tests {
         assert_eq!(complete(&base, None).len(), 3, "hidden files stay hidden");
         assert_eq!(complete(&format!("{base}.h"), None).len(), 1);
         assert!(complete("/no/such/folder/x", None).is_empty());
+        assert_eq!(complete("~", None), ["~/"]);
         let home = dir.path();
         assert_eq!(complete("~/repo", Some(home)), ["~/report.pdf", "~/repos/"]);
     }

@@ -271,11 +271,10 @@ pub fn free_path(dir: &Path, name: &str) -> PathBuf {
         .unwrap_or(candidate)
 }
 
-/// A file name safe to create: no folders, no control characters, not hidden, not empty.
+/// A file name safe to create: no folders, no control or bidirectional characters, not
+/// hidden, not empty.
 pub fn safe_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
-    let clean = clean.trim().trim_start_matches('.').to_string();
+    let clean = chat_protocol::text::clean_file_name(name, 255);
     if clean.is_empty() {
         "file".into()
     } else {
@@ -339,6 +338,7 @@ mod tests {
         assert_eq!(safe_name(".bashrc"), "bashrc");
         assert_eq!(safe_name("a\u{1b}[2Jb.txt"), "a[2Jb.txt");
         assert_eq!(safe_name(""), "file");
+        assert_eq!(safe_name("\u{202E}txt.exe"), "txt.exe");
         assert_eq!(media_type_of("Report.PDF"), "application/pdf");
         assert_eq!(media_type_of("noext"), "application/octet-stream");
     }

@@ -111,18 +111,9 @@ fn store_error(e: &StoreError) -> Response {
     reply::error(code, message)
 }
 
-/// A name without folders or control characters, of bounded length.
+/// A name without folders, control or bidirectional characters, of bounded length.
 fn clean_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_NAME_CHARS)
-        .collect();
-    match cleaned.trim() {
-        "." | ".." => String::new(),
-        trimmed => trimmed.to_string(),
-    }
+    chat_protocol::text::clean_file_name(name, MAX_NAME_CHARS)
 }
 
 /// The uploader's Content-Type when it is a plain `type/subtype`, else octet-stream.
@@ -343,5 +334,10 @@ mod tests {
         assert_eq!(clean_name("a\nb.txt"), "ab.txt");
         assert_eq!(clean_name(".."), "");
         assert_eq!(clean_name("写真 🎉.png"), "写真 🎉.png");
+        assert_eq!(
+            clean_name("\u{202E}fdp.exe"),
+            "fdp.exe",
+            "no right-to-left override"
+        );
     }
 }

@@ -57,6 +57,10 @@ impl Job {
         if metadata.is_dir() {
             return Err(format!("{typed} is a folder; send its files one by one"));
         }
+        // A device or a pipe has no size to send, and reading it may never end.
+        if !metadata.is_file() {
+            return Err(format!("{typed} is not a regular file"));
+        }
         if metadata.len() > max_bytes {
             return Err(format!(
                 "it is {}; the server takes files up to {}",

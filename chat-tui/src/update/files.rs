@@ -209,10 +209,35 @@ pub(crate) fn on_downloaded(
     };
     match (result, transfer.kind) {
         (Ok(path), TransferKind::Save) => {
-            let shown = crate::paths::home()
-                .and_then(|home| Some(format!("~/{}", path.strip_prefix(home).ok()?.display())))
-                .unwrap_or_else(|| path.display().to_string());
-            notice(model, format!("saved {shown}"), false);
+            let shown = |path: &std::path::Path| {
+                crate::paths::home()
+                    .and_then(|home| Some(format!("~/{}", path.strip_prefix(home).ok()?.display())))
+                    .unwrap_or_else(|| path.display().to_string())
+            };
+            // The files of one `s` are told of together, once the last is saved.
+            model.saved.push(path.clone());
+            let still = model
+                .transfers
+                .iter()
+                .filter(|t| t.kind == TransferKind::Save)
+                .count();
+            let text = match (still, model.saved.len()) {
+                (0, 1) => format!("saved {}", shown(&path)),
+                (0, n) => {
+                    let names: Vec<String> = model
+                        .saved
+                        .iter()
+                        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+                        .collect();
+                    let folder = path.parent().map(shown).unwrap_or_default();
+                    format!("saved {n} files to {folder}: {}", names.join(", "))
+                }
+                (still, n) => format!("saved {n}, {still} to go…"),
+            };
+            if still == 0 {
+                model.saved.clear();
+            }
+            notice(model, text, false);
         }
         (Ok(_), _) => notice(model, format!("opened {}", transfer.name), false),
         (Err(e), _) => notice(model, format!("{}: {e}", transfer.name), true),

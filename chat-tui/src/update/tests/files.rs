@@ -225,6 +225,21 @@ fn a_selected_message_saves_and_opens_its_files() {
     let fx = update(&mut model, key(KeyCode::Char('s')));
     assert_eq!(downloads(&fx), [(7, false), (8, false)]);
     assert_eq!(model.transfers.len(), 2);
+    // Both saves are told of together, when the last is done.
+    let ids: Vec<u64> = model.transfers.iter().map(|t| t.id).collect();
+    for (id, name) in ids.into_iter().zip(["a.pdf", "b.pdf"]) {
+        update(
+            &mut model,
+            Msg::Downloaded {
+                id,
+                result: Ok(PathBuf::from("/dl").join(name)),
+            },
+        );
+    }
+    assert_eq!(
+        model.notice.as_ref().unwrap().text,
+        "saved 2 files to /dl: a.pdf, b.pdf"
+    );
     // Two files: `o` asks which.
     let fx = update(&mut model, key(KeyCode::Char('o')));
     assert!(downloads(&fx).is_empty());
