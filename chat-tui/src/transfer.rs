@@ -11,13 +11,18 @@ use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 /// Progress is reported at most this often (and at the end).
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
-/// Connecting and each read or write: a server that stops answering ends the transfer.
+/// A transfer that moves nothing for this long (connecting, sending, waiting for the answer,
+/// receiving) has failed: a server that stops answering does not hold it forever.
 const STALL: Duration = Duration::from_secs(30);
+/// An error answer is read up to this many bytes (ours are a few hundred).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Where the HTTP API of a WebSocket server address is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +33,8 @@ pub struct ApiBase {
     pub host: String,
     /// The address's path without a trailing `/` (a reverse proxy may serve the chat under one).
     pub prefix: String,
+    /// How long a transfer may move nothing.
+    pub stall: Duration,
 }
 
 impl ApiBase {
@@ -53,6 +60,7 @@ impl ApiBase {
             address: format!("{host}:{port}"),
             host: uri.authority().map_or(host, |a| a.as_str()).to_string(),
             prefix: uri.path().trim_end_matches('/').to_string(),
+            stall: STALL,
         })
     }
 
@@ -64,14 +72,46 @@ impl ApiBase {
 /// How far a transfer is: bytes done of the total.
 pub type Progress = Box<dyn FnMut(u64, u64) + Send>;
 
-/// One request on a connection of its own; the response's status and body.
+/// When a transfer last moved, for the watchdog in [`send`].
+#[derive(Clone)]
+struct Activity {
+    start: Instant,
+    /// Milliseconds from `start` to the last movement.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// One request on a connection of its own, until its answer's head: failed if nothing moves
+/// (`activity`, touched by the body as it is sent) for the stall time.
 async fn send(
     base: &ApiBase,
-    request: Request<http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>>,
+    request: Request<RequestBody>,
+    activity: &Activity,
 ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
-    let stream = tokio::time::timeout(STALL, tokio::net::TcpStream::connect(&base.address))
+    let stall = base.stall;
+    let stream = tokio::time::timeout(stall, tokio::net::TcpStream::connect(&base.address))
         .await
-        .map_err(|_| format!("no answer from {} in {} s", base.address, STALL.as_secs()))?
+        .map_err(|_| format!("no answer from {} in {} s", base.address, stall.as_secs()))?
         .map_err(|e| format!("cannot reach {}: {e}", base.address))?;
     let _ = stream.set_nodelay(true);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -82,19 +122,40 @@ async fn send(
             tracing::debug!("file transfer connection: {e}");
         }
     });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("the server closed the transfer: {e}"))
+    activity.touch();
+    let answer = sender.send_request(request);
+    tokio::pin!(answer);
+    let mut check = tokio::time::interval((stall / 4).max(Duration::from_millis(10)));
+    loop {
+        tokio::select! {
+            answer = &mut answer => {
+                return answer.map_err(|e| format!("the server closed the transfer: {e}"));
+            }
+            _ = check.tick() => {
+                if activity.idle() >= stall {
+                    return Err(format!("the server stopped answering ({} s)", stall.as_secs()));
+                }
+            }
+        }
+    }
+}
+
+/// A small answer body, whole: at most [`MAX_ANSWER_BYTES`], within the stall time.
+async fn small_body(base: &ApiBase, body: hyper::body::Incoming) -> Result<Bytes, String> {
+    let limited = http_body_util::Limited::new(body, MAX_ANSWER_BYTES).collect();
+    match tokio::time::timeout(base.stall, limited).await {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) => Err(format!("the answer was cut off or too long: {e}")),
+        Err(_) => Err("the server stopped answering".into()),
+    }
 }
 
 /// The message of an error answer: the `error` frame's, else the status.
-async fn refusal(response: hyper::Response<hyper::body::Incoming>) -> String {
+async fn refusal(base: &ApiBase, response: hyper::Response<hyper::body::Incoming>) -> String {
     let status = response.status();
-    let body = match tokio::time::timeout(STALL, response.into_body().collect()).await {
-        Ok(Ok(body)) => body.to_bytes(),
-        _ => Bytes::new(),
-    };
+    let body = small_body(base, response.into_body())
+        .await
+        .unwrap_or_default();
     serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("message")?.as_str().map(str::to_string))
@@ -120,8 +181,12 @@ pub async fn upload(
     progress(0, size);
     let mut sent = 0u64;
     let mut reported = Instant::now();
+    let activity = Activity::new();
+    let moved = activity.clone();
+    // The server takes each chunk as it can: one taken is one more moment it is alive.
     let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).map(move |chunk| {
         let chunk = chunk?;
+        moved.touch();
         sent += chunk.len() as u64;
         if reported.elapsed() >= PROGRESS_EVERY || sent == size {
             reported = Instant::now();
@@ -141,15 +206,11 @@ pub async fn upload(
         .header(CONTENT_TYPE, media_type_of(name))
         .body(BodyExt::boxed_unsync(StreamBody::new(chunks)))
         .map_err(|e| format!("cannot build the upload: {e}"))?;
-    let response = send(base, request).await?;
+    let response = send(base, request, &activity).await?;
     if response.status() != StatusCode::CREATED {
-        return Err(refusal(response).await);
+        return Err(refusal(base, response).await);
     }
-    let body = tokio::time::timeout(STALL, response.into_body().collect())
-        .await
-        .map_err(|_| "the server stopped answering".to_string())?
-        .map_err(|e| format!("the answer was cut off: {e}"))?
-        .to_bytes();
+    let body = small_body(base, response.into_body()).await?;
     serde_json::from_slice(&body).map_err(|e| format!("an answer chat-tui does not read: {e}"))
 }
 
@@ -173,9 +234,9 @@ pub async fn download(
                 .boxed_unsync(),
         )
         .map_err(|e| format!("cannot build the download: {e}"))?;
-    let response = send(base, request).await?;
+    let response = send(base, request, &Activity::new()).await?;
     if response.status() != StatusCode::OK {
-        return Err(refusal(response).await);
+        return Err(refusal(base, response).await);
     }
     let partial = dest.with_file_name(format!(
         ".{}.part",
@@ -190,7 +251,7 @@ pub async fn download(
         let mut reported = Instant::now();
         progress(0, file.size);
         loop {
-            let frame = tokio::time::timeout(STALL, body.frame())
+            let frame = tokio::time::timeout(base.stall, body.frame())
                 .await
                 .map_err(|_| "the server stopped sending".to_string())?;
             let Some(frame) = frame else { break };
@@ -202,6 +263,13 @@ pub async fn download(
                 .await
                 .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
             done += data.len() as u64;
+            // More than the file: not the file (and not to be let fill the disk).
+            if done > file.size {
+                return Err(format!(
+                    "the server sent more than the file's {} bytes",
+                    file.size
+                ));
+            }
             if reported.elapsed() >= PROGRESS_EVERY {
                 reported = Instant::now();
                 progress(done, file.size);
@@ -325,6 +393,48 @@ mod tests {
         assert!(ApiBase::of("wss://chat.example.com")
             .unwrap_err()
             .contains("TLS"));
+    }
+
+    /// A server that accepts and reads the request but never answers.
+    async fn silent_server() -> (ApiBase, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                held.push(tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {}
+                }));
+            }
+        });
+        let mut base = ApiBase::of(&url).unwrap();
+        base.stall = Duration::from_millis(300);
+        (base, task)
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stops_answering_ends_the_transfer() {
+        let (base, server) = silent_server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"hello").unwrap();
+        let refused = upload(&base, "t", &path, "a.txt", Box::new(|_, _| {})).await;
+        assert!(refused.unwrap_err().contains("stopped answering"));
+        let file = Attachment {
+            id: 1,
+            name: "a.txt".into(),
+            size: 5,
+            media_type: "text/plain".into(),
+            width: None,
+            height: None,
+        };
+        let dest = dir.path().join("copy.txt");
+        let refused = download(&base, "t", &file, &dest, Box::new(|_, _| {})).await;
+        assert!(refused.unwrap_err().contains("stopped answering"));
+        assert!(!dest.exists());
+        server.abort();
     }
 
     #[test]
