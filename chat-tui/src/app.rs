@@ -63,6 +63,7 @@ pub fn initial_model(options: &Options, cache: &Cache) -> anyhow::Result<Model> 
     );
     model.now = now_ms();
     model.utc_offset_secs = utc_offset_secs();
+    model.home = crate::paths::home();
     if let Some(saved) = saved {
         model.token = Some(saved.token);
         model.login.username = saved.username;

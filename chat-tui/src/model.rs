@@ -396,6 +396,8 @@ pub struct Model {
     pub next_transfer: u64,
     /// Files saved while others of the same `s` are still coming.
     pub saved: Vec<std::path::PathBuf>,
+    /// The home folder, to write saved paths as `~/…`.
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// A file going up to the server or down from it.
@@ -403,6 +405,8 @@ pub struct Model {
 pub struct Transfer {
     pub id: u64,
     pub name: String,
+    /// The file downloaded (none for an upload).
+    pub file_id: Option<chat_protocol::FileId>,
     pub kind: TransferKind,
     /// Bytes moved so far, of `total` (0 until the size is known).
     pub done: u64,
@@ -474,6 +478,7 @@ impl Model {
             transfers: Vec::new(),
             next_transfer: 1,
             saved: Vec::new(),
+            home: None,
         }
     }
 

@@ -9,12 +9,18 @@ use chat_protocol::Attachment;
 /// What `/upload ` is followed by in the input, if that is what it holds.
 const UPLOAD_PREFIX: &str = "/upload ";
 
-fn start_transfer(model: &mut Model, name: String, kind: TransferKind) -> u64 {
+fn start_transfer(
+    model: &mut Model,
+    name: String,
+    file_id: Option<chat_protocol::FileId>,
+    kind: TransferKind,
+) -> u64 {
     let id = model.next_transfer;
     model.next_transfer += 1;
     model.transfers.push(Transfer {
         id,
         name,
+        file_id,
         kind,
         done: 0,
         total: 0,
@@ -42,7 +48,7 @@ pub(crate) fn start_upload(model: &mut Model, path: &str, fx: &mut Vec<Effect>) 
         .next()
         .unwrap_or_default()
         .to_string();
-    let id = start_transfer(model, name, TransferKind::Upload { room_id });
+    let id = start_transfer(model, name, None, TransferKind::Upload { room_id });
     fx.push(Effect::Upload {
         id,
         path,
@@ -209,8 +215,9 @@ pub(crate) fn on_downloaded(
     };
     match (result, transfer.kind) {
         (Ok(path), TransferKind::Save) => {
+            let home = model.home.clone();
             let shown = |path: &std::path::Path| {
-                crate::paths::home()
+                home.as_ref()
                     .and_then(|home| Some(format!("~/{}", path.strip_prefix(home).ok()?.display())))
                     .unwrap_or_else(|| path.display().to_string())
             };
@@ -255,7 +262,16 @@ fn download(model: &mut Model, file: &Attachment, open: bool, fx: &mut Vec<Effec
     } else {
         TransferKind::Save
     };
-    let id = start_transfer(model, file.name.clone(), kind);
+    // Twice at once would write the same partial file.
+    let running = model
+        .transfers
+        .iter()
+        .any(|t| t.file_id == Some(file.id) && t.kind == kind);
+    if running {
+        notice(model, format!("{} is on its way already", file.name), false);
+        return;
+    }
+    let id = start_transfer(model, file.name.clone(), Some(file.id), kind);
     fx.push(Effect::Download {
         id,
         file: file.clone(),

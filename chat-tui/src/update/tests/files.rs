@@ -225,6 +225,15 @@ fn a_selected_message_saves_and_opens_its_files() {
     let fx = update(&mut model, key(KeyCode::Char('s')));
     assert_eq!(downloads(&fx), [(7, false), (8, false)]);
     assert_eq!(model.transfers.len(), 2);
+    // s again before they are down: nothing twice.
+    let fx = update(&mut model, key(KeyCode::Char('s')));
+    assert!(downloads(&fx).is_empty());
+    assert!(model
+        .notice
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("on its way already"));
     // Both saves are told of together, when the last is done.
     let ids: Vec<u64> = model.transfers.iter().map(|t| t.id).collect();
     for (id, name) in ids.into_iter().zip(["a.pdf", "b.pdf"]) {
