@@ -28,6 +28,11 @@ pub fn instant_at(us: u64) -> Instant {
     *EPOCH.get_or_init(Instant::now) + std::time::Duration::from_micros(us)
 }
 
+/// Sleep until the bench's clock reads `us`.
+pub async fn sleep_until_us(us: u64) {
+    tokio::time::sleep_until(tokio::time::Instant::from_std(instant_at(us))).await;
+}
+
 /// Latencies (µs) and delivery counts, kept separately for each phase (a fanout rate step, or
 /// warm-up versus measurement). The phase travels in the message, so a late delivery still
 /// counts for the phase it was sent in.

@@ -137,6 +137,19 @@ impl Target {
         proc_sample(self.pid()?)
     }
 
+    /// Samples at the start and at the end of the measured window (times in the bench's
+    /// microseconds), waiting for each: the server's CPU over that window only.
+    pub async fn sample_window(
+        &self,
+        from_us: u64,
+        until_us: u64,
+    ) -> (Option<ProcSample>, Option<ProcSample>) {
+        crate::stats::sleep_until_us(from_us).await;
+        let before = self.sample();
+        crate::stats::sleep_until_us(until_us).await;
+        (before, self.sample())
+    }
+
     fn wait_listening(&mut self, limit: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         loop {

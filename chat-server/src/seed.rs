@@ -85,15 +85,8 @@ impl Seeder {
         client_id: String,
         text: String,
     ) -> Result<Seq, StoreError> {
-        self.job(|ctx| {
-            let message = messages::NewMessage {
-                client_id,
-                text,
-                ..Default::default()
-            };
-            messages::send_message(ctx, sender, room_id, message)
-        })
-        .map(|ack| ack.seq)
+        self.message_with_id(sender, room_id, client_id, text)
+            .map(|(seq, _)| seq)
     }
 
     /// Post a message as `sender`; returns its seq and message id.

@@ -238,6 +238,19 @@ async fn register_alice_and_bob(url: &str, dir: &Path) -> [PathBuf; 2] {
     homes
 }
 
+/// alice and bob, each in a chat-tui of their own, logged in and connected.
+fn log_in_alice_and_bob(homes: &[PathBuf; 2], url: &str) -> (Tui, Tui) {
+    let mut alice = Tui::start("alice", &homes[0], url);
+    let mut bob = Tui::start("bob", &homes[1], url);
+    for tui in [&mut alice, &mut bob] {
+        tui.wait_text("log in");
+        // --user filled in the name; the cursor waits in the password field.
+        tui.line(PASSWORD);
+        tui.wait_text("● connected");
+    }
+    (alice, bob)
+}
+
 fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
@@ -254,14 +267,7 @@ async fn two_people_chat_and_an_offline_message_arrives_exactly_once() {
     let (alice, bob) = tokio::task::spawn_blocking({
         let (url, homes) = (url.clone(), homes.clone());
         move || {
-            let mut alice = Tui::start("alice", &homes[0], &url);
-            let mut bob = Tui::start("bob", &homes[1], &url);
-            for tui in [&mut alice, &mut bob] {
-                tui.wait_text("log in");
-                // --user filled in the name; the cursor waits in the password field.
-                tui.line(PASSWORD);
-                tui.wait_text("● connected");
-            }
+            let (mut alice, mut bob) = log_in_alice_and_bob(&homes, &url);
             alice.line("/create channel general @bob");
             alice.wait_text("alice created channel general");
             bob.wait_text("#general");
@@ -517,13 +523,7 @@ async fn edits_deletes_reactions_and_replies_reach_the_other_screen() {
     let url = server.url();
     let homes = register_alice_and_bob(&url, dir.path()).await;
     tokio::task::spawn_blocking(move || {
-        let mut alice = Tui::start("alice", &homes[0], &url);
-        let mut bob = Tui::start("bob", &homes[1], &url);
-        for tui in [&mut alice, &mut bob] {
-            tui.wait_text("log in");
-            tui.line(PASSWORD);
-            tui.wait_text("● connected");
-        }
+        let (mut alice, mut bob) = log_in_alice_and_bob(&homes, &url);
         alice.line("/create channel general @bob");
         bob.wait_text("#general");
         alice.line("lunch at noon?");
@@ -602,13 +602,7 @@ async fn a_file_goes_up_from_one_screen_and_is_saved_on_the_other() {
     tokio::task::spawn_blocking({
         let homes = homes.clone();
         move || {
-            let mut alice = Tui::start("alice", &homes[0], &url);
-            let mut bob = Tui::start("bob", &homes[1], &url);
-            for tui in [&mut alice, &mut bob] {
-                tui.wait_text("log in");
-                tui.line(PASSWORD);
-                tui.wait_text("● connected");
-            }
+            let (mut alice, mut bob) = log_in_alice_and_bob(&homes, &url);
             alice.line("/create channel files @bob");
             alice.wait_text("alice created channel files");
             bob.wait_text("#files");

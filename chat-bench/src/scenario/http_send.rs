@@ -58,16 +58,7 @@ pub async fn run(bench: &Bench, args: &HttpSendArgs) -> anyhow::Result<Vec<Repor
             measure_until,
         )));
     }
-    tokio::time::sleep_until(tokio::time::Instant::from_std(stats::instant_at(
-        measure_from,
-    )))
-    .await;
-    let cpu_before = target.sample();
-    tokio::time::sleep_until(tokio::time::Instant::from_std(stats::instant_at(
-        measure_until,
-    )))
-    .await;
-    let cpu_after = target.sample();
+    let (cpu_before, cpu_after) = target.sample_window(measure_from, measure_until).await;
     let mut latency = stats::histogram();
     let (mut measured, mut failed) = (0, 0);
     for task in tasks {

@@ -83,17 +83,7 @@ pub async fn run(bench: &Bench, args: &IngestArgs) -> anyhow::Result<Vec<Report>
             measure_until,
         )));
     }
-    // Sample the server's CPU over the measured window only.
-    tokio::time::sleep_until(tokio::time::Instant::from_std(stats::instant_at(
-        measure_from,
-    )))
-    .await;
-    let cpu_before = target.sample();
-    tokio::time::sleep_until(tokio::time::Instant::from_std(stats::instant_at(
-        measure_until,
-    )))
-    .await;
-    let cpu_after = target.sample();
+    let (cpu_before, cpu_after) = target.sample_window(measure_from, measure_until).await;
 
     let mut latency = stats::histogram();
     let (mut acked_total, mut acked_measured, mut refused, mut dropped) = (0, 0, 0, 0);
