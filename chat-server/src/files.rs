@@ -5,6 +5,7 @@
 //! (store/files.rs); `chat-server files gc` removes what nothing refers to.
 
 use bytes::Bytes;
+use chat_protocol::UserId;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -26,6 +27,48 @@ pub enum UploadError {
     Stalled(Duration),
     #[error("cannot store the file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Uploads one user may have under way at once: each holds a temporary file of up to
+/// `max_upload_bytes` until it ends, so their number is what bounds one user's share of the
+/// disk.
+pub const UPLOADS_PER_USER: u32 = 4;
+
+/// Uploads under way, per user.
+#[derive(Debug, Default)]
+pub struct UploadSlots {
+    held: std::sync::Mutex<std::collections::HashMap<UserId, u32>>,
+}
+
+impl UploadSlots {
+    /// A slot for one more upload of `user`, held until the guard is dropped; none while they
+    /// have [`UPLOADS_PER_USER`] under way.
+    pub fn try_take(&self, user: UserId) -> Option<UploadSlot<'_>> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let count = held.entry(user).or_insert(0);
+        if *count >= UPLOADS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(UploadSlot { slots: self, user })
+    }
+}
+
+pub struct UploadSlot<'a> {
+    slots: &'a UploadSlots,
+    user: UserId,
+}
+
+impl Drop for UploadSlot<'_> {
+    fn drop(&mut self) {
+        let mut held = self.slots.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = held.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.user);
+            }
+        }
+    }
 }
 
 /// A file received and stored.

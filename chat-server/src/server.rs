@@ -39,6 +39,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Requests per token over HTTP.
     pub http_buckets: KeyedBuckets,
+    /// Uploads under way per user.
+    pub upload_slots: crate::files::UploadSlots,
     next_conn: AtomicU64,
 }
 
@@ -105,6 +107,7 @@ impl Server {
                     blobs
                 },
                 http_buckets: KeyedBuckets::new(config_rate.0, config_rate.1),
+                upload_slots: Default::default(),
                 metrics,
                 next_conn: AtomicU64::new(1),
             }),

@@ -313,3 +313,71 @@ async fn has_file_finds_messages_with_files_and_names_are_searched() {
     let both = search("budget").await;
     assert_eq!(both["hits"].as_array().unwrap().len(), 2, "{both}");
 }
+
+#[tokio::test]
+async fn one_user_has_a_few_uploads_under_way_at_most() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start().await;
+    let (alice, _bob, _room) = alice_and_bob(&server).await;
+    let token = token_of(&alice);
+    let addr = crate::http_client::addr_of(&server.url);
+    // Four uploads that send a little and then wait: each holds a temporary file.
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/files?name=slow{i}.bin HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: 100000\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        socket.write_all(&[1u8; 1000]).await.unwrap();
+        held.push(socket);
+    }
+    // Give the server the moment it takes to start receiving them.
+    let fifth = tokio::time::timeout(WAIT, async {
+        loop {
+            let auth = format!("Bearer {token}");
+            let r = request(
+                &server.url,
+                "POST",
+                "/api/v1/files?name=fifth.txt",
+                &[("Authorization", &auth)],
+                b"five",
+            )
+            .await;
+            if r.status == 429 {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the fifth upload at once is refused");
+    assert!(fifth.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("uploads at once"));
+    assert!(fifth.headers.contains_key("retry-after"));
+    // One ends (its client goes away): another may start.
+    drop(held.pop());
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let auth = format!("Bearer {token}");
+            let r = request(
+                &server.url,
+                "POST",
+                "/api/v1/files?name=later.txt",
+                &[("Authorization", &auth)],
+                b"later",
+            )
+            .await;
+            if r.status == 201 {
+                return;
+            }
+            assert_eq!(r.status, 429, "{}", r.text());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a slot comes free when an upload ends");
+}

@@ -3,7 +3,7 @@
 
 use super::reply::{self, Body, Response};
 use super::Conn;
-use crate::files::{self, UploadError};
+use crate::files::{self, UploadError, UPLOADS_PER_USER};
 use crate::store::files::{self as file_rows, NewFile, StoredFile};
 use crate::store::StoreError;
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use hyper::header::{
 };
 use hyper::StatusCode;
 use std::io::SeekFrom;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -55,6 +56,12 @@ pub async fn upload(
             "send the file itself as the body (curl --data-binary @FILE), not a form (-F)",
         );
     }
+    let Some(_slot) = shared.upload_slots.try_take(me.id) else {
+        return reply::rate_limited(
+            format!("at most {UPLOADS_PER_USER} uploads at once; wait for one to finish"),
+            Duration::from_secs(1),
+        );
+    };
     let body = request.into_body().into_data_stream();
     let received = match shared.blobs.receive(body, max, conn.body_stall()).await {
         Ok(received) => received,
