@@ -95,7 +95,11 @@ fn main() {
     let mut bottom = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        terminal.draw(|f| view(&model, f)).unwrap();
+        terminal
+            .draw(|f| {
+                view(&model, f);
+            })
+            .unwrap();
         bottom.push(t.elapsed());
     }
     stats("draw at the newest message", bottom);
@@ -105,7 +109,11 @@ fn main() {
     for _ in 0..2000 {
         let t = Instant::now();
         update(&mut model, Msg::Key(KeyEvent::from(KeyCode::PageUp)));
-        terminal.draw(|f| view(&model, f)).unwrap();
+        terminal
+            .draw(|f| {
+                view(&model, f);
+            })
+            .unwrap();
         paging.push(t.elapsed());
     }
     stats("PgUp + draw, paging through history", paging);
@@ -119,7 +127,11 @@ fn main() {
     for _ in 0..2000 {
         let t = Instant::now();
         update(&mut model, Msg::Key(KeyEvent::from(KeyCode::PageDown)));
-        terminal.draw(|f| view(&model, f)).unwrap();
+        terminal
+            .draw(|f| {
+                view(&model, f);
+            })
+            .unwrap();
         wheel.push(t.elapsed());
     }
     stats("PgDn + draw, back down", wheel);

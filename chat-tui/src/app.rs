@@ -14,6 +14,7 @@ use crate::timeline::Timeline;
 use crate::update::{start, update};
 use crate::view::view;
 use chat_protocol::{ClientFrame, RoomId, SetReceipt};
+use previews::Previews;
 use ratatui::crossterm::event::{self, Event};
 use std::collections::HashMap;
 use std::io::Write;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 mod files;
+mod previews;
 
 pub struct Options {
     pub profile: String,
@@ -119,16 +121,36 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let (mut terminal, guard) = terminal::enter(options.config.mouse)?;
     let size = terminal.size()?;
     model.size = (size.width, size.height);
+    // Before the input thread: the terminal's answers must not be read as keys.
+    let graphics = crate::graphics::detect(options.config.images);
+    model.cell_pixels = graphics.as_ref().map(|g| g.cell);
+    let (mut previews, mut made_rx) = match graphics {
+        Some(graphics) => {
+            let (previews, made_rx) = Previews::new(graphics);
+            (Some(previews), made_rx)
+        }
+        // Never sent to: the loop's arm for it stays idle.
+        None => (None, mpsc::unbounded_channel().1),
+    };
     spawn_input(tx.clone());
     spawn_ticks(tx.clone());
 
     let effects = start(&mut model);
     runtime.perform(&mut model, effects, &mut terminal);
-    terminal.draw(|f| view(&model, f))?;
+    draw(&mut terminal, &model, &mut previews)?;
     while !model.quit {
         let first = tokio::select! {
             Some(envelope) = rx.recv() => envelope,
             Some(msg) = cache_rx.recv() => (None, msg),
+            Some(made) = made_rx.recv() => {
+                match previews.as_mut().and_then(|p| p.made(made)) {
+                    Some(msg) => (None, msg),
+                    None => {
+                        draw(&mut terminal, &model, &mut previews)?;
+                        continue;
+                    }
+                }
+            }
             else => break,
         };
         let mut effects = Vec::new();
@@ -159,11 +181,29 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         if model.quit {
             break;
         }
-        terminal.draw(|f| view(&model, f))?;
+        draw(&mut terminal, &model, &mut previews)?;
     }
     drop(guard);
     runtime.connection = None;
     runtime.cache.finish();
+    Ok(())
+}
+
+/// Draw the model, and the pictures ready for its previews; start making the others.
+fn draw(
+    terminal: &mut terminal::Term,
+    model: &Model,
+    previews: &mut Option<Previews>,
+) -> std::io::Result<()> {
+    terminal.draw(|f| {
+        let places = view(model, f);
+        if let Some(previews) = previews.as_mut() {
+            previews.draw(&places, f);
+        }
+    })?;
+    if let Some(previews) = previews.as_mut() {
+        previews.make_wanted(model);
+    }
     Ok(())
 }
 

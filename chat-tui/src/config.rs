@@ -1,6 +1,7 @@
 //! Client settings: the `[client]` table of config.toml, and `[profiles.NAME]` tables that
 //! override it per profile. config.example.toml documents every one.
 
+use crate::graphics::ImageMode;
 use crate::keymap::{Action, KeyMap};
 use crate::model::{DesktopNotify, Settings, DEFAULT_TIME_FORMAT};
 use crate::view::theme::Theme;
@@ -35,6 +36,8 @@ pub struct ClientConfig {
     pub keys: HashMap<Action, OneOrMore>,
     /// Where `s` saves files (unset: the desktop's download folder, else the home folder).
     pub download_dir: Option<String>,
+    /// Image previews: "auto" (where the terminal draws pictures), "blocks" or "off".
+    pub images: ImageMode,
 }
 
 /// One key, or a list of them.
@@ -86,6 +89,7 @@ impl Default for ClientConfig {
             time_format: DEFAULT_TIME_FORMAT.into(),
             keys: HashMap::new(),
             download_dir: None,
+            images: ImageMode::Auto,
         }
     }
 }
@@ -131,6 +135,7 @@ pub struct Resolved {
     pub settings: Settings,
     /// Where saved files go.
     pub download_dir: PathBuf,
+    pub images: ImageMode,
 }
 
 /// The folder saved files go to: the configured one (`~` is home), else the desktop's
@@ -216,6 +221,7 @@ impl Config {
                 keys: client.key_map().unwrap_or_default(),
             },
             download_dir: download_dir(client.download_dir.as_deref()),
+            images: client.images,
         }
     }
 }
@@ -237,6 +243,7 @@ mod tests {
         assert_eq!(resolved.mouse, defaults.mouse);
         assert_eq!(resolved.emoji, defaults.emoji);
         assert_eq!(resolved.settings.time_format, defaults.time_format);
+        assert_eq!(resolved.images, defaults.images);
         assert_eq!(config.file.client.theme, defaults.theme);
         assert!(resolved.settings.pinned.is_empty());
         let work = config.resolve("work");

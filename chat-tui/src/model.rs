@@ -398,6 +398,12 @@ pub struct Model {
     pub saved: Vec<std::path::PathBuf>,
     /// The home folder, to write saved paths as `~/…`.
     pub home: Option<std::path::PathBuf>,
+    /// A terminal cell in pixels when images are previewed (the terminal draws pictures, or
+    /// coloured blocks were asked for); none shows files by name only.
+    pub cell_pixels: Option<crate::preview::CellPixels>,
+    /// Images whose preview could not be made (not an image after all, cut off, refused):
+    /// shown by name only, so they take no rows.
+    pub no_preview: HashSet<chat_protocol::FileId>,
 }
 
 /// A file going up to the server or down from it.
@@ -478,6 +484,8 @@ impl Model {
             transfers: Vec::new(),
             next_transfer: 1,
             saved: Vec::new(),
+            cell_pixels: None,
+            no_preview: Default::default(),
             home: None,
         }
     }

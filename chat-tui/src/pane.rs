@@ -6,8 +6,9 @@
 
 use crate::model::{delivery, Delivery, Model, Room, Scroll};
 use crate::outbox::{OutboxItem, OutboxState};
+use crate::preview::PreviewBox;
 use crate::wrap;
-use chat_protocol::{EventContent, Millis, RoomEvent, RoomKind, Seq};
+use chat_protocol::{Attachment, EventContent, Millis, RoomEvent, RoomKind, Seq};
 use chrono::{DateTime, FixedOffset};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -22,6 +23,8 @@ pub struct Geometry {
     pub nick_width: usize,
     /// Cells of a formatted time (`time_format`; 5 for `%H:%M`).
     pub time_width: usize,
+    /// The box image previews fit in; none when images are shown by name only.
+    pub preview: Option<PreviewBox>,
 }
 
 impl Geometry {
@@ -29,15 +32,20 @@ impl Geometry {
     pub fn of(model: &Model, width: u16) -> Geometry {
         let width = width as usize;
         let nick_width = if width < 50 { 8 } else { 12 };
-        Geometry {
+        let mut g = Geometry {
             width,
             nick_width,
             time_width: model.settings.time_width(),
-        }
+            preview: None,
+        };
+        g.preview = model
+            .cell_pixels
+            .and_then(|cell| PreviewBox::new(cell, g.text_width(), model.size.1));
+        g
     }
 
     /// Cells before the text: time, space, nick, two spaces.
-    fn prefix(&self) -> usize {
+    pub fn prefix(&self) -> usize {
         self.time_width + 1 + self.nick_width + 2
     }
 
@@ -83,21 +91,70 @@ pub fn user_color(user_id: i64) -> Color {
     COLORS[user_id.rem_euclid(COLORS.len() as i64) as usize]
 }
 
-/// The rows event `i` of `room` takes, including a day separator and the "new" line above it.
-pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Line<'static>> {
-    event_parts(model, room, i, g).1
+/// Where an image's preview goes: rows left blank in the pane for the picture drawn over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewSpot {
+    pub file: Attachment,
+    /// The first row, counted from the top of the rows drawn; negative when the top of the
+    /// picture is scrolled out of view.
+    pub row: i32,
+    pub cols: u16,
+    pub rows: u16,
 }
 
-/// The rows of event `i`, and how many of them at the top are rules (the day, "new
-/// messages") rather than the event itself.
-fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec<Line<'static>>) {
+/// An event as drawn: its rows, how many of them at the top are rules (the day, "new
+/// messages") rather than the event itself, and its image previews (`row` counted from the
+/// event's first row).
+struct Parts {
+    rules: usize,
+    lines: Vec<Line<'static>>,
+    previews: Vec<PreviewSpot>,
+}
+
+/// The rows event `i` of `room` takes, including a day separator and the "new" line above it.
+pub fn event_lines(model: &Model, room: &Room, i: usize, g: Geometry) -> Vec<Line<'static>> {
+    event_parts(model, room, i, g).lines
+}
+
+/// The rows a file's preview takes under its name, left blank for the picture.
+fn reserve_preview(
+    model: &Model,
+    file: &Attachment,
+    g: Geometry,
+    lines: &mut Vec<Line<'static>>,
+    previews: &mut Vec<PreviewSpot>,
+) {
+    let Some(preview) = g.preview else {
+        return;
+    };
+    if model.no_preview.contains(&file.id) {
+        return;
+    }
+    let Some((cols, rows)) = preview.cells(file) else {
+        return;
+    };
+    previews.push(PreviewSpot {
+        file: file.clone(),
+        row: lines.len() as i32,
+        cols,
+        rows,
+    });
+    lines.extend((0..rows).map(|_| Line::raw(" ".repeat(g.prefix()))));
+}
+
+fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> Parts {
     let events = room.timeline.events();
     let event = &events[i];
     // Changes to messages are not drawn: the line above is the last drawn event.
     let prev = events[..i].iter().rev().find(|e| !is_change(e));
     if says_nothing_new(room.summary.kind, event, prev) {
-        return (0, Vec::new());
+        return Parts {
+            rules: 0,
+            lines: Vec::new(),
+            previews: Vec::new(),
+        };
     }
+    let mut previews = Vec::new();
     let offset = model.utc_offset_secs;
     let mut lines = Vec::new();
     let new_day = prev.is_none_or(|p| day_of(p.ts, offset) != day_of(event.ts, offset));
@@ -184,14 +241,15 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
             } else {
                 text.clone()
             };
-            // A file sent without words takes the text's place on the message's first row.
-            let mut files: Vec<String> = if message.deleted {
-                Vec::new()
+            let files: &[Attachment] = if message.deleted {
+                &[]
             } else {
-                message.attachments.iter().map(attachment_label).collect()
+                &message.attachments
             };
-            let shown = if shown.trim().is_empty() && !files.is_empty() {
-                files.remove(0)
+            // A file sent without words takes the text's place on the message's first row.
+            let file_in_text = shown.trim().is_empty() && !files.is_empty();
+            let shown = if file_in_text {
+                attachment_label(&files[0])
             } else {
                 shown
             };
@@ -202,9 +260,14 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
                 (false, mark) => mark,
             };
             lines.extend(body_lines(&time, nick, &shown, style, mark, g));
-            // Wrapped like text, so a long name never hides the size.
-            for file in files {
-                lines.extend(body_lines("", None, &file, Style::default(), None, g));
+            if file_in_text {
+                reserve_preview(model, &files[0], g, &mut lines, &mut previews);
+            }
+            for file in &files[usize::from(file_in_text)..] {
+                // Wrapped like text, so a long name never hides the size.
+                let label = attachment_label(file);
+                lines.extend(body_lines("", None, &label, Style::default(), None, g));
+                reserve_preview(model, file, g, &mut lines, &mut previews);
             }
             if !message.reactions.is_empty() {
                 lines.push(reactions_line(model, message, g));
@@ -228,11 +291,15 @@ fn event_parts(model: &Model, room: &Room, i: usize, g: Geometry) -> (usize, Vec
             lines.extend(body_lines(&time, Some(nick), &text, dim(), None, g));
         }
     }
-    (rules, lines)
+    Parts {
+        rules,
+        lines,
+        previews,
+    }
 }
 
 /// `📎 report.pdf  2.1 MB`, and an image's size in pixels.
-pub fn attachment_label(a: &chat_protocol::Attachment) -> String {
+pub fn attachment_label(a: &Attachment) -> String {
     let pixels = match (a.width, a.height) {
         (Some(w), Some(h)) => format!("  {w}×{h}"),
         _ => String::new(),
@@ -605,14 +672,28 @@ fn anchor_index(room: &Room, seq: Seq) -> usize {
         .unwrap_or_else(|i| i.min(len.saturating_sub(1)))
 }
 
+/// What the pane shows: its rows top to bottom (at most a pane of them), and where image
+/// previews go in them.
+#[derive(Debug, Default)]
+pub struct Visible {
+    pub lines: Vec<Line<'static>>,
+    /// Each at least partly in view; `row` counts from the first of `lines`.
+    pub previews: Vec<PreviewSpot>,
+}
+
 /// The rows to draw, top to bottom, at most `pane` of them.
 pub fn visible_lines(model: &Model, room: &Room, g: Geometry, pane: usize) -> Vec<Line<'static>> {
+    visible(model, room, g, pane).lines
+}
+
+/// The rows to draw and the previews in them.
+pub fn visible(model: &Model, room: &Room, g: Geometry, pane: usize) -> Visible {
     let events = room.timeline.events();
     let (end, skip_bottom) = match room.scroll {
         Scroll::Bottom => (events.len(), 0),
         Scroll::At { seq, rows_below } => (anchor_index(room, seq) + 1, rows_below),
     };
-    let mut chunks: Vec<Vec<Line<'static>>> = Vec::new();
+    let mut chunks: Vec<Parts> = Vec::new();
     let mut total = 0;
     if room.scroll == Scroll::Bottom {
         let pending: Vec<Line<'static>> = model
@@ -621,26 +702,54 @@ pub fn visible_lines(model: &Model, room: &Room, g: Geometry, pane: usize) -> Ve
             .flat_map(|item| pending_lines(model, item, g))
             .collect();
         total += pending.len();
-        chunks.push(pending);
+        chunks.push(Parts {
+            rules: 0,
+            lines: pending,
+            previews: Vec::new(),
+        });
     }
     for i in (0..end.min(events.len())).rev() {
         if total >= pane + skip_bottom {
             break;
         }
-        let (rules, mut lines) = event_parts(model, room, i, g);
+        let mut parts = event_parts(model, room, i, g);
         if model.selection == Some(events[i].seq) {
             // The selected message (selection mode) in reverse video, readable on any theme;
             // the rules above it are not part of it.
             let selected = Style::default().add_modifier(Modifier::REVERSED);
-            for line in lines.iter_mut().skip(rules).filter(|l| !l.spans.is_empty()) {
+            for line in parts
+                .lines
+                .iter_mut()
+                .skip(parts.rules)
+                .filter(|l| !l.spans.is_empty())
+            {
                 line.style = line.style.patch(selected);
             }
         }
-        total += lines.len();
-        chunks.push(lines);
+        total += parts.lines.len();
+        chunks.push(parts);
     }
-    let mut lines: Vec<Line<'static>> = chunks.into_iter().rev().flatten().collect();
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(total);
+    let mut previews = Vec::new();
+    for parts in chunks.into_iter().rev() {
+        let top = lines.len() as i32;
+        previews.extend(parts.previews.into_iter().map(|mut spot| {
+            spot.row += top;
+            spot
+        }));
+        lines.extend(parts.lines);
+    }
     lines.truncate(lines.len().saturating_sub(skip_bottom));
     let start = lines.len().saturating_sub(pane);
-    lines.split_off(start)
+    let lines = lines.split_off(start);
+    let shown = lines.len() as i32;
+    let previews = previews
+        .into_iter()
+        .map(|mut spot| {
+            spot.row -= start as i32;
+            spot
+        })
+        .filter(|spot| spot.row < shown && spot.row + i32::from(spot.rows) > 0)
+        .collect();
+    Visible { lines, previews }
 }

@@ -2,6 +2,7 @@
 //! disk, downloads streamed to disk, each reporting its progress, and opening a downloaded
 //! file with the desktop's program for it. This is the runtime's side; `update` decides.
 
+use crate::pane::human_size;
 use bytes::Bytes;
 use chat_protocol::Attachment;
 use futures_util::StreamExt;
@@ -214,15 +215,28 @@ pub async fn upload(
     serde_json::from_slice(&body).map_err(|e| format!("an answer chat-tui does not read: {e}"))
 }
 
-/// Download `file` to `dest` (through a temporary file beside it, so a cut-off download never
-/// looks complete).
-pub async fn download(
+/// Why a file could not be fetched: the server refused it (asking again will not help), or it
+/// could not be had now (the server is down, the connection broke).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    Refused(String),
+    Failed(String),
+}
+
+impl FetchError {
+    pub fn message(&self) -> &str {
+        match self {
+            FetchError::Refused(m) | FetchError::Failed(m) => m,
+        }
+    }
+}
+
+/// Ask for `file`: its body once the server answers OK.
+async fn get_file(
     base: &ApiBase,
     token: &str,
     file: &Attachment,
-    dest: &Path,
-    mut progress: Progress,
-) -> Result<(), String> {
+) -> Result<hyper::body::Incoming, FetchError> {
     let request = Request::builder()
         .method(Method::GET)
         .uri(base.uri(&format!("/api/v1/files/{}", file.id)))
@@ -233,11 +247,89 @@ pub async fn download(
                 .map_err(|never: std::convert::Infallible| match never {})
                 .boxed_unsync(),
         )
-        .map_err(|e| format!("cannot build the download: {e}"))?;
-    let response = send(base, request, &Activity::new()).await?;
-    if response.status() != StatusCode::OK {
-        return Err(refusal(base, response).await);
+        .map_err(|e| FetchError::Refused(format!("cannot build the download: {e}")))?;
+    let response = send(base, request, &Activity::new())
+        .await
+        .map_err(FetchError::Failed)?;
+    match response.status() {
+        StatusCode::OK => Ok(response.into_body()),
+        status if status.is_client_error() => {
+            Err(FetchError::Refused(refusal(base, response).await))
+        }
+        _ => Err(FetchError::Failed(refusal(base, response).await)),
     }
+}
+
+/// The next piece of a file's body, counted into `done`; none at its end. A body that stalls,
+/// breaks, or runs past the file's size is an error.
+async fn next_chunk(
+    base: &ApiBase,
+    body: &mut hyper::body::Incoming,
+    done: &mut u64,
+    size: u64,
+) -> Result<Option<Bytes>, String> {
+    loop {
+        let frame = tokio::time::timeout(base.stall, body.frame())
+            .await
+            .map_err(|_| "the server stopped sending".to_string())?;
+        let Some(frame) = frame else {
+            return if *done == size {
+                Ok(None)
+            } else {
+                Err(format!("the download ended after {done} of {size} bytes"))
+            };
+        };
+        let frame = frame.map_err(|e| format!("the download was cut off: {e}"))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        *done += data.len() as u64;
+        // More than the file: not the file (and not to be let fill the disk or memory).
+        if *done > size {
+            return Err(format!("the server sent more than the file's {size} bytes"));
+        }
+        return Ok(Some(data));
+    }
+}
+
+/// Download `file` whole into memory, for a preview; at most `max` bytes.
+pub async fn fetch(
+    base: &ApiBase,
+    token: &str,
+    file: &Attachment,
+    max: u64,
+) -> Result<Vec<u8>, FetchError> {
+    if file.size > max {
+        return Err(FetchError::Refused(format!(
+            "{} is larger than {}",
+            file.name,
+            human_size(max)
+        )));
+    }
+    let mut body = get_file(base, token, file).await?;
+    let mut bytes = Vec::with_capacity(file.size as usize);
+    let mut done = 0;
+    while let Some(data) = next_chunk(base, &mut body, &mut done, file.size)
+        .await
+        .map_err(FetchError::Failed)?
+    {
+        bytes.extend_from_slice(&data);
+    }
+    Ok(bytes)
+}
+
+/// Download `file` to `dest` (through a temporary file beside it, so a cut-off download never
+/// looks complete).
+pub async fn download(
+    base: &ApiBase,
+    token: &str,
+    file: &Attachment,
+    dest: &Path,
+    mut progress: Progress,
+) -> Result<(), String> {
+    let mut body = get_file(base, token, file)
+        .await
+        .map_err(|e| e.message().to_string())?;
     let partial = dest.with_file_name(format!(
         ".{}.part",
         dest.file_name().unwrap_or_default().to_string_lossy()
@@ -246,30 +338,13 @@ pub async fn download(
         let mut out = tokio::fs::File::create(&partial)
             .await
             .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-        let mut body = response.into_body();
         let mut done = 0u64;
         let mut reported = Instant::now();
         progress(0, file.size);
-        loop {
-            let frame = tokio::time::timeout(base.stall, body.frame())
-                .await
-                .map_err(|_| "the server stopped sending".to_string())?;
-            let Some(frame) = frame else { break };
-            let frame = frame.map_err(|e| format!("the download was cut off: {e}"))?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
+        while let Some(data) = next_chunk(base, &mut body, &mut done, file.size).await? {
             out.write_all(&data)
                 .await
                 .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-            done += data.len() as u64;
-            // More than the file: not the file (and not to be let fill the disk).
-            if done > file.size {
-                return Err(format!(
-                    "the server sent more than the file's {} bytes",
-                    file.size
-                ));
-            }
             if reported.elapsed() >= PROGRESS_EVERY {
                 reported = Instant::now();
                 progress(done, file.size);
@@ -278,12 +353,6 @@ pub async fn download(
         out.sync_all()
             .await
             .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-        if done != file.size {
-            return Err(format!(
-                "the download ended after {done} of {} bytes",
-                file.size
-            ));
-        }
         progress(done, file.size);
         tokio::fs::rename(&partial, dest)
             .await

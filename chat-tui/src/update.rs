@@ -124,6 +124,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Uploaded { id, result } => on_uploaded(model, id, result, &mut fx),
         Msg::Downloaded { id, result } => on_downloaded(model, id, result),
         Msg::OpenFailed(e) => notice(model, e, true),
+        Msg::NoPreview { file_id } => {
+            model.no_preview.insert(file_id);
+        }
     }
     fx
 }

@@ -3,6 +3,8 @@
 mod login;
 mod message_overlays;
 mod overlay;
+#[cfg(test)]
+mod preview_tests;
 mod sidebar;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -20,20 +22,37 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
-pub fn view(model: &Model, frame: &mut Frame<'_>) {
-    match model.screen {
-        Screen::Login => login::draw(model, frame),
+/// An image preview's place on screen: the band of the message pane it is drawn in (and cut
+/// to), and its spot there, `row` counted from the band's top.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewPlace {
+    pub spot: pane::PreviewSpot,
+    pub band: Rect,
+}
+
+/// Draw the model; the places left for image previews, which the runtime draws the pictures
+/// into (none while a window is open over the pane: a picture would cover it).
+pub fn view(model: &Model, frame: &mut Frame<'_>) -> Vec<PreviewPlace> {
+    let places = match model.screen {
+        Screen::Login => {
+            login::draw(model, frame);
+            Vec::new()
+        }
         Screen::Chat => draw_chat(model, frame),
-    }
+    };
     overlay::draw(model, frame);
     theme::apply(frame.buffer_mut(), model.settings.theme);
+    if model.overlay.is_some() {
+        return Vec::new();
+    }
+    places
 }
 
 fn dim() -> Style {
     Style::default().fg(Color::DarkGray)
 }
 
-fn draw_chat(model: &Model, frame: &mut Frame<'_>) {
+fn draw_chat(model: &Model, frame: &mut Frame<'_>) -> Vec<PreviewPlace> {
     let areas = layout::areas(model);
     sidebar::draw(model, frame, areas.sidebar);
     if areas.sidebar.width > 0 {
@@ -47,10 +66,11 @@ fn draw_chat(model: &Model, frame: &mut Frame<'_>) {
         );
     }
     draw_header(model, frame, areas.header);
-    draw_messages(model, frame, areas.messages);
+    let places = draw_messages(model, frame, areas.messages);
     draw_typing(model, frame, areas.typing);
     draw_input(model, frame, &areas);
     draw_status(model, frame, areas.status);
+    places
 }
 
 fn draw_header(model: &Model, frame: &mut Frame<'_>, area: Rect) {
@@ -90,13 +110,16 @@ fn draw_header(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)).style(style), area);
 }
 
-fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
+fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) -> Vec<PreviewPlace> {
     let Some(room) = model.selected_room() else {
-        return;
+        return Vec::new();
     };
     let g = Geometry::of(model, area.width);
     let pane_height = usize::from(area.height);
-    let mut lines = pane::visible_lines(model, room, g, pane_height);
+    let pane::Visible {
+        mut lines,
+        previews,
+    } = pane::visible(model, room, g, pane_height);
     if lines.is_empty() {
         let text = if room.fetching_after || room.loading_older {
             "loading…"
@@ -113,7 +136,25 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
     }
     padded.extend(lines);
     frame.render_widget(Paragraph::new(padded), area);
-    if room.scroll != Scroll::Bottom && area.height > 0 {
+    let hint_shown = room.scroll != Scroll::Bottom && area.height > 0;
+    // Pictures start after the time and name, and stay above the "more below" hint.
+    let left = (g.prefix() as u16).min(area.width);
+    let places = previews
+        .into_iter()
+        .map(|spot| PreviewPlace {
+            band: Rect::new(
+                area.x + left,
+                area.y,
+                spot.cols.min(area.width - left),
+                area.height - u16::from(hint_shown),
+            ),
+            spot: pane::PreviewSpot {
+                row: spot.row + top_pad as i32,
+                ..spot
+            },
+        })
+        .collect();
+    if hint_shown {
         let hint = if room.unseen_below > 0 {
             format!(" ↓ {} new below · Esc to jump ", room.unseen_below)
         } else {
@@ -127,6 +168,7 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) {
             hint_area,
         );
     }
+    places
 }
 
 /// The keys of message selection mode, as its hint line and the help list them.

@@ -13,7 +13,11 @@ use ratatui::Terminal;
 pub(crate) fn render(model: &crate::model::Model) -> Vec<String> {
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| view(model, f)).expect("draw");
+    terminal
+        .draw(|f| {
+            view(model, f);
+        })
+        .expect("draw");
     let buffer = terminal.backend().buffer().clone();
     (0..h)
         .map(|y| {
@@ -322,7 +326,11 @@ fn no_color_draws_without_colour_and_marks_highlights_in_reverse() {
     model.settings.theme = Theme::Dark.with_env(Some("1"));
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| view(&model, f)).expect("draw");
+    terminal
+        .draw(|f| {
+            view(&model, f);
+        })
+        .expect("draw");
     let buffer = terminal.backend().buffer();
     assert!(buffer
         .content
@@ -345,7 +353,11 @@ fn the_light_theme_keeps_text_readable_on_a_light_background() {
     model.settings.theme = Theme::Light;
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| view(&model, f)).expect("draw");
+    terminal
+        .draw(|f| {
+            view(&model, f);
+        })
+        .expect("draw");
     let buffer = terminal.backend().buffer();
     assert!(
         buffer
@@ -703,7 +715,11 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
     assert!(!text.contains("e edit"), "{text}");
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|f| view(&model, f)).unwrap();
+    terminal
+        .draw(|f| {
+            view(&model, f);
+        })
+        .unwrap();
     let buffer = terminal.backend().buffer().clone();
     let row = rows
         .iter()
@@ -715,7 +731,11 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
     model.rooms.get_mut(&GENERAL).unwrap().marker = Some(3);
     let rows = render(&model);
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|f| view(&model, f)).unwrap();
+    terminal
+        .draw(|f| {
+            view(&model, f);
+        })
+        .unwrap();
     let buffer = terminal.backend().buffer().clone();
     let rule = rows
         .iter()

@@ -1,0 +1,247 @@
+//! The runtime's image previews: each picture in view is downloaded, decoded and encoded for the
+//! terminal off the UI thread, kept while it is likely to be seen again, and drawn over the rows
+//! the pane left blank for it.
+//!
+//! Only a small copy of each picture is kept (the largest preview's pixels), so a resize
+//! re-encodes without downloading again, and memory stays bounded: at most [`KEPT`] pictures.
+
+use crate::graphics::Graphics;
+use crate::model::Model;
+use crate::msg::Msg;
+use crate::preview::{CellPixels, MAX_BYTES};
+use crate::transfer::{self, ApiBase, FetchError};
+use crate::view::PreviewPlace;
+use chat_protocol::{Attachment, FileId};
+use image::DynamicImage;
+use ratatui::layout::Size;
+use ratatui::Frame;
+use ratatui_image::picker::Picker;
+use ratatui_image::sliced::{SignedPosition, SlicedImage, SlicedProtocol};
+use ratatui_image::Resize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
+/// Pictures kept decoded and encoded; the least recently drawn go first.
+const KEPT: usize = 48;
+/// The largest preview in cells (as [`crate::preview`] lays them out): the copy kept is this
+/// big, so any smaller preview is made from it.
+const KEPT_COLS: u32 = 48;
+const KEPT_ROWS: u32 = 12;
+/// After a failure that may pass (the server down, a broken connection), wait this long
+/// before asking again.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The decoder refuses images that would take more memory than this.
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// A preview made (or not) by a task.
+pub struct Made {
+    file: FileId,
+    size: (u16, u16),
+    result: Result<(Arc<DynamicImage>, SlicedProtocol), FetchError>,
+}
+
+struct Kept {
+    picture: Arc<DynamicImage>,
+    /// The picture encoded for the terminal at `size` (columns, rows).
+    encoded: SlicedProtocol,
+    size: (u16, u16),
+    last_drawn: u64,
+}
+
+pub struct Previews {
+    picker: Picker,
+    cell: CellPixels,
+    kept: HashMap<FileId, Kept>,
+    /// Being downloaded, decoded or encoded.
+    making: HashSet<FileId>,
+    /// Failures that may pass, and when to try again.
+    retry_at: HashMap<FileId, Instant>,
+    /// Places drawn in the last frame without a picture ready: to be made.
+    wanted: Vec<PreviewPlace>,
+    frame: u64,
+    made_tx: UnboundedSender<Made>,
+}
+
+impl Previews {
+    pub fn new(graphics: Graphics) -> (Previews, UnboundedReceiver<Made>) {
+        let (made_tx, made_rx) = mpsc::unbounded_channel();
+        let previews = Previews {
+            picker: graphics.picker,
+            cell: graphics.cell,
+            kept: HashMap::new(),
+            making: HashSet::new(),
+            retry_at: HashMap::new(),
+            wanted: Vec::new(),
+            frame: 0,
+            made_tx,
+        };
+        (previews, made_rx)
+    }
+
+    /// Draw the pictures ready for `places`; note the others, for [`Previews::make_wanted`].
+    pub fn draw(&mut self, places: &[PreviewPlace], frame: &mut Frame<'_>) {
+        self.frame += 1;
+        self.wanted.clear();
+        for place in places {
+            let size = (place.spot.cols, place.spot.rows);
+            match self.kept.get_mut(&place.spot.file.id) {
+                Some(kept) if kept.size == size => {
+                    kept.last_drawn = self.frame;
+                    let position = SignedPosition {
+                        x: 0,
+                        y: i16::try_from(place.spot.row).unwrap_or(i16::MIN),
+                    };
+                    frame.render_widget(SlicedImage::new(&kept.encoded, position), place.band);
+                }
+                _ => self.wanted.push(place.clone()),
+            }
+        }
+    }
+
+    /// Start making the pictures the last frame wanted and did not have.
+    pub fn make_wanted(&mut self, model: &Model) {
+        let now = Instant::now();
+        self.retry_at.retain(|_, at| *at > now);
+        for place in std::mem::take(&mut self.wanted) {
+            let file = place.spot.file;
+            let size = (place.spot.cols, place.spot.rows);
+            if self.making.contains(&file.id) || self.retry_at.contains_key(&file.id) {
+                continue;
+            }
+            self.making.insert(file.id);
+            let (picker, cell, done) = (self.picker.clone(), self.cell, self.made_tx.clone());
+            match self.kept.get(&file.id) {
+                // The window changed size: encode the kept copy again.
+                Some(kept) => {
+                    let picture = kept.picture.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let result = encode(&picker, picture, size);
+                        let _ = done.send(Made {
+                            file: file.id,
+                            size,
+                            result,
+                        });
+                    });
+                }
+                None => {
+                    let server = model.server_url.clone();
+                    let token = model.token.clone().unwrap_or_default();
+                    tokio::spawn(async move {
+                        let id = file.id;
+                        let result = make(server, token, file, picker, cell, size).await;
+                        let _ = done.send(Made {
+                            file: id,
+                            size,
+                            result,
+                        });
+                    });
+                }
+            }
+        }
+    }
+
+    /// Keep what a task made. A file that will never preview is told to `update`, which shows
+    /// it by name only from then on.
+    pub fn made(&mut self, made: Made) -> Option<Msg> {
+        self.making.remove(&made.file);
+        match made.result {
+            Ok((picture, encoded)) => {
+                self.kept.insert(
+                    made.file,
+                    Kept {
+                        picture,
+                        encoded,
+                        size: made.size,
+                        last_drawn: self.frame,
+                    },
+                );
+                self.forget_least_recent();
+                None
+            }
+            Err(FetchError::Failed(reason)) => {
+                tracing::info!("no preview of file {} for now: {reason}", made.file);
+                self.retry_at
+                    .insert(made.file, Instant::now() + RETRY_AFTER);
+                None
+            }
+            Err(FetchError::Refused(reason)) => {
+                tracing::info!("no preview of file {}: {reason}", made.file);
+                self.kept.remove(&made.file);
+                Some(Msg::NoPreview { file_id: made.file })
+            }
+        }
+    }
+
+    fn forget_least_recent(&mut self) {
+        while self.kept.len() > KEPT {
+            let oldest = self
+                .kept
+                .iter()
+                .min_by_key(|(_, kept)| kept.last_drawn)
+                .map(|(id, _)| *id);
+            match oldest {
+                Some(id) => self.kept.remove(&id),
+                None => break,
+            };
+        }
+    }
+}
+
+/// Download, decode, shrink and encode one picture.
+async fn make(
+    server: String,
+    token: String,
+    file: Attachment,
+    picker: Picker,
+    cell: CellPixels,
+    size: (u16, u16),
+) -> Result<(Arc<DynamicImage>, SlicedProtocol), FetchError> {
+    let base = ApiBase::of(&server).map_err(FetchError::Refused)?;
+    let bytes = transfer::fetch(&base, &token, &file, MAX_BYTES).await?;
+    tokio::task::spawn_blocking(move || {
+        let picture = Arc::new(decode(&bytes, cell)?);
+        encode(&picker, picture, size)
+    })
+    .await
+    .map_err(|e| FetchError::Refused(format!("the decoder stopped: {e}")))?
+}
+
+/// The picture in `bytes`, no larger than the largest preview.
+fn decode(bytes: &[u8], cell: CellPixels) -> Result<DynamicImage, FetchError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| FetchError::Refused(format!("cannot read the image: {e}")))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let picture = reader
+        .decode()
+        .map_err(|e| FetchError::Refused(format!("cannot decode the image: {e}")))?;
+    let (max_w, max_h) = (
+        KEPT_COLS * u32::from(cell.width),
+        KEPT_ROWS * u32::from(cell.height),
+    );
+    Ok(if picture.width() > max_w || picture.height() > max_h {
+        picture.thumbnail(max_w, max_h)
+    } else {
+        picture
+    })
+}
+
+/// `picture` encoded for the terminal to fill at most `size` cells.
+fn encode(
+    picker: &Picker,
+    picture: Arc<DynamicImage>,
+    (cols, rows): (u16, u16),
+) -> Result<(Arc<DynamicImage>, SlicedProtocol), FetchError> {
+    let encoded = SlicedProtocol::new_with_resize(
+        picker,
+        (*picture).clone(),
+        Size::new(cols, rows),
+        Resize::Fit(None),
+    )
+    .map_err(|e| FetchError::Refused(format!("cannot draw the image: {e}")))?;
+    Ok((picture, encoded))
+}
