@@ -253,6 +253,10 @@ async fn get_file(
         .map_err(FetchError::Failed)?;
     match response.status() {
         StatusCode::OK => Ok(response.into_body()),
+        // A token being replaced, or too many requests: worth asking again later.
+        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => {
+            Err(FetchError::Failed(refusal(base, response).await))
+        }
         status if status.is_client_error() => {
             Err(FetchError::Refused(refusal(base, response).await))
         }

@@ -26,13 +26,20 @@ struct Tui {
     name: &'static str,
     screen: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
     child: Box<dyn Child + Send + Sync>,
     _master: Box<dyn MasterPty + Send>,
 }
 
 impl Tui {
+    /// A terminal that answers no questions (as vt100 does not): chat-tui shows file names.
     fn start(name: &'static str, home: &Path, url: &str) -> Tui {
+        Tui::start_answering(name, home, url, b"")
+    }
+
+    /// A terminal that answers chat-tui's graphics question with `answers`, as kitty or a
+    /// sixel terminal would.
+    fn start_answering(name: &'static str, home: &Path, url: &str, answers: &'static [u8]) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -51,18 +58,27 @@ impl Tui {
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
+        let writer = Arc::new(Mutex::new(pair.master.take_writer().unwrap()));
         let screen = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        let (screen_in, raw_in) = (screen.clone(), raw.clone());
+        let (screen_in, raw_in, answer_out) = (screen.clone(), raw.clone(), writer.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            let mut answered = answers.is_empty();
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
                 screen_in.lock().unwrap().process(&buf[..n]);
-                raw_in.lock().unwrap().extend_from_slice(&buf[..n]);
+                let mut raw = raw_in.lock().unwrap();
+                raw.extend_from_slice(&buf[..n]);
+                // The question ends with a status request, which every terminal answers.
+                if !answered && raw.windows(4).any(|w| w == b"\x1b[5n") {
+                    answered = true;
+                    let mut out = answer_out.lock().unwrap();
+                    out.write_all(answers).unwrap();
+                    out.flush().unwrap();
+                }
             }
         });
         Tui {
@@ -86,8 +102,9 @@ impl Tui {
     }
 
     fn keys(&mut self, bytes: &str) {
-        self.writer.write_all(bytes.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
+        let mut writer = self.writer.lock().unwrap();
+        writer.write_all(bytes.as_bytes()).unwrap();
+        writer.flush().unwrap();
     }
 
     /// Type a line and press Enter (a short pause lets the client see the keys apart, as a
@@ -641,5 +658,114 @@ async fn a_file_goes_up_from_one_screen_and_is_saved_on_the_other() {
     .unwrap();
     let saved = std::fs::read_to_string(downloads.join("notes.txt")).unwrap();
     assert_eq!(saved, notes, "the same bytes");
+    server.stop().await;
+}
+
+/// A PNG of `width`×`height`: red above, white below.
+fn red_over_white(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |_, y| {
+        if y < height / 2 {
+            image::Rgb([255, 0, 0])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    let mut png = Vec::new();
+    picture
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
+
+/// The background colours of screen row `row`.
+fn backgrounds(tui: &Tui, row: usize) -> Vec<vt100::Color> {
+    let parser = tui.screen.lock().unwrap();
+    (0..COLS)
+        .filter_map(|col| parser.screen().cell(row as u16, col))
+        .map(|cell| cell.bgcolor())
+        .collect()
+}
+
+fn row_with(screen: &str, text: &str) -> usize {
+    screen
+        .lines()
+        .position(|l| l.contains(text))
+        .unwrap_or_else(|| panic!("no row with {text:?}:\n{screen}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pictures_are_previewed_in_kitty_graphics_and_in_coloured_blocks() {
+    const KITTY: &[u8] = b"\x1b_Gi=31;OK\x1b\\\x1b[?62;22c\x1b[6;20;10t\x1b[0n";
+    const RED: vt100::Color = vt100::Color::Rgb(255, 0, 0);
+    const WHITE: vt100::Color = vt100::Color::Rgb(255, 255, 255);
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let url = server.url();
+    let homes = register_alice_and_bob(&url, dir.path()).await;
+    std::fs::write(homes[0].join("flag.png"), red_over_white(300, 200)).unwrap();
+    // Not a picture after all: the server reads its header, the decoder finds the rest gone.
+    let mut cut = red_over_white(300, 200);
+    cut.truncate(60);
+    std::fs::write(homes[0].join("cut.png"), cut).unwrap();
+    let bob_config = homes[1].join("config/chat-tui");
+    std::fs::create_dir_all(&bob_config).unwrap();
+    std::fs::write(
+        bob_config.join("config.toml"),
+        "[client]\nimages = \"blocks\"\n",
+    )
+    .unwrap();
+
+    tokio::task::spawn_blocking({
+        let homes = homes.clone();
+        move || {
+            // alice's terminal says it is kitty; bob's answers nothing, but asked for blocks.
+            let mut alice = Tui::start_answering("alice", &homes[0], &url, KITTY);
+            let mut bob = Tui::start("bob", &homes[1], &url);
+            for tui in [&mut alice, &mut bob] {
+                tui.wait_text("log in");
+                tui.line(PASSWORD);
+                tui.wait_text("● connected");
+            }
+            alice.line("/create channel pics @bob");
+            alice.wait_text("alice created channel pics");
+            bob.wait_text("#pics");
+            bob.keys("\x0b");
+            bob.wait_text("Go to conversation");
+            bob.line("pics");
+            alice.line("/upload ~/flag.png");
+            alice.line("/upload ~/cut.png");
+            alice.line("after the pictures");
+
+            // bob: 300×200 px in 10×20 px cells is 30 columns by 10 rows, red over white.
+            let screen = bob.wait_for("the picture in blocks", |s| {
+                s.contains("after the pictures") && s.contains('▄')
+            });
+            let label = row_with(&screen, "📎 flag.png");
+            let top = backgrounds(&bob, label + 1);
+            assert_eq!(top.iter().filter(|c| **c == RED).count(), 30, "{top:?}");
+            let bottom = backgrounds(&bob, label + 10);
+            assert_eq!(bottom.iter().filter(|c| **c == WHITE).count(), 30);
+            assert_eq!(row_with(&screen, "📎 cut.png"), label + 11, "{screen}");
+            // The cut file gives its rows back: the next message follows its name.
+            let screen = bob.wait_for("the cut picture to take no rows", |s| {
+                row_with(s, "after the pictures") == row_with(s, "📎 cut.png") + 1
+            });
+            assert!(screen.contains("📎 cut.png  60 B  300×200"));
+
+            // alice: the picture sent to the terminal once in kitty's protocol, placed with
+            // kitty's placeholder characters in the cells under the name.
+            alice.wait_for("kitty placeholders", |s| s.contains('\u{10EEEE}'));
+            let raw = alice.raw.lock().unwrap().clone();
+            let raw = String::from_utf8_lossy(&raw);
+            assert_eq!(raw.matches("a=T,U=1,f=32").count(), 1, "transmitted once");
+            assert!(raw.contains("s=300,v=200"), "at its own size: it fits");
+            drop(raw);
+            alice.quit();
+            bob.quit();
+        }
+    })
+    .await
+    .unwrap();
     server.stop().await;
 }

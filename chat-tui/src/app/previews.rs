@@ -23,8 +23,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
-/// Pictures kept decoded and encoded; the least recently drawn go first.
-const KEPT: usize = 48;
+/// Pictures kept decoded and encoded (about a megabyte each at most); the least recently
+/// drawn go first.
+const KEPT: usize = 24;
+/// Pictures made at once: scrolling fast through a room of photos does not start a download
+/// for each one passed; the rest are made as these finish, if still in view.
+const MAKING_AT_ONCE: usize = 4;
 /// The largest preview in cells (as [`crate::preview`] lays them out): the copy kept is this
 /// big, so any smaller preview is made from it.
 const KEPT_COLS: u32 = 48;
@@ -109,6 +113,9 @@ impl Previews {
             let size = (place.spot.cols, place.spot.rows);
             if self.making.contains(&file.id) || self.retry_at.contains_key(&file.id) {
                 continue;
+            }
+            if self.making.len() >= MAKING_AT_ONCE {
+                break;
             }
             self.making.insert(file.id);
             let (picker, cell, done) = (self.picker.clone(), self.cell, self.made_tx.clone());

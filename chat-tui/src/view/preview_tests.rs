@@ -153,5 +153,9 @@ fn a_short_window_shows_names_only() {
     assert!(places.is_empty());
     // The name and size wrap onto a second row in 40 columns; nothing more is left.
     assert_eq!(row_of(&rows, "640×480"), row_of(&rows, "📎 cat.png") + 1);
-    assert_eq!(row_of(&rows, "after"), row_of(&rows, "640×480") + 1, "{rows:#?}");
+    assert_eq!(
+        row_of(&rows, "after"),
+        row_of(&rows, "640×480") + 1,
+        "{rows:#?}"
+    );
 }
