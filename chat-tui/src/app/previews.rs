@@ -252,3 +252,87 @@ fn encode(
     .map_err(|e| FetchError::Refused(format!("cannot draw the image: {e}")))?;
     Ok((picture, encoded))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CELL: CellPixels = CellPixels {
+        width: 10,
+        height: 20,
+    };
+
+    fn previews() -> (Previews, UnboundedReceiver<Made>) {
+        Previews::new(Graphics {
+            picker: Picker::halfblocks(),
+            cell: CELL,
+        })
+    }
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let picture = image::RgbImage::from_pixel(width, height, image::Rgb([0, 128, 255]));
+        let mut bytes = Vec::new();
+        picture
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .expect("encode");
+        bytes
+    }
+
+    fn made(file: FileId, picker: &Picker) -> Made {
+        let picture = Arc::new(decode(&png(40, 40), CELL).expect("decodes"));
+        Made {
+            file,
+            size: (4, 2),
+            result: encode(picker, picture, (4, 2)),
+        }
+    }
+
+    #[test]
+    fn a_large_picture_is_kept_at_the_largest_preview_size() {
+        let picture = decode(&png(4000, 1000), CELL).expect("decodes");
+        assert_eq!((picture.width(), picture.height()), (480, 120));
+        let small = decode(&png(64, 32), CELL).expect("decodes");
+        assert_eq!((small.width(), small.height()), (64, 32), "not enlarged");
+        let mut cut = png(300, 200);
+        cut.truncate(60);
+        assert!(matches!(decode(&cut, CELL), Err(FetchError::Refused(_))));
+        assert!(matches!(
+            decode(b"GIF89a not really", CELL),
+            Err(FetchError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn a_refused_picture_is_named_and_a_failed_one_tried_again_later() {
+        let (mut previews, _rx) = previews();
+        let refused = Made {
+            file: 1,
+            size: (4, 2),
+            result: Err(FetchError::Refused("404".into())),
+        };
+        assert!(matches!(
+            previews.made(refused),
+            Some(Msg::NoPreview { file_id: 1 })
+        ));
+        let failed = Made {
+            file: 2,
+            size: (4, 2),
+            result: Err(FetchError::Failed("server down".into())),
+        };
+        assert!(previews.made(failed).is_none());
+        assert!(previews.retry_at.contains_key(&2), "not asked again at once");
+    }
+
+    #[test]
+    fn only_the_most_recently_drawn_pictures_are_kept() {
+        let (mut previews, _rx) = previews();
+        let picker = previews.picker.clone();
+        for file in 0..KEPT as FileId + 6 {
+            previews.frame += 1;
+            assert!(previews.made(made(file, &picker)).is_none());
+        }
+        assert_eq!(previews.kept.len(), KEPT);
+        assert!(!previews.kept.contains_key(&0), "the oldest went first");
+        assert!(previews.kept.contains_key(&(KEPT as FileId + 5)));
+    }
+}
