@@ -273,7 +273,10 @@ mod tests {
         let picture = image::RgbImage::from_pixel(width, height, image::Rgb([0, 128, 255]));
         let mut bytes = Vec::new();
         picture
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
             .expect("encode");
         bytes
     }
@@ -320,7 +323,10 @@ mod tests {
             result: Err(FetchError::Failed("server down".into())),
         };
         assert!(previews.made(failed).is_none());
-        assert!(previews.retry_at.contains_key(&2), "not asked again at once");
+        assert!(
+            previews.retry_at.contains_key(&2),
+            "not asked again at once"
+        );
     }
 
     #[test]
