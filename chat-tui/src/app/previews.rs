@@ -256,6 +256,7 @@ fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratatui_image::picker::ProtocolType;
 
     const CELL: CellPixels = CellPixels {
         width: 10,
@@ -326,6 +327,83 @@ mod tests {
         assert!(
             previews.retry_at.contains_key(&2),
             "not asked again at once"
+        );
+    }
+
+    /// The buffer after drawing file 1's picture (8×4 cells) at `row` of a 20×6 band at (2, 1).
+    fn drawn_at(protocol: ProtocolType, row: i32) -> ratatui::buffer::Buffer {
+        // The constructor that takes a cell size; the terminal is not asked here.
+        #[allow(deprecated)]
+        let mut picker = Picker::from_fontsize((10, 20).into());
+        picker.set_protocol_type(protocol);
+        let (mut previews, _rx) = Previews::new(Graphics {
+            picker: picker.clone(),
+            cell: CELL,
+        });
+        let picture = Arc::new(decode(&png(80, 80), CELL).expect("decodes"));
+        let made = Made {
+            file: 1,
+            size: (8, 4),
+            result: encode(&picker, picture, (8, 4)),
+        };
+        assert!(previews.made(made).is_none());
+        let spot = crate::pane::PreviewSpot {
+            file: Attachment {
+                id: 1,
+                name: "p.png".into(),
+                size: 100,
+                media_type: "image/png".into(),
+                width: Some(80),
+                height: Some(80),
+            },
+            row,
+            cols: 8,
+            rows: 4,
+        };
+        let place = PreviewPlace {
+            spot,
+            band: ratatui::layout::Rect::new(2, 1, 20, 6),
+        };
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(30, 10)).expect("terminal");
+        terminal
+            .draw(|f| previews.draw(std::slice::from_ref(&place), f))
+            .expect("draw");
+        assert!(previews.wanted.is_empty(), "it was ready");
+        terminal.backend().buffer().clone()
+    }
+
+    #[test]
+    fn sixel_and_kitty_pictures_are_drawn_in_their_band_even_when_cut_off_above() {
+        // Sixel: the picture's data sits in its top-left cell.
+        let whole = drawn_at(ProtocolType::Sixel, 1);
+        assert!(
+            whole[(2, 2)].symbol().contains("\x1bP"),
+            "a DCS at the spot"
+        );
+        // Two of its four rows above the band: the rest starts at the band's top.
+        let cut = drawn_at(ProtocolType::Sixel, -2);
+        assert!(cut[(2, 1)].symbol().contains("\x1bP"));
+        assert!(
+            !cut[(2, 0)].symbol().contains("\x1bP"),
+            "nothing above the band"
+        );
+        // Below the band: nothing drawn.
+        let below = drawn_at(ProtocolType::Sixel, 6);
+        let any_sixel = below.content().iter().any(|c| c.symbol().contains("\x1bP"));
+        assert!(!any_sixel);
+        // Kitty: placeholder characters in every cell of the picture's rows in view.
+        let kitty = drawn_at(ProtocolType::Kitty, -2);
+        for y in 1..3 {
+            assert!(
+                kitty[(3, y)].symbol().starts_with('\u{10EEEE}'),
+                "row {y}: {:?}",
+                kitty[(3, y)].symbol()
+            );
+        }
+        assert!(
+            !kitty[(3, 3)].symbol().starts_with('\u{10EEEE}'),
+            "only 2 rows left"
         );
     }
 
