@@ -179,6 +179,15 @@ async fn an_idempotent_send_is_stored_once_over_http_and_websocket_together() {
         .count();
     assert_eq!(messages, 1, "stored once");
 
+    // A key with a control character in it (a TAB) is refused, not stored as a client id.
+    let tabbed = [
+        ("Authorization", auth.as_str()),
+        ("Idempotency-Key", "retry\tme"),
+    ];
+    let refused = request(&server.url, "POST", &path, &tabbed, body.as_bytes()).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("printable ASCII"), "{}", refused.text());
+
     // Without a key, each post is its own message.
     let plain = json!({"text": "two"});
     let mut seqs = Vec::new();

@@ -273,11 +273,13 @@ async fn send(conn: &Conn, caller: &Caller, room: &str, request: Request) -> Res
         Err(refused) => return refused,
     };
     fields.insert("room_id".into(), room_id.into());
+    // `to_str` lets a TAB through; a client id is printable.
+    let printable = |key: &str| key.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
     match key.as_ref().map(HeaderValue::to_str) {
-        Some(Ok(key)) => {
+        Some(Ok(key)) if printable(key) => {
             fields.insert("client_id".into(), key.into());
         }
-        Some(Err(_)) => {
+        Some(_) => {
             return reply::error(
                 ErrorCode::BadRequest,
                 "the Idempotency-Key header must be printable ASCII",
