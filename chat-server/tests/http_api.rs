@@ -186,7 +186,11 @@ async fn an_idempotent_send_is_stored_once_over_http_and_websocket_together() {
     ];
     let refused = request(&server.url, "POST", &path, &tabbed, body.as_bytes()).await;
     assert_eq!(refused.status, 400, "{}", refused.text());
-    assert!(refused.text().contains("printable ASCII"), "{}", refused.text());
+    assert!(
+        refused.text().contains("printable ASCII"),
+        "{}",
+        refused.text()
+    );
 
     // Without a key, each post is its own message.
     let plain = json!({"text": "two"});

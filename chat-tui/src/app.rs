@@ -4,6 +4,7 @@
 use crate::backoff::Rng;
 use crate::cache::{Cache, CacheWorker};
 use crate::config::Resolved;
+use crate::graphics::ImageMode;
 use crate::model::{DesktopNotify, Model, Room, Settings};
 use crate::msg::{CacheOp, Effect, Msg, RequestError};
 use crate::net::{Connection, Envelope};
@@ -12,6 +13,7 @@ use crate::session::{self, ProfilePaths, Session};
 use crate::terminal;
 use crate::timeline::Timeline;
 use crate::update::{start, update};
+use crate::view::theme::Theme;
 use crate::view::view;
 use chat_protocol::{ClientFrame, RoomId, SetReceipt};
 use previews::Previews;
@@ -122,11 +124,20 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let size = terminal.size()?;
     model.size = (size.width, size.height);
     // Before the input thread: the terminal's answers must not be read as keys.
-    let graphics = crate::graphics::detect(options.config.images);
+    let theme = model.settings.theme;
+    let graphics = match options.config.images {
+        // Blocks are made of colour: without it they would be meaningless marks.
+        ImageMode::Blocks if theme == Theme::NoColor => None,
+        mode => crate::graphics::detect(mode),
+    };
     model.cell_pixels = graphics.as_ref().map(|g| g.cell);
     let (mut previews, mut made_rx) = match graphics {
         Some(graphics) => {
-            let (previews, made_rx) = Previews::new(graphics);
+            let background = match theme {
+                Theme::Light => [255, 255, 255],
+                Theme::Dark | Theme::NoColor => [0, 0, 0],
+            };
+            let (previews, made_rx) = Previews::new(graphics, background);
             (Some(previews), made_rx)
         }
         // Never sent to: the loop's arm for it stays idle.

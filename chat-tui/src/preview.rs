@@ -62,11 +62,13 @@ impl PreviewBox {
         let scale = (f64::from(self.max_cols) * cell_w / width)
             .min(f64::from(self.max_rows) * cell_h / height)
             .min(1.0);
+        // The nearest whole cells: rounding up would leave up to a cell of padding (or stretch a
+        // picture drawn in blocks), rounding down only shrinks it by less than a cell.
         let cols = (width * scale / cell_w)
-            .ceil()
+            .round()
             .clamp(1.0, f64::from(self.max_cols));
         let rows = (height * scale / cell_h)
-            .ceil()
+            .round()
             .clamp(1.0, f64::from(self.max_rows));
         Some((cols as u16, rows as u16))
     }
@@ -108,8 +110,10 @@ mod tests {
         assert_eq!((b.max_cols, b.max_rows), (48, 12));
         // Landscape, but the rows bound it: 240 px of 3000 high is 320 px of 4000 wide.
         assert_eq!(b.cells(&image(4000, 3000)), Some((32, 12)));
-        // Wide banner: all 48 columns, few rows.
+        // Wide banner: all 48 columns, few rows (40 px high: exactly 2).
         assert_eq!(b.cells(&image(4800, 400)), Some((48, 2)));
+        // A thinner one: 24 px high is nearer one row than two.
+        assert_eq!(b.cells(&image(2000, 100)), Some((48, 1)));
         // Portrait: the rows bound it.
         assert_eq!(b.cells(&image(1000, 4000)), Some((6, 12)));
     }
@@ -117,7 +121,7 @@ mod tests {
     #[test]
     fn a_small_picture_is_not_enlarged() {
         let b = PreviewBox::new(CELL, 80, 35).expect("room");
-        assert_eq!(b.cells(&image(64, 64)), Some((7, 4)));
+        assert_eq!(b.cells(&image(64, 64)), Some((6, 3)));
         assert_eq!(b.cells(&image(1, 1)), Some((1, 1)));
     }
 

@@ -136,32 +136,42 @@ fn draw_messages(model: &Model, frame: &mut Frame<'_>, area: Rect) -> Vec<Previe
     }
     padded.extend(lines);
     frame.render_widget(Paragraph::new(padded), area);
-    let hint_shown = room.scroll != Scroll::Bottom && area.height > 0;
-    // Pictures start after the time and name, and stay above the "more below" hint.
-    let left = (g.prefix() as u16).min(area.width);
-    let places = previews
-        .into_iter()
-        .map(|spot| PreviewPlace {
-            band: Rect::new(
-                area.x + left,
-                area.y,
-                spot.cols.min(area.width - left),
-                area.height - u16::from(hint_shown),
-            ),
-            spot: pane::PreviewSpot {
-                row: spot.row + top_pad as i32,
-                ..spot
-            },
-        })
-        .collect();
-    if hint_shown {
-        let hint = if room.unseen_below > 0 {
+    let hint = (room.scroll != Scroll::Bottom && area.height > 0).then(|| {
+        if room.unseen_below > 0 {
             format!(" ↓ {} new below · Esc to jump ", room.unseen_below)
         } else {
             " ↓ more below · Esc to jump ".to_string()
-        };
-        let width = (wrap::width(&hint) as u16).min(area.width);
-        let hint_area = Rect::new(area.right() - width, area.bottom() - 1, width, 1);
+        }
+    });
+    let hint_area = hint.as_ref().map(|hint| {
+        let width = (wrap::width(hint) as u16).min(area.width);
+        Rect::new(area.right() - width, area.bottom() - 1, width, 1)
+    });
+    // Pictures start after the time and name; one that reaches under the "more below" hint
+    // stops above it.
+    let left = (g.prefix() as u16).min(area.width);
+    let places = previews
+        .into_iter()
+        .map(|spot| {
+            let mut band = Rect::new(
+                area.x + left,
+                area.y,
+                spot.cols.min(area.width - left),
+                area.height,
+            );
+            if hint_area.is_some_and(|h| band.right() > h.x) {
+                band.height -= 1;
+            }
+            PreviewPlace {
+                band,
+                spot: pane::PreviewSpot {
+                    row: spot.row + top_pad as i32,
+                    ..spot
+                },
+            }
+        })
+        .collect();
+    if let (Some(hint), Some(hint_area)) = (hint, hint_area) {
         frame.render_widget(Clear, hint_area);
         frame.render_widget(
             Paragraph::new(hint).style(Style::default().bg(Color::Blue).fg(Color::White)),

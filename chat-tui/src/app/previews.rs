@@ -6,7 +6,7 @@
 //! re-encodes without downloading again, and memory stays bounded: at most [`KEPT`] pictures.
 
 use crate::graphics::Graphics;
-use crate::model::Model;
+use crate::model::{Connection, Model};
 use crate::msg::Msg;
 use crate::preview::{CellPixels, MAX_BYTES};
 use crate::transfer::{self, ApiBase, FetchError};
@@ -15,7 +15,7 @@ use chat_protocol::{Attachment, FileId};
 use image::DynamicImage;
 use ratatui::layout::Size;
 use ratatui::Frame;
-use ratatui_image::picker::Picker;
+use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::sliced::{SignedPosition, SlicedImage, SlicedProtocol};
 use ratatui_image::Resize;
 use std::collections::{HashMap, HashSet};
@@ -57,6 +57,11 @@ struct Kept {
 pub struct Previews {
     picker: Picker,
     cell: CellPixels,
+    /// What transparent pixels are drawn on, for coloured blocks (which have no transparency).
+    background: [u8; 3],
+    /// Whether the model was connected at the last [`Previews::make_wanted`]: pictures are
+    /// fetched only then, and failures are forgotten when the connection comes back.
+    connected: bool,
     kept: HashMap<FileId, Kept>,
     /// Being downloaded, decoded or encoded.
     making: HashSet<FileId>,
@@ -69,11 +74,13 @@ pub struct Previews {
 }
 
 impl Previews {
-    pub fn new(graphics: Graphics) -> (Previews, UnboundedReceiver<Made>) {
+    pub fn new(graphics: Graphics, background: [u8; 3]) -> (Previews, UnboundedReceiver<Made>) {
         let (made_tx, made_rx) = mpsc::unbounded_channel();
         let previews = Previews {
             picker: graphics.picker,
             cell: graphics.cell,
+            background,
+            connected: false,
             kept: HashMap::new(),
             making: HashSet::new(),
             retry_at: HashMap::new(),
@@ -106,6 +113,12 @@ impl Previews {
 
     /// Start making the pictures the last frame wanted and did not have.
     pub fn make_wanted(&mut self, model: &Model) {
+        let connected = matches!(model.conn, Connection::Connected { .. });
+        if connected && !self.connected {
+            // The server is back: what failed while it was away may work now.
+            self.retry_at.clear();
+        }
+        self.connected = connected;
         let now = Instant::now();
         self.retry_at.retain(|_, at| *at > now);
         for place in std::mem::take(&mut self.wanted) {
@@ -117,14 +130,23 @@ impl Previews {
             if self.making.len() >= MAKING_AT_ONCE {
                 break;
             }
+            let kept = self.kept.get(&file.id).map(|k| k.picture.clone());
+            // Without the server there is nothing to download: wait for it.
+            if kept.is_none() && !connected {
+                continue;
+            }
             self.making.insert(file.id);
-            let (picker, cell, done) = (self.picker.clone(), self.cell, self.made_tx.clone());
-            match self.kept.get(&file.id) {
+            let look = Look {
+                picker: self.picker.clone(),
+                cell: self.cell,
+                background: self.background,
+            };
+            let done = self.made_tx.clone();
+            match kept {
                 // The window changed size: encode the kept copy again.
-                Some(kept) => {
-                    let picture = kept.picture.clone();
+                Some(picture) => {
                     tokio::task::spawn_blocking(move || {
-                        let result = encode(&picker, picture, size);
+                        let result = encode(&look, picture, size);
                         let _ = done.send(Made {
                             file: file.id,
                             size,
@@ -137,7 +159,7 @@ impl Previews {
                     let token = model.token.clone().unwrap_or_default();
                     tokio::spawn(async move {
                         let id = file.id;
-                        let result = make(server, token, file, picker, cell, size).await;
+                        let result = make(server, token, file, look, size).await;
                         let _ = done.send(Made {
                             file: id,
                             size,
@@ -196,20 +218,26 @@ impl Previews {
     }
 }
 
+/// How pictures are drawn: the encoder, the cell size, and the background for blocks.
+struct Look {
+    picker: Picker,
+    cell: CellPixels,
+    background: [u8; 3],
+}
+
 /// Download, decode, shrink and encode one picture.
 async fn make(
     server: String,
     token: String,
     file: Attachment,
-    picker: Picker,
-    cell: CellPixels,
+    look: Look,
     size: (u16, u16),
 ) -> Result<(Arc<DynamicImage>, SlicedProtocol), FetchError> {
     let base = ApiBase::of(&server).map_err(FetchError::Refused)?;
     let bytes = transfer::fetch(&base, &token, &file, MAX_BYTES).await?;
     tokio::task::spawn_blocking(move || {
-        let picture = Arc::new(decode(&bytes, cell)?);
-        encode(&picker, picture, size)
+        let picture = Arc::new(decode(&bytes, look.cell)?);
+        encode(&look, picture, size)
     })
     .await
     .map_err(|e| FetchError::Refused(format!("the decoder stopped: {e}")))?
@@ -239,18 +267,46 @@ fn decode(bytes: &[u8], cell: CellPixels) -> Result<DynamicImage, FetchError> {
 
 /// `picture` encoded for the terminal to fill at most `size` cells.
 fn encode(
-    picker: &Picker,
+    look: &Look,
     picture: Arc<DynamicImage>,
     (cols, rows): (u16, u16),
 ) -> Result<(Arc<DynamicImage>, SlicedProtocol), FetchError> {
+    let fitted = if look.picker.protocol_type() == ProtocolType::Halfblocks {
+        blocks_ready(&picture, look, (cols, rows))
+    } else {
+        // Pixel graphics keep the picture's shape and its transparency.
+        (*picture).clone()
+    };
     let encoded = SlicedProtocol::new_with_resize(
-        picker,
-        (*picture).clone(),
+        &look.picker,
+        fitted,
         Size::new(cols, rows),
         Resize::Fit(None),
     )
     .map_err(|e| FetchError::Refused(format!("cannot draw the image: {e}")))?;
     Ok((picture, encoded))
+}
+
+/// For coloured blocks, which have neither transparency nor half a block: the picture made
+/// exactly `size` cells (the cells were chosen to its shape, to the nearest cell), on the
+/// background. Otherwise the margin and transparent pixels are drawn black, and the last half
+/// row blends with that black.
+fn blocks_ready(picture: &DynamicImage, look: &Look, (cols, rows): (u16, u16)) -> DynamicImage {
+    let (width, height) = (
+        u32::from(cols) * u32::from(look.cell.width),
+        u32::from(rows) * u32::from(look.cell.height),
+    );
+    let mut exact = picture
+        .resize_exact(width, height, image::imageops::FilterType::Triangle)
+        .to_rgba8();
+    let [r, g, b] = look.background.map(u16::from);
+    for pixel in exact.pixels_mut() {
+        let [pr, pg, pb, alpha] = pixel.0;
+        let a = u16::from(alpha);
+        let mix = |over: u8, under: u16| ((u16::from(over) * a + under * (255 - a)) / 255) as u8;
+        *pixel = image::Rgba([mix(pr, r), mix(pg, g), mix(pb, b), 255]);
+    }
+    DynamicImage::ImageRgba8(exact)
 }
 
 #[cfg(test)]
@@ -264,10 +320,13 @@ mod tests {
     };
 
     fn previews() -> (Previews, UnboundedReceiver<Made>) {
-        Previews::new(Graphics {
-            picker: Picker::halfblocks(),
-            cell: CELL,
-        })
+        Previews::new(
+            Graphics {
+                picker: Picker::halfblocks(),
+                cell: CELL,
+            },
+            [0, 0, 0],
+        )
     }
 
     fn png(width: u32, height: u32) -> Vec<u8> {
@@ -282,12 +341,102 @@ mod tests {
         bytes
     }
 
+    fn look(picker: &Picker) -> Look {
+        Look {
+            picker: picker.clone(),
+            cell: CELL,
+            background: [0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn blocks_fill_their_cells_exactly_on_the_background() {
+        // Left half red, right half transparent; on a light theme's white.
+        let picture = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(64, 64, |x, _| {
+            if x < 32 {
+                image::Rgba([255, 0, 0, 255])
+            } else {
+                image::Rgba([0, 0, 0, 0])
+            }
+        }));
+        let look = Look {
+            background: [255, 255, 255],
+            ..look(&Picker::halfblocks())
+        };
+        let ready = blocks_ready(&picture, &look, (6, 3)).to_rgba8();
+        assert_eq!(ready.dimensions(), (60, 60), "6×3 cells of 10×20");
+        assert_eq!(
+            ready.get_pixel(0, 59).0,
+            [255, 0, 0, 255],
+            "no dark bottom edge"
+        );
+        assert_eq!(
+            ready.get_pixel(59, 0).0,
+            [255, 255, 255, 255],
+            "transparent: white"
+        );
+    }
+
+    #[tokio::test]
+    async fn pictures_are_fetched_only_while_connected_and_failures_retried_on_return() {
+        let (mut previews, _rx) = previews();
+        let mut model = crate::update::tests::connected_model();
+        model.conn = Connection::Offline;
+        let place = PreviewPlace {
+            spot: crate::pane::PreviewSpot {
+                file: Attachment {
+                    id: 5,
+                    name: "p.png".into(),
+                    size: 100,
+                    media_type: "image/png".into(),
+                    width: Some(80),
+                    height: Some(80),
+                },
+                row: 0,
+                cols: 8,
+                rows: 4,
+            },
+            band: ratatui::layout::Rect::new(0, 0, 8, 4),
+        };
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(10, 5)).expect("terminal");
+        let mut frame = |previews: &mut Previews| {
+            terminal
+                .draw(|f| previews.draw(std::slice::from_ref(&place), f))
+                .expect("draw");
+        };
+        frame(&mut previews);
+        previews.make_wanted(&model);
+        assert!(
+            previews.making.is_empty(),
+            "nothing to fetch from while offline"
+        );
+        // A failure while the server was going away is not retried for a while…
+        previews.made(Made {
+            file: 5,
+            size: (8, 4),
+            result: Err(FetchError::Failed("connection refused".into())),
+        });
+        frame(&mut previews);
+        previews.make_wanted(&model);
+        assert!(previews.making.is_empty());
+        // …unless the connection comes back.
+        model.conn = Connection::Connected {
+            since: model.now,
+            rtt_ms: None,
+            ping_sent: None,
+        };
+        frame(&mut previews);
+        previews.make_wanted(&model);
+        assert!(previews.making.contains(&5), "asked again at once");
+    }
+
     fn made(file: FileId, picker: &Picker) -> Made {
         let picture = Arc::new(decode(&png(40, 40), CELL).expect("decodes"));
         Made {
             file,
             size: (4, 2),
-            result: encode(picker, picture, (4, 2)),
+            result: encode(&look(picker), picture, (4, 2)),
         }
     }
 
@@ -336,15 +485,18 @@ mod tests {
         #[allow(deprecated)]
         let mut picker = Picker::from_fontsize((10, 20).into());
         picker.set_protocol_type(protocol);
-        let (mut previews, _rx) = Previews::new(Graphics {
-            picker: picker.clone(),
-            cell: CELL,
-        });
+        let (mut previews, _rx) = Previews::new(
+            Graphics {
+                picker: picker.clone(),
+                cell: CELL,
+            },
+            [0, 0, 0],
+        );
         let picture = Arc::new(decode(&png(80, 80), CELL).expect("decodes"));
         let made = Made {
             file: 1,
             size: (8, 4),
-            result: encode(&picker, picture, (8, 4)),
+            result: encode(&look(&picker), picture, (8, 4)),
         };
         assert!(previews.made(made).is_none());
         let spot = crate::pane::PreviewSpot {

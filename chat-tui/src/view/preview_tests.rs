@@ -104,7 +104,7 @@ fn a_picture_scrolled_half_out_of_view_is_placed_above_the_pane() {
     let [place] = &places[..] else {
         panic!("one place: {places:?}");
     };
-    assert_eq!((place.spot.cols, place.spot.rows), (22, 8));
+    assert_eq!((place.spot.cols, place.spot.rows), (21, 8));
     assert_eq!(place.spot.row, -2, "two rows cut off at the top");
     assert_eq!(row_of(&rows, "after"), 1 + 6);
 }
@@ -157,5 +157,35 @@ fn a_short_window_shows_names_only() {
         row_of(&rows, "after"),
         row_of(&rows, "640×480") + 1,
         "{rows:#?}"
+    );
+}
+
+#[test]
+fn a_picture_at_the_bottom_of_a_scrolled_pane_keeps_its_last_row_beside_the_hint() {
+    let mut model = connected_model();
+    model.size = (120, 35);
+    model.cell_pixels = Some(CELL);
+    photo_then(&mut model, 30);
+    // Scrolled up so the photo's message is the last one in view.
+    if let Some(room) = model.rooms.get_mut(&GENERAL) {
+        room.scroll = crate::model::Scroll::At {
+            seq: 4,
+            rows_below: 0,
+        };
+    }
+    let (rows, places) = draw(&model);
+    let pane = crate::layout::areas(&model).messages;
+    assert!(rows[usize::from(pane.bottom() - 1)].contains("more below"));
+    let [place] = &places[..] else {
+        panic!("one place: {places:?}");
+    };
+    assert_eq!(
+        place.spot.row + i32::from(place.spot.rows),
+        i32::from(pane.height),
+        "the picture ends on the pane's last row"
+    );
+    assert_eq!(
+        place.band.height, pane.height,
+        "the hint is far to the right"
     );
 }
