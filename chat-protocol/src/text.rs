@@ -69,6 +69,15 @@ pub fn mentions_everyone(text: &str) -> bool {
 /// Most characters of a reply's quote.
 pub const EXCERPT_CHARS: usize = 100;
 
+/// What a reply quotes of a message: [`excerpt`] of its text, or for a message of files only,
+/// `📎` and its first file's name (a reply to a photo says which photo).
+pub fn quote_excerpt(text: &str, first_file: Option<&str>) -> String {
+    match (excerpt(text), first_file) {
+        (quote, Some(name)) if quote.is_empty() => excerpt(&format!("📎 {name}")),
+        (quote, _) => quote,
+    }
+}
+
 /// What a reply quotes of a text: its first non-empty line, cut to [`EXCERPT_CHARS`]
 /// characters with `…`.
 pub fn excerpt(text: &str) -> String {

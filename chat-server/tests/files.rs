@@ -381,3 +381,38 @@ async fn one_user_has_a_few_uploads_under_way_at_most() {
     .await
     .expect("a slot comes free when an upload ends");
 }
+
+#[tokio::test]
+async fn a_reply_to_a_file_without_words_quotes_the_file_name() {
+    let server = TestServer::start().await;
+    let (alice, bob, room) = alice_and_bob(&server).await;
+    let file = upload(&server, &token_of(&alice), "cat.png", &png(640, 480)).await;
+    let sent = send_with(&alice, room, "photo", "", &[file["id"].as_i64().unwrap()]).await;
+    let Ok(ServerFrame::MessageSent(sent)) = sent else {
+        panic!("{sent:?}");
+    };
+    let reply = chat_protocol::ClientFrame::SendMessage(SendMessage {
+        request_id: 0,
+        room_id: room,
+        client_id: "re".into(),
+        text: "so fluffy".into(),
+        reply_to: Some(sent.message_id),
+        action: false,
+        attachments: vec![],
+    });
+    let replied = bob.request(reply).await;
+    assert!(
+        matches!(replied, Ok(ServerFrame::MessageSent(_))),
+        "{replied:?}"
+    );
+    let history = alice.history_after(room, 0, 100).await.unwrap();
+    let quote = history
+        .events
+        .iter()
+        .find_map(|e| match &e.content {
+            chat_protocol::EventContent::Message(m) => m.reply_to.clone(),
+            _ => None,
+        })
+        .expect("the reply");
+    assert_eq!(quote.excerpt, "📎 cat.png");
+}

@@ -9,7 +9,7 @@
 use super::ops::{next_seq, publish_to_user, refuse, store_event};
 use super::queries::{self, member_room};
 use super::{StoreError, WriteCtx};
-use chat_protocol::text::{excerpt, mentioned_names, mentions_everyone};
+use chat_protocol::text::{mentioned_names, mentions_everyone, quote_excerpt};
 use chat_protocol::{
     ChatMessage, ErrorCode, EventContent, MessageDeleted, MessageEdited, MessageId, Millis,
     ReactionChange, ReplyQuote, RoomEvent, RoomId, RoomKind, Seq, ServerFrame, Unread, UserId,
@@ -161,7 +161,7 @@ fn quote_of(event: &RoomEvent) -> Option<ReplyQuote> {
         excerpt: if m.deleted {
             String::new()
         } else {
-            excerpt(&m.text)
+            quote_excerpt(&m.text, m.attachments.first().map(|a| a.name.as_str()))
         },
         deleted: m.deleted,
     })
@@ -528,7 +528,8 @@ pub fn edit_message(
         mentions_room,
     });
     store_change(ctx, &row, seq, me, edited)?;
-    rewrite_reply_quotes(ctx.conn, &row, message_id, Some(&excerpt(&old.text)))?;
+    let old_quote = quote_excerpt(&old.text, old.attachments.first().map(|a| a.name.as_str()));
+    rewrite_reply_quotes(ctx.conn, &row, message_id, Some(&old_quote))?;
     let mut changed: Vec<UserId> = before
         .iter()
         .filter(|u| !mentions.contains(u))

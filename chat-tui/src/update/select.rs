@@ -343,6 +343,28 @@ pub(crate) fn submit_edit(
             }
         }
         EditTarget::Sent(message_id) if text.trim().is_empty() => {
+            let files_and_old_text = model
+                .rooms
+                .get(&room_id)
+                .and_then(|r| r.message(message_id))
+                .map(message_of)
+                .filter(|m| !m.attachments.is_empty())
+                .map(|m| m.text.trim().is_empty());
+            match files_and_old_text {
+                // A file sent without words, still without words: nothing changed.
+                Some(true) => {
+                    finish_compose(model, fx);
+                    return;
+                }
+                // Emptying it would delete its files with it: that is `d`, asked for plainly.
+                Some(false) => {
+                    let text =
+                        "a message with files keeps some text; to delete it, select it and press d";
+                    notice(model, text, true);
+                    return;
+                }
+                None => {}
+            }
             finish_compose(model, fx);
             model.overlay = Some(Overlay::ConfirmDelete {
                 room_id,

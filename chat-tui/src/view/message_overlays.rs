@@ -143,6 +143,10 @@ fn message_row(model: &Model, event: &RoomEvent, width: usize, with_room: bool) 
         .unwrap_or_default();
     let text = match &event.content {
         EventContent::Message(m) if m.deleted => "message deleted".to_string(),
+        // A file sent without words is shown by its name, as in the pane.
+        EventContent::Message(m) if m.text.trim().is_empty() && !m.attachments.is_empty() => {
+            crate::pane::attachment_label(&m.attachments[0])
+        }
         EventContent::Message(m) => wrap::sanitize(m.text.lines().next().unwrap_or_default()),
         _ => String::new(),
     };

@@ -847,4 +847,24 @@ fn attachments_are_drawn_with_their_names_and_sizes() {
         "a file without words is on the message's first row: {rows:#?}"
     );
     find(&rows, "📎 notes.txt  512 B");
+    // Where a message is shown on one row (the delete prompt, threads, mentions), a file
+    // without words is shown by its name.
+    let message_id = match &model.rooms[&GENERAL]
+        .timeline
+        .events()
+        .last()
+        .unwrap()
+        .content
+    {
+        EventContent::Message(m) => m.message_id,
+        other => panic!("{other:?}"),
+    };
+    model.overlay = Some(crate::model::Overlay::ConfirmDelete {
+        room_id: GENERAL,
+        message_id,
+    });
+    let rows = render(&model);
+    let prompt = find(&rows, "Delete this message");
+    let at = rows.iter().position(|r| r == prompt).unwrap();
+    assert!(rows[at + 1].contains("carol 📎 cat.png"), "{rows:#?}");
 }

@@ -272,3 +272,43 @@ fn a_selected_message_saves_and_opens_its_files() {
     assert!(downloads(&fx).is_empty());
     assert!(model.notice.as_ref().unwrap().text.contains("no file"));
 }
+
+#[test]
+fn editing_a_message_of_files_never_deletes_it_by_emptying_it() {
+    let mut model = connected_model();
+    let me = user(1, "alice");
+    let mut photo = message(GENERAL, 4, &me, "");
+    let mut captioned = message(GENERAL, 5, &me, "the report");
+    for (event, id) in [(&mut photo, 7), (&mut captioned, 8)] {
+        if let EventContent::Message(m) = &mut event.content {
+            m.attachments = vec![attachment(id, "a.pdf")];
+        }
+    }
+    for event in [photo, captioned] {
+        update(&mut model, Msg::Server(ServerFrame::Event(event)));
+    }
+    // The photo, without words: e, then Enter on the empty text changes nothing.
+    update(&mut model, key(KeyCode::Esc));
+    update(&mut model, key(KeyCode::Up));
+    assert_eq!(model.selection, Some(4));
+    update(&mut model, key(KeyCode::Char('e')));
+    assert!(model.compose.is_some(), "editing");
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert!(
+        model.overlay.is_none(),
+        "no delete prompt: {:?}",
+        model.overlay
+    );
+    assert!(model.compose.is_none());
+    assert!(requests(&fx).is_empty());
+    // The captioned one, its text cleared: told how to delete, still editing.
+    update(&mut model, key(KeyCode::Esc));
+    assert_eq!(model.selection, Some(5));
+    update(&mut model, key(KeyCode::Char('e')));
+    update(&mut model, ctrl('u'));
+    assert_eq!(model.input.text(), "");
+    update(&mut model, key(KeyCode::Enter));
+    assert!(model.overlay.is_none());
+    assert!(model.compose.is_some());
+    assert!(model.notice.as_ref().unwrap().text.contains("press d"));
+}
