@@ -1,15 +1,13 @@
 //! Image previews in the pane: the rows left for a picture under its file's name, where the
 //! runtime is told to draw it, and the name alone where there is no picture to draw.
 
-use super::{view, PreviewPlace};
+use super::PreviewPlace;
 use crate::model::Model;
 use crate::msg::Msg;
 use crate::preview::CellPixels;
 use crate::update::tests::{connected_model, message, user, GENERAL};
 use crate::update::update;
 use chat_protocol::{Attachment, EventContent, ServerFrame};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 
 const CELL: CellPixels = CellPixels {
     width: 10,
@@ -18,12 +16,8 @@ const CELL: CellPixels = CellPixels {
 
 /// The screen's rows, and the places left for pictures.
 fn draw(model: &Model) -> (Vec<String>, Vec<PreviewPlace>) {
-    let (w, h) = model.size;
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let mut places = Vec::new();
-    terminal.draw(|f| places = view(model, f)).expect("draw");
-    let rows = super::tests::render(model);
-    (rows, places)
+    let (buffer, places) = super::tests::draw(model);
+    (super::tests::rows_of(&buffer), places)
 }
 
 fn row_of(rows: &[String], text: &str) -> usize {

@@ -8,22 +8,26 @@ use crate::update::tests::{connected_model, message, user, DIRECT, GENERAL};
 use crate::update::update;
 use chat_protocol::{Receipt, ServerFrame, Typing};
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 
-pub(crate) fn render(model: &crate::model::Model) -> Vec<String> {
+/// The frame `view` draws for `model`, and the places it leaves for pictures.
+pub(crate) fn draw(model: &crate::model::Model) -> (Buffer, Vec<super::PreviewPlace>) {
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal
-        .draw(|f| {
-            view(model, f);
-        })
-        .expect("draw");
-    let buffer = terminal.backend().buffer().clone();
-    (0..h)
+    let mut places = Vec::new();
+    terminal.draw(|f| places = view(model, f)).expect("draw");
+    (terminal.backend().buffer().clone(), places)
+}
+
+/// A frame's rows as text, each wide character once.
+pub(crate) fn rows_of(buffer: &Buffer) -> Vec<String> {
+    let area = buffer.area;
+    (0..area.height)
         .map(|y| {
             let mut row = String::new();
             let mut skip = 0;
-            for x in 0..w {
+            for x in 0..area.width {
                 if skip > 0 {
                     skip -= 1;
                     continue;
@@ -35,6 +39,10 @@ pub(crate) fn render(model: &crate::model::Model) -> Vec<String> {
             row.trim_end().to_string()
         })
         .collect()
+}
+
+pub(crate) fn render(model: &crate::model::Model) -> Vec<String> {
+    rows_of(&draw(model).0)
 }
 
 /// Type `text` into the input and press Enter.
@@ -324,14 +332,7 @@ fn no_color_draws_without_colour_and_marks_highlights_in_reverse() {
     use ratatui::style::{Color, Modifier};
     let mut model = connected_model();
     model.settings.theme = Theme::Dark.with_env(Some("1"));
-    let (w, h) = model.size;
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal
-        .draw(|f| {
-            view(&model, f);
-        })
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
+    let (buffer, _) = draw(&model);
     assert!(buffer
         .content
         .iter()
@@ -351,14 +352,7 @@ fn the_light_theme_keeps_text_readable_on_a_light_background() {
     use ratatui::style::Color;
     let mut model = connected_model();
     model.settings.theme = Theme::Light;
-    let (w, h) = model.size;
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal
-        .draw(|f| {
-            view(&model, f);
-        })
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
+    let (buffer, _) = draw(&model);
     assert!(
         buffer
             .content
@@ -713,14 +707,7 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
     // Bob's message, and I am a member: no edit, no delete offered.
     assert!(text.contains(" r reply  + react  t thread"), "{text}");
     assert!(!text.contains("e edit"), "{text}");
-    let (w, h) = model.size;
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal
-        .draw(|f| {
-            view(&model, f);
-        })
-        .unwrap();
-    let buffer = terminal.backend().buffer().clone();
+    let (buffer, _) = draw(&model);
     let row = rows
         .iter()
         .position(|r| r.contains("how are you?"))
@@ -730,13 +717,7 @@ fn selection_compose_lines_and_message_overlays_are_drawn() {
     // A "new messages" rule above the selected message is not part of it.
     model.rooms.get_mut(&GENERAL).unwrap().marker = Some(3);
     let rows = render(&model);
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal
-        .draw(|f| {
-            view(&model, f);
-        })
-        .unwrap();
-    let buffer = terminal.backend().buffer().clone();
+    let (buffer, _) = draw(&model);
     let rule = rows
         .iter()
         .position(|r| r.contains("new messages"))
