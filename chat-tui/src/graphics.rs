@@ -46,20 +46,25 @@ pub struct Answers {
 impl Answers {
     /// Read the terminal's answers from `bytes`.
     pub fn parse(bytes: &[u8]) -> Answers {
-        let mut parser = Parser::new();
         let mut answers = Answers::default();
+        answers.read(&mut Parser::new(), bytes);
+        answers
+    }
+
+    /// Add what `bytes` answer, continuing where `parser` stopped (an answer may be split
+    /// across reads).
+    fn read(&mut self, parser: &mut Parser, bytes: &[u8]) {
         for &byte in bytes {
             for response in parser.push(char::from(byte)) {
                 match response {
-                    Response::Kitty => answers.kitty = true,
-                    Response::Sixel => answers.sixel = true,
-                    Response::CellSize(Some(cell)) => answers.cell = Some(cell),
-                    Response::Status => answers.complete = true,
+                    Response::Kitty => self.kitty = true,
+                    Response::Sixel => self.sixel = true,
+                    Response::CellSize(Some(cell)) => self.cell = Some(cell),
+                    Response::Status => self.complete = true,
                     _ => {}
                 }
             }
         }
-        answers
     }
 
     /// The protocol to draw with: kitty's placement is exact, so it wins over sixel; iTerm2's
@@ -164,7 +169,9 @@ fn ask(tmux: bool, env: &Env) -> Answers {
     let stdin = std::io::stdin();
     let fd = stdin.as_fd();
     let deadline = Instant::now() + ANSWER_WITHIN;
-    let mut received = Vec::new();
+    let mut parser = Parser::new();
+    let mut answers = Answers::default();
+    let mut received = 0;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -188,13 +195,17 @@ fn ask(tmux: bool, env: &Env) -> Answers {
         let mut buf = [0u8; 256];
         match rustix::io::read(fd, &mut buf) {
             Ok(0) | Err(_) => break,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                answers.read(&mut parser, &buf[..n]);
+                received += n;
+            }
         }
-        if Answers::parse(&received).complete || received.len() > 4096 {
+        // Far more than any answer: something else is talking.
+        if answers.complete || received > 4096 {
             break;
         }
     }
-    Answers::parse(&received)
+    answers
 }
 
 /// The cell size from the window's size in pixels, for terminals that report that but do not
@@ -225,6 +236,18 @@ mod tests {
             }
         );
         assert_eq!(answers.protocol(&Env::default()), Some(ProtocolType::Kitty));
+    }
+
+    #[test]
+    fn answers_split_across_reads_are_read_whole() {
+        let bytes = b"\x1b_Gi=31;OK\x1b\\\x1b[6;18;9t\x1b[0n";
+        for cut in 1..bytes.len() {
+            let (mut parser, mut answers) = (Parser::new(), Answers::default());
+            answers.read(&mut parser, &bytes[..cut]);
+            answers.read(&mut parser, &bytes[cut..]);
+            assert_eq!(answers, Answers::parse(bytes), "cut at {cut}");
+            assert!(answers.kitty && answers.complete);
+        }
     }
 
     #[test]

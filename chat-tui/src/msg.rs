@@ -66,11 +66,11 @@ pub enum Msg {
         done: u64,
         total: u64,
     },
-    /// An upload ended: the attachment to send, or why not.
     /// A file's picture cannot be previewed (not an image after all, refused): show its name.
     NoPreview {
         file_id: chat_protocol::FileId,
     },
+    /// An upload ended: the attachment to send, or why not.
     Uploaded {
         id: u64,
         result: Result<Attachment, String>,

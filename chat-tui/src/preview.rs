@@ -11,8 +11,8 @@ pub const MAX_PIXELS: u64 = 50_000_000;
 /// Nor are files larger than this many bytes (a preview downloads the whole file).
 pub const MAX_BYTES: u64 = 25 * 1024 * 1024;
 /// The largest preview, in cells: a glance at the picture, not the picture (`o` opens it).
-const MAX_COLS: u16 = 48;
-const MAX_ROWS: u16 = 12;
+pub const MAX_COLS: u16 = 48;
+pub const MAX_ROWS: u16 = 12;
 /// Below this many rows a preview shows too little to be worth the room it takes.
 const MIN_ROWS: u16 = 4;
 

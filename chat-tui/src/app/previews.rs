@@ -8,7 +8,7 @@
 use crate::graphics::Graphics;
 use crate::model::{Connection, Model};
 use crate::msg::Msg;
-use crate::preview::{CellPixels, MAX_BYTES};
+use crate::preview::{CellPixels, MAX_BYTES, MAX_COLS, MAX_ROWS};
 use crate::transfer::{self, ApiBase, FetchError};
 use crate::view::PreviewPlace;
 use chat_protocol::{Attachment, FileId};
@@ -29,10 +29,6 @@ const KEPT: usize = 24;
 /// Pictures made at once: scrolling fast through a room of photos does not start a download
 /// for each one passed; the rest are made as these finish, if still in view.
 const MAKING_AT_ONCE: usize = 4;
-/// The largest preview in cells (as [`crate::preview`] lays them out): the copy kept is this
-/// big, so any smaller preview is made from it.
-const KEPT_COLS: u32 = 48;
-const KEPT_ROWS: u32 = 12;
 /// After a failure that may pass (the server down, a broken connection), wait this long
 /// before asking again.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -243,7 +239,8 @@ async fn make(
     .map_err(|e| FetchError::Refused(format!("the decoder stopped: {e}")))?
 }
 
-/// The picture in `bytes`, no larger than the largest preview.
+/// The picture in `bytes`, no larger than the largest preview: the copy kept, from which a
+/// preview of any size is made.
 fn decode(bytes: &[u8], cell: CellPixels) -> Result<DynamicImage, FetchError> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
@@ -255,8 +252,8 @@ fn decode(bytes: &[u8], cell: CellPixels) -> Result<DynamicImage, FetchError> {
         .decode()
         .map_err(|e| FetchError::Refused(format!("cannot decode the image: {e}")))?;
     let (max_w, max_h) = (
-        KEPT_COLS * u32::from(cell.width),
-        KEPT_ROWS * u32::from(cell.height),
+        u32::from(MAX_COLS) * u32::from(cell.width),
+        u32::from(MAX_ROWS) * u32::from(cell.height),
     );
     Ok(if picture.width() > max_w || picture.height() > max_h {
         picture.thumbnail(max_w, max_h)
