@@ -58,12 +58,18 @@ fn photo_then(model: &mut Model, more: i64) {
     }
 }
 
+/// A `size` screen that previews pictures, with carol's photo and `more` messages after it.
+fn with_photo(size: (u16, u16), more: i64) -> Model {
+    let mut model = connected_model();
+    model.size = size;
+    model.cell_pixels = Some(CELL);
+    photo_then(&mut model, more);
+    model
+}
+
 #[test]
 fn a_picture_gets_rows_under_its_name_and_a_place_to_be_drawn() {
-    let mut model = connected_model();
-    model.size = (100, 35);
-    model.cell_pixels = Some(CELL);
-    photo_then(&mut model, 0);
+    let model = with_photo((100, 35), 0);
     let (rows, places) = draw(&model);
     let label = row_of(&rows, "📎 cat.png  48.2 kB  640×480");
     // 640×480 in a box of 48×12 cells of 10×20 px: the rows bound it, 320×240 px.
@@ -87,12 +93,9 @@ fn a_picture_gets_rows_under_its_name_and_a_place_to_be_drawn() {
 
 #[test]
 fn a_picture_scrolled_half_out_of_view_is_placed_above_the_pane() {
-    let mut model = connected_model();
     // 20 rows: a pane of 16, pictures at most 8 rows high (half the pane).
-    model.size = (100, 20);
-    model.cell_pixels = Some(CELL);
     // Ten rows of messages under the picture: 6 of its 8 rows remain in view.
-    photo_then(&mut model, 9);
+    let model = with_photo((100, 20), 9);
     let (rows, places) = draw(&model);
     assert!(!rows.iter().any(|r| r.contains("cat.png")), "{rows:#?}");
     let [place] = &places[..] else {
@@ -126,10 +129,7 @@ fn no_picture_is_drawn_under_a_window_or_without_graphics() {
 
 #[test]
 fn a_picture_that_cannot_be_previewed_gives_its_rows_back() {
-    let mut model = connected_model();
-    model.size = (100, 35);
-    model.cell_pixels = Some(CELL);
-    photo_then(&mut model, 0);
+    let mut model = with_photo((100, 35), 0);
     update(&mut model, Msg::NoPreview { file_id: 9 });
     let (rows, places) = draw(&model);
     assert!(places.is_empty());
@@ -139,10 +139,7 @@ fn a_picture_that_cannot_be_previewed_gives_its_rows_back() {
 
 #[test]
 fn a_short_window_shows_names_only() {
-    let mut model = connected_model();
-    model.size = (40, 10);
-    model.cell_pixels = Some(CELL);
-    photo_then(&mut model, 0);
+    let model = with_photo((40, 10), 0);
     let (rows, places) = draw(&model);
     assert!(places.is_empty());
     // The name and size wrap onto a second row in 40 columns; nothing more is left.
@@ -156,10 +153,7 @@ fn a_short_window_shows_names_only() {
 
 #[test]
 fn a_picture_at_the_bottom_of_a_scrolled_pane_keeps_its_last_row_beside_the_hint() {
-    let mut model = connected_model();
-    model.size = (120, 35);
-    model.cell_pixels = Some(CELL);
-    photo_then(&mut model, 30);
+    let mut model = with_photo((120, 35), 30);
     // Scrolled up so the photo's message is the last one in view.
     if let Some(room) = model.rooms.get_mut(&GENERAL) {
         room.scroll = crate::model::Scroll::At {
