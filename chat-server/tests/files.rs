@@ -321,21 +321,34 @@ async fn one_user_has_a_few_uploads_under_way_at_most() {
     let (alice, _bob, _room) = alice_and_bob(&server).await;
     let token = token_of(&alice);
     let addr = crate::http_client::addr_of(&server.url);
-    // Four uploads that send a little and then wait: each holds a temporary file.
+    // An upload that sends a little and then waits: it holds a temporary file.
+    let start_slow_upload = |i: usize| {
+        let (addr, token) = (addr.clone(), token.clone());
+        async move {
+            let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST /api/v1/files?name=slow{i}.bin HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Bearer {token}\r\nContent-Length: 100000\r\n\r\n"
+            );
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(&[1u8; 1000]).await.unwrap();
+            socket
+        }
+    };
     let mut held = Vec::new();
     for i in 0..4 {
-        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let head = format!(
-            "POST /api/v1/files?name=slow{i}.bin HTTP/1.1\r\nHost: x\r\n\
-             Authorization: Bearer {token}\r\nContent-Length: 100000\r\n\r\n"
-        );
-        socket.write_all(head.as_bytes()).await.unwrap();
-        socket.write_all(&[1u8; 1000]).await.unwrap();
-        held.push(socket);
+        held.push(start_slow_upload(i).await);
     }
-    // Give the server the moment it takes to start receiving them.
     let fifth = tokio::time::timeout(WAIT, async {
         loop {
+            // The server takes the slow uploads' heads in any order, so a probe may have come
+            // first and taken a slot, and a slow one was answered 429 instead: start it again.
+            for (i, socket) in held.iter_mut().enumerate() {
+                let mut answer = [0u8; 64];
+                if socket.try_read(&mut answer).is_ok() {
+                    *socket = start_slow_upload(i).await;
+                }
+            }
             let auth = format!("Bearer {token}");
             let r = request(
                 &server.url,
