@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncWriteExt;
 
+mod image;
+pub use image::image_info;
+
 /// Files younger than this are never collected: an upload in progress, or one stored a moment
 /// before its row committed.
 pub const GC_GRACE: Duration = Duration::from_secs(3600);
@@ -252,28 +255,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-/// What is known of an image from its first bytes: its media type and size in pixels.
-pub fn image_info(path: &Path) -> Option<(&'static str, u32, u32)> {
-    use imagesize::ImageType;
-    let mut header = [0u8; 64];
-    let n = {
-        use std::io::Read;
-        std::fs::File::open(path).ok()?.read(&mut header).ok()?
-    };
-    let media_type = match imagesize::image_type(&header[..n]).ok()? {
-        ImageType::Png => "image/png",
-        ImageType::Jpeg => "image/jpeg",
-        ImageType::Gif => "image/gif",
-        ImageType::Webp => "image/webp",
-        ImageType::Bmp => "image/bmp",
-        _ => return None,
-    };
-    let size = imagesize::size(path).ok()?;
-    let width = u32::try_from(size.width).ok()?;
-    let height = u32::try_from(size.height).ok()?;
-    Some((media_type, width, height))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use crate::preview::{CellPixels, MAX_BYTES, MAX_COLS, MAX_ROWS};
 use crate::transfer::{self, ApiBase, FetchError};
 use crate::view::PreviewPlace;
 use chat_protocol::{Attachment, FileId};
-use image::DynamicImage;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder};
 use ratatui::layout::Size;
 use ratatui::Frame;
 use ratatui_image::picker::{Picker, ProtocolType};
@@ -242,15 +243,26 @@ async fn make(
 /// The picture in `bytes`, no larger than the largest preview: the copy kept, from which a
 /// preview of any size is made.
 fn decode(bytes: &[u8], cell: CellPixels) -> Result<DynamicImage, FetchError> {
+    let undecodable =
+        |e: image::ImageError| FetchError::Refused(format!("cannot decode the image: {e}"));
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| FetchError::Refused(format!("cannot read the image: {e}")))?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    let picture = reader
-        .decode()
-        .map_err(|e| FetchError::Refused(format!("cannot decode the image: {e}")))?;
+    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    if decoder.total_bytes() > MAX_DECODE_BYTES {
+        return Err(FetchError::Refused(format!(
+            "the image is too large to decode ({} bytes of pixels)",
+            decoder.total_bytes()
+        )));
+    }
+    // A phone's photo is stored sideways with an Exif note saying how to turn it; the server
+    // gives its size as shown, so the preview is turned the same way.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut picture = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    picture.apply_orientation(orientation);
     let (max_w, max_h) = (
         u32::from(MAX_COLS) * u32::from(cell.width),
         u32::from(MAX_ROWS) * u32::from(cell.height),
@@ -293,16 +305,22 @@ fn blocks_ready(picture: &DynamicImage, look: &Look, (cols, rows): (u16, u16)) -
         u32::from(cols) * u32::from(look.cell.width),
         u32::from(rows) * u32::from(look.cell.height),
     );
-    let mut exact = picture
-        .resize_exact(width, height, image::imageops::FilterType::Triangle)
-        .to_rgba8();
-    let [r, g, b] = look.background.map(u16::from);
-    for pixel in exact.pixels_mut() {
-        let [pr, pg, pb, alpha] = pixel.0;
-        let a = u16::from(alpha);
-        let mix = |over: u8, under: u16| ((u16::from(over) * a + under * (255 - a)) / 255) as u8;
-        *pixel = image::Rgba([mix(pr, r), mix(pg, g), mix(pb, b), 255]);
-    }
+    let filter = image::imageops::FilterType::Triangle;
+    // The cells were chosen to the shape the server read, so the picture fits them but for
+    // rounding, and is stretched that little. Should its own shape differ by more than a cell
+    // (an Exif turn in a format the server does not read turns for), it is fitted and centred.
+    let fitted = picture.resize(width, height, filter);
+    let fitted = if width - fitted.width() < u32::from(look.cell.width)
+        && height - fitted.height() < u32::from(look.cell.height)
+    {
+        picture.resize_exact(width, height, filter)
+    } else {
+        fitted
+    };
+    let [r, g, b] = look.background;
+    let mut exact = image::RgbaImage::from_pixel(width, height, image::Rgba([r, g, b, 255]));
+    let (left, top) = ((width - fitted.width()) / 2, (height - fitted.height()) / 2);
+    image::imageops::overlay(&mut exact, &fitted, i64::from(left), i64::from(top));
     DynamicImage::ImageRgba8(exact)
 }
 
@@ -372,6 +390,72 @@ mod tests {
             [255, 255, 255, 255],
             "transparent: white"
         );
+    }
+
+    #[test]
+    fn a_picture_of_another_shape_than_its_cells_is_fitted_and_centred_in_blocks() {
+        // A tall red picture in cells of a wide shape: red in the middle, background beside.
+        let picture =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(20, 80, image::Rgb([255, 0, 0])));
+        let ready = blocks_ready(&picture, &look(&Picker::halfblocks()), (8, 2)).to_rgba8();
+        assert_eq!(ready.dimensions(), (80, 40));
+        assert_eq!(ready.get_pixel(40, 20).0, [255, 0, 0, 255], "the middle");
+        assert_eq!(ready.get_pixel(5, 20).0, [0, 0, 0, 255], "the left margin");
+        assert_eq!(
+            ready.get_pixel(75, 20).0,
+            [0, 0, 0, 255],
+            "the right margin"
+        );
+    }
+
+    /// A JPEG of `width`×`height`, top half red and bottom half blue, with an Exif orientation.
+    fn jpeg_with_orientation(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+        let picture = image::RgbImage::from_fn(width, height, |_, y| {
+            if y < height / 2 {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        });
+        let mut jpeg = Vec::new();
+        picture
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .expect("encode");
+        // APP1: "Exif\0\0", then a little-endian TIFF header with one IFD0 entry, 0x0112.
+        let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        exif.extend_from_slice(&orientation.to_le_bytes());
+        exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
+        app1.extend_from_slice(&exif);
+        jpeg.splice(2..2, app1);
+        jpeg
+    }
+
+    #[test]
+    fn a_photo_stored_sideways_is_turned_as_its_exif_says() {
+        // Stored 60 wide, 20 high; orientation 6 means "turn 90° clockwise to show".
+        let turned = decode(&jpeg_with_orientation(60, 20, 6), CELL).expect("decodes");
+        assert_eq!((turned.width(), turned.height()), (20, 60));
+        let turned = turned.to_rgb8();
+        // The stored top (red) is now on the right, the bottom (blue) on the left.
+        let [r, _, b] = turned.get_pixel(17, 30).0;
+        assert!(
+            r > 200 && b < 60,
+            "right is red: {:?}",
+            turned.get_pixel(17, 30)
+        );
+        let [r, _, b] = turned.get_pixel(2, 30).0;
+        assert!(
+            b > 200 && r < 60,
+            "left is blue: {:?}",
+            turned.get_pixel(2, 30)
+        );
+        let upright = decode(&jpeg_with_orientation(60, 20, 1), CELL).expect("decodes");
+        assert_eq!((upright.width(), upright.height()), (60, 20));
     }
 
     #[tokio::test]
