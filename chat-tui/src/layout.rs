@@ -10,6 +10,8 @@ pub const SIDEBAR_WIDTH: u16 = 26;
 pub const MAX_INPUT_ROWS: u16 = 6;
 /// The prompt before the input text.
 pub const PROMPT: &str = "› ";
+/// A notice longer than its row takes up to this many, so an error is read whole.
+pub const MAX_NOTICE_ROWS: u16 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
@@ -38,7 +40,18 @@ pub fn areas(model: &Model) -> Areas {
     let header = Rect::new(main_x, 0, main_width, body_height.min(1));
     let input_top = body_height.saturating_sub(input_rows);
     let input = Rect::new(main_x, input_top, main_width, body_height.min(input_rows));
-    let typing = Rect::new(main_x, input_top.saturating_sub(1), main_width, 1);
+    // The row above the input; a long notice grows it upwards, but never past a third of
+    // the body, so the message pane keeps most of a small window.
+    let typing_rows = notice_lines(model, main_width)
+        .len()
+        .clamp(1, usize::from(MAX_NOTICE_ROWS)) as u16;
+    let typing_rows = typing_rows.min((body_height / 3).max(1));
+    let typing = Rect::new(
+        main_x,
+        input_top.saturating_sub(typing_rows),
+        main_width,
+        typing_rows.min(input_top),
+    );
     let messages_top = header.bottom();
     let messages = Rect::new(
         main_x,
@@ -54,4 +67,16 @@ pub fn areas(model: &Model) -> Areas {
         input,
         status,
     }
+}
+
+/// The notice (if any) as the rows of the line above the input, `width` cells wide: wrapped at
+/// spaces, each row after one space.
+pub fn notice_lines(model: &Model, width: u16) -> Vec<String> {
+    model.notice.as_ref().map_or_else(Vec::new, |notice| {
+        let text = wrap::sanitize(&notice.text.replace('\n', " "));
+        wrap::wrap(&text, usize::from(width.saturating_sub(1)))
+            .into_iter()
+            .map(|row| format!(" {row}"))
+            .collect()
+    })
 }

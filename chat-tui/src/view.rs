@@ -271,7 +271,20 @@ fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         } else {
             Color::Green
         };
-        Line::styled(format!(" {}", notice.text), Style::default().fg(color))
+        let mut rows = crate::layout::notice_lines(model, area.width);
+        let fits = usize::from(area.height.max(1));
+        if rows.len() > fits {
+            // Longer than the rows it may take: the last one says so.
+            rows.truncate(fits);
+            let last = rows.pop().unwrap_or_default();
+            rows.push(wrap::truncate(&format!("{last}…"), usize::from(area.width)));
+        }
+        let lines: Vec<Line<'_>> = rows.into_iter().map(Line::raw).collect();
+        frame.render_widget(
+            Paragraph::new(lines).style(Style::default().fg(color)),
+            area,
+        );
+        return;
     } else {
         let names: Vec<&str> = model
             .selected_room()

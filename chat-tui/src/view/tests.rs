@@ -849,3 +849,55 @@ fn attachments_are_drawn_with_their_names_and_sizes() {
     let at = rows.iter().position(|r| r == prompt).unwrap();
     assert!(rows[at + 1].contains("carol 📎 cat.png"), "{rows:#?}");
 }
+
+#[test]
+fn a_long_notice_is_wrapped_above_the_input_and_read_whole() {
+    let mut model = connected_model();
+    model.size = (60, 20);
+    model.notice = Some(crate::model::Notice {
+        text: "report-2026-final.pdf not sent: it is 80.0 MB; the server takes files up to \
+               50 MiB (ask an admin to raise max_upload_bytes)"
+            .into(),
+        error: true,
+        at: model.now,
+    });
+    let rows = render(&model);
+    let input = rows
+        .iter()
+        .position(|r| r.contains('›'))
+        .expect("the input row");
+    // At 60 columns the notice takes the three rows above the input, each after a space.
+    let notice: Vec<&str> = rows[input - 3..input].iter().map(|r| &r[1..]).collect();
+    assert!(
+        notice[0].starts_with("report-2026-final.pdf not sent"),
+        "{rows:#?}"
+    );
+    assert!(notice[2].ends_with("max_upload_bytes)"), "{rows:#?}");
+    // Gone, the row is one again and the pane has its rows back.
+    model.notice = None;
+    let rows = render(&model);
+    assert!(!rows.iter().any(|r| r.contains("not sent")));
+    let pane_rows = |model: &crate::model::Model| crate::layout::areas(model).messages.height;
+    assert_eq!(
+        pane_rows(&model),
+        20 - 1 - 1 - 1 - 1,
+        "header, typing, input, status"
+    );
+}
+
+#[test]
+fn a_notice_too_long_for_its_rows_ends_in_an_ellipsis() {
+    let mut model = connected_model();
+    model.size = (40, 10);
+    model.notice = Some(crate::model::Notice {
+        text: "word ".repeat(60),
+        error: false,
+        at: model.now,
+    });
+    let rows = render(&model);
+    let input = rows.iter().position(|r| r.contains('›')).expect("input");
+    // A 10-row window gives a notice at most 3 rows (a third of its body).
+    assert!(rows[input - 1].trim_end().ends_with('…'), "{rows:#?}");
+    assert!(rows[input - 3].contains("word"), "{rows:#?}");
+    assert!(!rows[input - 4].contains("word word"), "{rows:#?}");
+}
