@@ -271,7 +271,7 @@ fn draw_typing(model: &Model, frame: &mut Frame<'_>, area: Rect) {
         } else {
             Color::Green
         };
-        let mut rows = crate::layout::notice_lines(model, area.width);
+        let mut rows = layout::notice_lines(model, area.width);
         let fits = usize::from(area.height.max(1));
         if rows.len() > fits {
             // Longer than the rows it may take: the last one says so.
