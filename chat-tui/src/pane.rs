@@ -329,6 +329,19 @@ pub fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A limit as its setting reads: `50 MiB` for the server's 52428800 bytes, which
+/// [`human_size`] would show as 52.4 MB; a limit that is no whole number of KiB as a size.
+pub fn limit_size(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    match bytes {
+        0 => human_size(0),
+        b if b % (1024 * MIB) == 0 => format!("{} GiB", b / (1024 * MIB)),
+        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b % 1024 == 0 => format!("{} KiB", b / 1024),
+        b => human_size(b),
+    }
+}
+
 /// The rows of a message of mine that the server has not stored yet.
 pub fn pending_lines(model: &Model, item: &OutboxItem, g: Geometry) -> Vec<Line<'static>> {
     let mark = match &item.state {
@@ -545,5 +558,23 @@ fn describe(event: &RoomEvent, content: &EventContent, kind: RoomKind) -> String
         | EventContent::MessageDeleted(_)
         | EventContent::ReactionAdded(_)
         | EventContent::ReactionRemoved(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_file_managers_show_them_and_limits_as_they_are_set() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(48_213), "48.2 kB");
+        assert_eq!(human_size(2_100_000), "2.1 MB");
+        assert_eq!(human_size(999_999), "1.0 MB");
+        assert_eq!(limit_size(50 * 1024 * 1024), "50 MiB");
+        assert_eq!(limit_size(25 * 1024 * 1024), "25 MiB");
+        assert_eq!(limit_size(2 * 1024 * 1024 * 1024), "2 GiB");
+        assert_eq!(limit_size(64 * 1024), "64 KiB");
+        assert_eq!(limit_size(1_000_000), "1.0 MB");
     }
 }

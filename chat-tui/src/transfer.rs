@@ -2,7 +2,7 @@
 //! disk, downloads streamed to disk, each reporting its progress, and opening a downloaded
 //! file with the desktop's program for it. This is the runtime's side; `update` decides.
 
-use crate::pane::human_size;
+use crate::pane::{human_size, limit_size};
 use bytes::Bytes;
 use chat_protocol::Attachment;
 use futures_util::StreamExt;
@@ -307,7 +307,7 @@ pub async fn fetch(
         return Err(FetchError::Refused(format!(
             "{} is larger than {}",
             file.name,
-            human_size(max)
+            limit_size(max)
         )));
     }
     let mut body = get_file(base, token, file).await?;

@@ -4,7 +4,7 @@
 use crate::model::Model;
 use crate::msg::Msg;
 use crate::net::Envelope;
-use crate::pane::human_size;
+use crate::pane::{human_size, limit_size};
 use crate::paths;
 use crate::transfer::{self, ApiBase, Progress};
 use chat_protocol::Attachment;
@@ -65,7 +65,7 @@ impl Job {
             return Err(format!(
                 "it is {}; the server takes files up to {}",
                 human_size(metadata.len()),
-                human_size(max_bytes)
+                limit_size(max_bytes)
             ));
         }
         let name = path

@@ -122,7 +122,7 @@ fn a_failed_upload_says_why_and_sends_nothing() {
         &mut model,
         Msg::Uploaded {
             id,
-            result: Err("it is 4.2 GB; the server takes files up to 52.4 MB".into()),
+            result: Err("it is 4.2 GB; the server takes files up to 50 MiB".into()),
         },
     );
     assert!(sends(&fx).is_empty());
