@@ -2,7 +2,7 @@
 //! disk, downloads streamed to disk, each reporting its progress, and opening a downloaded
 //! file with the desktop's program for it. This is the runtime's side; `update` decides.
 
-use crate::pane::{human_size, limit_size};
+use crate::pane::limit_size;
 use bytes::Bytes;
 use chat_protocol::Attachment;
 use futures_util::StreamExt;
