@@ -278,10 +278,10 @@ pub enum Overlay {
         selected: usize,
         events: Option<Vec<RoomEvent>>,
     },
-    /// A pasted path of an existing file: upload it (Enter), or paste the text (Esc).
+    /// Pasted paths of existing files (files dropped on the terminal, one drop or several):
+    /// upload them (Enter), or paste the text (Esc).
     ConfirmUpload {
-        path: std::path::PathBuf,
-        size: u64,
+        files: Vec<PastedFile>,
         /// What was pasted, put in the input if the upload is declined.
         text: String,
     },
@@ -417,6 +417,20 @@ pub struct Transfer {
     /// Bytes moved so far, of `total` (0 until the size is known).
     pub done: u64,
     pub total: u64,
+    /// An upload waiting for its turn, with the path to read then: the server takes a few at
+    /// once from each user ([`UPLOADS_AT_ONCE`]).
+    pub waiting: Option<String>,
+}
+
+/// Uploads that go at once; more wait their turn. The server refuses a fifth at once from one
+/// user (PROTOCOL.md, "Files").
+pub const UPLOADS_AT_ONCE: usize = 4;
+
+/// A file a paste names (a file dropped on the terminal), and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastedFile {
+    pub path: std::path::PathBuf,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

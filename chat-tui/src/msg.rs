@@ -49,11 +49,10 @@ pub enum Msg {
         before: Seq,
         events: Vec<RoomEvent>,
     },
-    /// A paste that names an existing file (a file dropped on the terminal).
-    PastedFile {
+    /// A paste that names existing files (files dropped on the terminal).
+    PastedFiles {
         text: String,
-        path: PathBuf,
-        size: u64,
+        files: Vec<crate::model::PastedFile>,
     },
     /// The completions of a partial path, for [`Effect::ListPaths`].
     PathCandidates {

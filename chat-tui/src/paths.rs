@@ -46,6 +46,63 @@ pub fn pasted_path(text: &str) -> Option<String> {
     looks_like_path.then_some(path)
 }
 
+/// The paths a paste names when several files are dropped at once: one per line (kitty, and a
+/// file manager's `text/uri-list`), or on one line, each quoted or escaped as a shell takes
+/// them (`'/tmp/a b.png' '/tmp/c.png'`, `/tmp/a\ b.png /tmp/c.png`). None unless every one
+/// looks like a path.
+pub fn pasted_paths(text: &str) -> Option<Vec<String>> {
+    let text = text.trim();
+    let parts: Vec<&str> = if text.contains('\n') {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect()
+    } else {
+        shell_words(text)?
+    };
+    let paths = parts
+        .into_iter()
+        .map(pasted_path)
+        .collect::<Option<Vec<_>>>()?;
+    (!paths.is_empty()).then_some(paths)
+}
+
+/// A line cut at the spaces outside quotes and escapes, each word as it was written (quotes
+/// and escapes kept, for [`pasted_path`] to read). None when a quote is left open.
+fn shell_words(line: &str) -> Option<Vec<&str>> {
+    let mut words = Vec::new();
+    let mut start = None;
+    let mut quote = None;
+    let mut chars = line.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(open), c) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '\\') => {
+                start.get_or_insert(i);
+                chars.next();
+            }
+            (None, '\'' | '"') => {
+                start.get_or_insert(i);
+                quote = Some(c);
+            }
+            (None, c) if c.is_whitespace() => {
+                if let Some(from) = start.take() {
+                    words.push(&line[from..i]);
+                }
+            }
+            (None, _) => {
+                start.get_or_insert(i);
+            }
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    words.extend(start.map(|from| &line[from..]));
+    Some(words)
+}
+
 /// `a\ b` → `a b`: the shell quoting terminals use for a dropped file.
 fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -136,6 +193,27 @@ mod tests {
         assert_eq!(pasted_path("hello there"), None);
         assert_eq!(pasted_path("/a\n/b"), None, "two lines are text");
         assert_eq!(pasted_path("file:///bad%zz"), None);
+    }
+
+    #[test]
+    fn several_dropped_files_are_recognised_in_every_form() {
+        let two = || Some(vec!["/tmp/a b.png".to_string(), "/tmp/c.png".to_string()]);
+        assert_eq!(pasted_paths("'/tmp/a b.png' '/tmp/c.png' "), two(), "GNOME");
+        assert_eq!(pasted_paths(r"/tmp/a\ b.png /tmp/c.png"), two(), "iTerm2");
+        assert_eq!(pasted_paths("/tmp/a b.png\n/tmp/c.png\n"), two(), "kitty");
+        assert_eq!(
+            pasted_paths("# from Files\r\nfile:///tmp/a%20b.png\r\nfile:///tmp/c.png\r\n"),
+            two(),
+            "text/uri-list"
+        );
+        assert_eq!(
+            pasted_paths(r#""/tmp/it's.png" ~/d.png"#),
+            Some(vec!["/tmp/it's.png".to_string(), "~/d.png".to_string()])
+        );
+        assert_eq!(pasted_paths("/tmp/a.png and some words"), None);
+        assert_eq!(pasted_paths("'/tmp/open quote.png"), None);
+        assert_eq!(pasted_paths("first line\n/tmp/c.png"), None);
+        assert_eq!(pasted_paths("  "), None);
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             before,
             events,
         } => on_cached_older(model, room_id, before, events, &mut fx),
-        Msg::PastedFile { text, path, size } => on_pasted_file(model, text, path, size, &mut fx),
+        Msg::PastedFiles { text, files } => on_pasted_files(model, text, files, &mut fx),
         Msg::PathCandidates { typed, candidates } => on_path_candidates(model, &typed, candidates),
         Msg::TransferProgress { id, done, total } => on_transfer_progress(model, id, done, total),
         Msg::Uploaded { id, result } => on_uploaded(model, id, result, &mut fx),

@@ -650,6 +650,17 @@ async fn a_file_goes_up_from_one_screen_and_is_saved_on_the_other() {
             std::thread::sleep(Duration::from_millis(100));
             bob.keys("s");
             bob.wait_text("saved ~/dl/notes.txt");
+            // Two files dropped at once: one question, both sent.
+            let both = ["notes.txt", "cat photo.txt"].map(|name| {
+                let path = homes[0].join(name).display().to_string();
+                format!("'{path}'")
+            });
+            alice.keys(&format!("\x1b[200~{}\x1b[201~", both.join(" ")));
+            alice.wait_text("Send 2 files (115.0 kB) to #files?");
+            alice.keys("\r");
+            bob.wait_for("both files a second time", |s| {
+                s.matches("📎 notes.txt").count() == 2 && s.matches("📎 cat photo.txt").count() == 2
+            });
             alice.quit();
             bob.quit();
         }

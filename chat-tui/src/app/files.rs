@@ -1,7 +1,7 @@
 //! The runtime's file work: transfers run as tasks of their own, each reporting back as
 //! messages, and pastes that name an existing file are told apart from text.
 
-use crate::model::Model;
+use crate::model::{Model, PastedFile};
 use crate::msg::Msg;
 use crate::net::Envelope;
 use crate::pane::{human_size, limit_size};
@@ -133,16 +133,33 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// A paste as a message: [`Msg::PastedFile`] when it names an existing file (a file dropped
-/// on the terminal), else [`Msg::Paste`].
+/// A paste as a message: [`Msg::PastedFiles`] when it names existing files (files dropped on
+/// the terminal), else [`Msg::Paste`].
 pub fn pasted(text: String) -> Msg {
-    let file = paths::pasted_path(&text).and_then(|typed| {
-        let path = paths::expand(&typed, paths::home().as_deref());
+    let home = paths::home();
+    let existing = |typed: &str| {
+        let path = paths::expand(typed, home.as_deref());
         let metadata = std::fs::metadata(&path).ok()?;
-        metadata.is_file().then_some((path, metadata.len()))
+        metadata.is_file().then_some(PastedFile {
+            path,
+            size: metadata.len(),
+        })
+    };
+    // One file first: its name may have spaces that are not between paths.
+    let one = paths::pasted_path(&text)
+        .and_then(|typed| existing(&typed))
+        .map(|file| vec![file]);
+    let files = one.or_else(|| {
+        let mut files = paths::pasted_paths(&text)?
+            .iter()
+            .map(|typed| existing(typed))
+            .collect::<Option<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|file| seen.insert(file.path.clone()));
+        Some(files)
     });
-    match file {
-        Some((path, size)) => Msg::PastedFile { text, path, size },
+    match files {
+        Some(files) => Msg::PastedFiles { text, files },
         None => Msg::Paste(text),
     }
 }

@@ -2,7 +2,7 @@
 //! transfers' progress and ends, and saving or opening the files of the selected message.
 
 use super::*;
-use crate::model::{Transfer, TransferKind};
+use crate::model::{PastedFile, Transfer, TransferKind, UPLOADS_AT_ONCE};
 use crate::pane::human_size;
 use chat_protocol::Attachment;
 
@@ -24,6 +24,7 @@ fn start_transfer(
         kind,
         done: 0,
         total: 0,
+        waiting: None,
     });
     id
 }
@@ -42,18 +43,47 @@ pub(crate) fn start_upload(model: &mut Model, path: &str, fx: &mut Vec<Effect>) 
         return;
     }
     let path = crate::paths::pasted_path(path).unwrap_or_else(|| path.trim().to_string());
+    upload_path(model, room_id, path, fx);
+}
+
+/// Upload the file at `path` (as it is, already unquoted) to `room_id`: now, or once fewer
+/// than [`UPLOADS_AT_ONCE`] are going.
+fn upload_path(model: &mut Model, room_id: RoomId, path: String, fx: &mut Vec<Effect>) {
     let name = path
         .trim_end_matches('/')
         .rsplit('/')
         .next()
         .unwrap_or_default()
         .to_string();
+    let going = model
+        .transfers
+        .iter()
+        .filter(|t| matches!(t.kind, TransferKind::Upload { .. }) && t.waiting.is_none())
+        .count();
     let id = start_transfer(model, name, None, TransferKind::Upload { room_id });
-    fx.push(Effect::Upload {
-        id,
-        path,
-        max_bytes: model.limits.max_upload_bytes,
-    });
+    if going < UPLOADS_AT_ONCE {
+        fx.push(Effect::Upload {
+            id,
+            path,
+            max_bytes: model.limits.max_upload_bytes,
+        });
+    } else if let Some(transfer) = model.transfers.last_mut() {
+        transfer.waiting = Some(path);
+    }
+}
+
+/// An upload ended: the first waiting one (if any) goes.
+fn start_waiting_upload(model: &mut Model, fx: &mut Vec<Effect>) {
+    let next = model.transfers.iter_mut().find(|t| t.waiting.is_some());
+    if let Some(transfer) = next {
+        if let Some(path) = transfer.waiting.take() {
+            fx.push(Effect::Upload {
+                id: transfer.id,
+                path,
+                max_bytes: model.limits.max_upload_bytes,
+            });
+        }
+    }
 }
 
 /// Tab after `/upload `: ask for the completions of the path typed so far.
@@ -128,14 +158,28 @@ fn common_prefix(words: &[String]) -> String {
     first[..end].to_string()
 }
 
-/// A paste naming an existing file: offer to upload it when nothing else is being written.
-pub(crate) fn on_pasted_file(
+/// A paste naming existing files: offer to upload them when nothing else is being written.
+/// Files dropped while the offer is open join it.
+pub(crate) fn on_pasted_files(
     model: &mut Model,
     text: String,
-    path: std::path::PathBuf,
-    size: u64,
+    files: Vec<PastedFile>,
     fx: &mut Vec<Effect>,
 ) {
+    if let Some(Overlay::ConfirmUpload {
+        files: offered,
+        text: pasted,
+    }) = &mut model.overlay
+    {
+        for file in files {
+            if !offered.iter().any(|o| o.path == file.path) {
+                offered.push(file);
+            }
+        }
+        pasted.push(' ');
+        pasted.push_str(&text);
+        return;
+    }
     let offer = model.screen == Screen::Chat
         && model.overlay.is_none()
         && model.selection.is_none()
@@ -144,20 +188,28 @@ pub(crate) fn on_pasted_file(
         && model.selected_room().is_some()
         && model.token.is_some();
     if offer {
-        model.overlay = Some(Overlay::ConfirmUpload { path, size, text });
+        model.overlay = Some(Overlay::ConfirmUpload { files, text });
     } else {
         on_paste(model, &text, fx);
     }
 }
 
 pub(crate) fn on_confirm_upload_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let Some(Overlay::ConfirmUpload { path, text, .. }) = model.overlay.clone() else {
+    let Some(Overlay::ConfirmUpload { files, text }) = model.overlay.clone() else {
         return;
     };
     match key.code {
         KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => {
             model.overlay = None;
-            start_upload(model, &path.to_string_lossy(), fx);
+            let Some(room_id) = model.selected else {
+                return;
+            };
+            if !may_post(model, room_id) {
+                return;
+            }
+            for file in files {
+                upload_path(model, room_id, file.path.to_string_lossy().into_owned(), fx);
+            }
         }
         KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') => {
             model.overlay = None;
@@ -188,6 +240,7 @@ pub(crate) fn on_uploaded(
     let Some(transfer) = finish_transfer(model, id) else {
         return;
     };
+    start_waiting_upload(model, fx);
     let TransferKind::Upload { room_id } = transfer.kind else {
         return;
     };
@@ -340,6 +393,9 @@ pub fn transfer_text(transfer: &Transfer) -> String {
         TransferKind::Save | TransferKind::Open => "⇣",
     };
     let name = crate::wrap::truncate(&crate::wrap::sanitize(&transfer.name), 24);
+    if transfer.waiting.is_some() {
+        return format!("{arrow} {name} (waiting)");
+    }
     if transfer.total == 0 {
         return format!("{arrow} {name}");
     }

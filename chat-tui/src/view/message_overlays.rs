@@ -2,7 +2,7 @@
 //! read a message, /mentions, a pasted file to upload, and a message's files.
 
 use super::overlay::centered;
-use crate::model::{Model, Picker, QUICK_REACTIONS};
+use crate::model::{Model, PastedFile, Picker, QUICK_REACTIONS};
 use crate::pane::{local_time, user_color};
 use crate::wrap;
 use chat_protocol::{Attachment, EventContent, MessageId, RoomEvent, RoomId, SearchHit, Seq};
@@ -59,38 +59,63 @@ pub fn draw_react(frame: &mut Frame<'_>, picker: &Picker) {
     boxed(frame, " React · Esc ", lines, 50);
 }
 
-/// "Upload report.pdf (2.1 MB) to #general?" for a pasted file path.
-pub fn draw_confirm_upload(model: &Model, frame: &mut Frame<'_>, path: &Path, size: u64) {
+/// "Send report.pdf (2.1 MB) to #general?" for a pasted file path, or the list of several.
+pub fn draw_confirm_upload(model: &Model, frame: &mut Frame<'_>, files: &[PastedFile]) {
     let width = frame.area().width.min(70);
     let inner = usize::from(width.saturating_sub(2));
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = |path: &Path| {
+        wrap::sanitize(&path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ))
+    };
     let room = model
         .selected_room()
         .map(|r| r.shown_name())
         .unwrap_or_default();
-    let question = format!(
-        " Send {} ({}) to {room}?",
-        wrap::sanitize(&name),
-        crate::pane::human_size(size)
-    );
-    let lines = vec![
-        Line::raw(wrap::truncate(&question, inner)),
-        Line::styled(
-            wrap::truncate(
-                &format!(" {}", wrap::sanitize(&path.to_string_lossy())),
-                inner,
-            ),
-            dim(),
-        ),
-        Line::styled(
-            " Enter, y: upload it · Esc, n: paste the path as text",
-            dim(),
-        ),
-    ];
-    boxed(frame, " Pasted a file ", lines, width);
+    let size = crate::pane::human_size;
+    let mut lines = Vec::new();
+    if let [file] = files {
+        let question = format!(
+            " Send {} ({}) to {room}?",
+            name(&file.path),
+            size(file.size)
+        );
+        lines.push(Line::raw(wrap::truncate(&question, inner)));
+        let path = format!(" {}", wrap::sanitize(&file.path.to_string_lossy()));
+        lines.push(Line::styled(wrap::truncate(&path, inner), dim()));
+    } else {
+        let total = files.iter().map(|f| f.size).sum();
+        let question = format!(" Send {} files ({}) to {room}?", files.len(), size(total));
+        lines.push(Line::raw(wrap::truncate(&question, inner)));
+        // As many as the screen has rows for, then how many more.
+        let room_for = usize::from(frame.area().height.saturating_sub(6)).max(1);
+        let shown = if files.len() > room_for {
+            room_for.saturating_sub(1)
+        } else {
+            files.len()
+        };
+        for file in &files[..shown] {
+            let row = format!("  📎 {}  {}", name(&file.path), size(file.size));
+            lines.push(Line::styled(wrap::truncate(&row, inner), dim()));
+        }
+        if shown < files.len() {
+            let more = format!("  and {} more", files.len() - shown);
+            lines.push(Line::styled(more, dim()));
+        }
+    }
+    let keys = if files.len() == 1 {
+        " Enter, y: upload it · Esc, n: paste the path as text"
+    } else {
+        " Enter, y: upload them · Esc, n: paste the paths as text"
+    };
+    lines.push(Line::styled(keys, dim()));
+    let title = if files.len() == 1 {
+        " Pasted a file "
+    } else {
+        " Pasted files "
+    };
+    boxed(frame, title, lines, width);
 }
 
 /// The files of a message, to open or save one.

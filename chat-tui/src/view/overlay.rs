@@ -51,8 +51,8 @@ pub fn draw(model: &Model, frame: &mut Frame<'_>) {
         Some(Overlay::Mentions { selected, events }) => {
             message_overlays::draw_mentions(model, frame, *selected, events.as_ref())
         }
-        Some(Overlay::ConfirmUpload { path, size, .. }) => {
-            message_overlays::draw_confirm_upload(model, frame, path, *size)
+        Some(Overlay::ConfirmUpload { files, .. }) => {
+            message_overlays::draw_confirm_upload(model, frame, files)
         }
         Some(Overlay::Files { files, selected }) => {
             message_overlays::draw_files(frame, files, *selected)

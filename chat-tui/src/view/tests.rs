@@ -901,3 +901,26 @@ fn a_notice_too_long_for_its_rows_ends_in_an_ellipsis() {
     assert!(rows[input - 3].contains("word"), "{rows:#?}");
     assert!(!rows[input - 4].contains("word word"), "{rows:#?}");
 }
+
+#[test]
+fn many_dropped_files_are_listed_as_far_as_the_window_goes() {
+    let mut model = connected_model();
+    model.size = (60, 12);
+    let files = (1..=12)
+        .map(|i| crate::model::PastedFile {
+            path: format!("/tmp/photo-{i}.jpg").into(),
+            size: 1_000_000,
+        })
+        .collect();
+    model.overlay = Some(crate::model::Overlay::ConfirmUpload {
+        files,
+        text: String::new(),
+    });
+    let rows = render(&model);
+    find(&rows, "Send 12 files (12.0 MB) to #general?");
+    find(&rows, "📎 photo-1.jpg  1.0 MB");
+    find(&rows, "📎 photo-5.jpg");
+    find(&rows, "and 7 more");
+    find(&rows, "Enter, y: upload them");
+    assert!(!rows.iter().any(|r| r.contains("photo-6.jpg")), "{rows:#?}");
+}

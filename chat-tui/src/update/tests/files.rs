@@ -183,11 +183,7 @@ fn tab_completes_the_path_of_an_upload() {
 #[test]
 fn a_pasted_file_is_offered_for_upload_or_pasted_as_text() {
     let mut model = connected_model();
-    let pasted = Msg::PastedFile {
-        text: "'/tmp/cat photo.png'".into(),
-        path: PathBuf::from("/tmp/cat photo.png"),
-        size: 48_200,
-    };
+    let pasted = dropped(&["/tmp/cat photo.png"]);
     update(&mut model, pasted.clone());
     assert!(matches!(model.overlay, Some(Overlay::ConfirmUpload { .. })));
     let fx = update(&mut model, key(KeyCode::Enter));
@@ -205,6 +201,75 @@ fn a_pasted_file_is_offered_for_upload_or_pasted_as_text() {
         model.input.text(),
         "'/tmp/cat photo.png''/tmp/cat photo.png'"
     );
+}
+
+/// What a terminal pastes for `paths` dropped on it (GNOME's quoting), as chat-tui reads it.
+fn dropped(paths: &[&str]) -> Msg {
+    let quoted: Vec<String> = paths.iter().map(|p| format!("'{p}'")).collect();
+    Msg::PastedFiles {
+        text: quoted.join(" "),
+        files: paths
+            .iter()
+            .map(|p| crate::model::PastedFile {
+                path: PathBuf::from(p),
+                size: 48_200,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn files_dropped_while_the_offer_is_open_join_it() {
+    let mut model = connected_model();
+    update(&mut model, dropped(&["/tmp/a.png", "/tmp/b.png"]));
+    // A second drop (one of them again) before answering: one question for all three.
+    update(&mut model, dropped(&["/tmp/b.png", "/tmp/c.pdf"]));
+    let Some(Overlay::ConfirmUpload { files, .. }) = &model.overlay else {
+        panic!("{:?}", model.overlay);
+    };
+    assert_eq!(files.len(), 3);
+    let fx = update(&mut model, key(KeyCode::Enter));
+    let paths: Vec<String> = uploads(&fx).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(paths, ["/tmp/a.png", "/tmp/b.png", "/tmp/c.pdf"]);
+    // Declined, both pastes are the text.
+    update(&mut model, dropped(&["/tmp/a.png"]));
+    update(&mut model, dropped(&["/tmp/d.png"]));
+    update(&mut model, key(KeyCode::Esc));
+    assert_eq!(model.input.text(), "'/tmp/a.png' '/tmp/d.png'");
+}
+
+#[test]
+fn uploads_beyond_what_the_server_takes_at_once_wait_their_turn() {
+    let mut model = connected_model();
+    let six: Vec<String> = (1..=6).map(|i| format!("/tmp/{i}.png")).collect();
+    let six: Vec<&str> = six.iter().map(String::as_str).collect();
+    update(&mut model, dropped(&six));
+    let fx = update(&mut model, key(KeyCode::Enter));
+    let started = uploads(&fx);
+    assert_eq!(started.len(), 4, "the server takes 4 at once from one user");
+    assert_eq!(model.transfers.len(), 6);
+    let status: Vec<String> = model.transfers.iter().map(transfer_text).collect();
+    assert_eq!(status[4], "⇡ 5.png (waiting)");
+    // One is up: the first waiting one goes.
+    let fx = update(
+        &mut model,
+        Msg::Uploaded {
+            id: started[0].0,
+            result: Ok(attachment(7, "1.png")),
+        },
+    );
+    assert_eq!(uploads(&fx)[0].1, "/tmp/5.png");
+    assert_eq!(sends(&fx).len(), 1, "the one that is up is sent");
+    // One fails: the last goes all the same.
+    let fx = update(
+        &mut model,
+        Msg::Uploaded {
+            id: started[1].0,
+            result: Err("no such file".into()),
+        },
+    );
+    assert_eq!(uploads(&fx)[0].1, "/tmp/6.png");
+    assert!(model.transfers.iter().all(|t| t.waiting.is_none()));
 }
 
 #[test]
