@@ -92,7 +92,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "upload",
         "/upload PATH",
-        "send a file (Tab completes the path; pasting a file's path offers it too)",
+        "send a file (Tab completes the path; dropping or pasting files offers them too)",
     ),
     (
         "search",

@@ -177,10 +177,15 @@ fn draw_help(model: &Model, frame: &mut Frame<'_>) {
         lines.push(Line::styled(title.to_string(), heading));
         for (keys, what) in rows {
             if side_by_side {
-                lines.push(Line::from(vec![
-                    Span::styled(format!("  {keys:<34}"), key_style),
-                    Span::raw(what),
-                ]));
+                // What a key does wraps in its own column rather than being cut at the edge.
+                let rows = wrap::wrap(&what, inner_width.saturating_sub(36));
+                for (i, row) in rows.into_iter().enumerate() {
+                    let keys = if i == 0 { keys.as_str() } else { "" };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {keys:<34}"), key_style),
+                        Span::raw(row),
+                    ]));
+                }
             } else {
                 lines.push(Line::styled(format!(" {keys}"), key_style));
                 for row in wrap::wrap(&what, inner_width.saturating_sub(4)) {

@@ -290,6 +290,29 @@ fn help_lists_every_command() {
 }
 
 #[test]
+fn every_help_description_is_read_whole_in_a_wide_window() {
+    let mut model = connected_model();
+    model.size = (120, 200);
+    model.overlay = Some(crate::model::Overlay::Help);
+    // Each row without its border and key column, joined: the descriptions' own words.
+    let text: String = render(&model)
+        .iter()
+        .filter_map(|r| r.split('│').nth(1))
+        .map(|r| r.get(36..).unwrap_or_default().trim().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let descriptions = crate::commands::COMMANDS
+        .iter()
+        .map(|(_, _, what)| *what)
+        .chain(crate::view::overlay::KEYS.iter().map(|(_, what)| *what))
+        .chain(crate::view::SELECTION_KEYS.iter().map(|(_, what)| *what));
+    for what in descriptions {
+        let words = what.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&words), "cut: {what:?}");
+    }
+}
+
+#[test]
 fn read_marks_show_once_per_run_and_count_readers_in_groups() {
     let mut model = connected_model();
     let alice = user(1, "alice");
