@@ -344,16 +344,17 @@ mod tests {
         )
     }
 
-    fn png(width: u32, height: u32) -> Vec<u8> {
-        let picture = image::RgbImage::from_pixel(width, height, image::Rgb([0, 128, 255]));
+    fn encoded(picture: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
         picture
-            .write_to(
-                &mut std::io::Cursor::new(&mut bytes),
-                image::ImageFormat::Png,
-            )
+            .write_to(&mut std::io::Cursor::new(&mut bytes), format)
             .expect("encode");
         bytes
+    }
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let picture = image::RgbImage::from_pixel(width, height, image::Rgb([0, 128, 255]));
+        encoded(&picture, image::ImageFormat::Png)
     }
 
     fn look(picker: &Picker) -> Look {
@@ -417,13 +418,7 @@ mod tests {
                 image::Rgb([0, 0, 255])
             }
         });
-        let mut jpeg = Vec::new();
-        picture
-            .write_to(
-                &mut std::io::Cursor::new(&mut jpeg),
-                image::ImageFormat::Jpeg,
-            )
-            .expect("encode");
+        let mut jpeg = encoded(&picture, image::ImageFormat::Jpeg);
         // APP1: "Exif\0\0", then a little-endian TIFF header with one IFD0 entry, 0x0112.
         let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
         exif.extend_from_slice(&orientation.to_le_bytes());
