@@ -282,8 +282,11 @@ pub enum Overlay {
     /// upload them (Enter), or paste the text (Esc).
     ConfirmUpload {
         files: Vec<PastedFile>,
-        /// What was pasted, put in the input if the upload is declined.
+        /// Everything pasted while it asks, put in the input if the upload is declined.
         text: String,
+        /// What else was pasted while it asks (text, not files): put in the input whatever
+        /// the answer.
+        also: String,
     },
     /// The files of a message with more than one: open or save each.
     Files {
@@ -420,6 +423,19 @@ pub struct Transfer {
     /// An upload waiting for its turn, with the path to read then: the server takes a few at
     /// once from each user ([`UPLOADS_AT_ONCE`]).
     pub waiting: Option<String>,
+    /// An upload that is up, its message held until the uploads asked for before it in its
+    /// room are sent: messages go in the order the files were given, not the order they
+    /// finish.
+    pub up: Option<chat_protocol::Attachment>,
+}
+
+impl Transfer {
+    /// An upload holding one of the server's slots.
+    pub fn is_uploading(&self) -> bool {
+        matches!(self.kind, TransferKind::Upload { .. })
+            && self.waiting.is_none()
+            && self.up.is_none()
+    }
 }
 
 /// Uploads that go at once; more wait their turn. The server refuses a fifth at once from one

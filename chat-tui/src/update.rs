@@ -33,7 +33,7 @@ pub(crate) mod tests;
 mod unsent;
 
 use connection::*;
-pub use files::transfer_text;
+pub use files::transfers_text;
 use files::*;
 use frames::*;
 use keys::*;

@@ -381,7 +381,7 @@ pub fn connection_text(model: &Model) -> (String, Vec<String>, Color) {
     if unsent > 0 {
         details.push(format!("{unsent} not sent (/unsent)"));
     }
-    details.extend(model.transfers.iter().map(crate::update::transfer_text));
+    details.extend(crate::update::transfers_text(model));
     match &model.conn {
         Connection::Connected {
             rtt_ms, ping_sent, ..

@@ -258,9 +258,51 @@ pub fn truncate(s: &str, width: usize) -> String {
     out
 }
 
+/// Cut to at most `width` cells by taking out the middle (`report-…-final.pdf`): for names
+/// and paths, whose end (the extension, the file) says as much as their start.
+pub fn truncate_middle(s: &str, width: usize) -> String {
+    if self::width(s) <= width {
+        return s.to_string();
+    }
+    let graphemes: Vec<&str> = s.graphemes(true).collect();
+    // The cells left beside the `…`: the end gets the larger half, the start the rest.
+    let budget = width.saturating_sub(1);
+    let mut tail = graphemes.len();
+    let mut used = 0;
+    while tail > 0 && used + grapheme_width(graphemes[tail - 1]) <= budget.div_ceil(2) {
+        tail -= 1;
+        used += grapheme_width(graphemes[tail]);
+    }
+    let mut head = 0;
+    while head < tail && used + grapheme_width(graphemes[head]) <= budget {
+        used += grapheme_width(graphemes[head]);
+        head += 1;
+    }
+    format!(
+        "{}…{}",
+        graphemes[..head].concat(),
+        graphemes[tail..].concat()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_name_loses_its_middle() {
+        assert_eq!(truncate_middle("short.png", 20), "short.png");
+        let cut = truncate_middle(&format!("report-{}-final.pdf", "y".repeat(100)), 20);
+        assert_eq!(width(&cut), 20);
+        assert!(cut.starts_with("report-"), "{cut}");
+        assert!(cut.ends_with("-final.pdf"), "{cut}");
+        assert!(cut.contains('…'));
+        // Wide characters and emoji sequences are kept whole.
+        let family = "👨‍👩‍👧".repeat(30);
+        let cut = truncate_middle(&family, 11);
+        assert!(width(&cut) <= 11, "{cut}");
+        assert!(cut.graphemes(true).all(|g| g == "👨‍👩‍👧" || g == "…"), "{cut}");
+    }
 
     #[test]
     fn words_wrap_at_the_width() {

@@ -62,7 +62,9 @@ fn jpeg_orientation(path: &Path) -> Option<Orientation> {
 }
 
 /// The Exif data (from its TIFF header on) of the JPEG that starts with `head`: the segments
-/// are walked from the start of the file up to the picture's data.
+/// are walked from the start of the file up to the picture's data. Of several Exif segments
+/// the last is taken, as the decoder clients preview with (zune-jpeg, in the image crate)
+/// does, so the size given and the picture drawn agree.
 fn exif_segment(head: &[u8]) -> Option<&[u8]> {
     const START_OF_SCAN: u8 = 0xDA;
     const APP1: u8 = 0xE1;
@@ -70,9 +72,10 @@ fn exif_segment(head: &[u8]) -> Option<&[u8]> {
         return None;
     }
     let mut at = 2;
+    let mut exif = None;
     while at + 4 <= head.len() {
         if head[at] != 0xFF {
-            return None;
+            break;
         }
         let marker = head[at + 1];
         if marker == 0xFF {
@@ -81,18 +84,20 @@ fn exif_segment(head: &[u8]) -> Option<&[u8]> {
             continue;
         }
         if marker == START_OF_SCAN {
-            return None;
+            break;
         }
         let length = usize::from(u16::from_be_bytes([head[at + 2], head[at + 3]]));
-        let body = head.get(at + 4..(at + 2 + length).min(head.len()))?;
+        let Some(body) = head.get(at + 4..(at + 2 + length).min(head.len())) else {
+            break;
+        };
         if marker == APP1 {
             if let Some(tiff) = body.strip_prefix(b"Exif\0\0") {
-                return Some(tiff);
+                exif = Some(tiff);
             }
         }
         at += 2 + length;
     }
-    None
+    exif
 }
 
 #[cfg(test)]
@@ -102,10 +107,15 @@ mod tests {
     /// The smallest JPEG head imagesize reads: start, an Exif segment with `orientation` (if
     /// any), and a frame header saying `width`×`height`.
     fn jpeg(width: u16, height: u16, orientation: Option<u16>) -> Vec<u8> {
+        jpeg_with_exifs(width, height, orientation.as_slice())
+    }
+
+    /// The same with an Exif segment for each of `orientations`, in order.
+    fn jpeg_with_exifs(width: u16, height: u16, orientations: &[u16]) -> Vec<u8> {
         let mut bytes = vec![0xFF, 0xD8];
         // A JFIF segment first, as most cameras write.
         bytes.extend_from_slice(b"\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00");
-        if let Some(orientation) = orientation {
+        for &orientation in orientations {
             let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
             exif.extend_from_slice(&orientation.to_le_bytes());
             exif.extend_from_slice(&[0; 6]);
@@ -151,6 +161,14 @@ mod tests {
             let info = info_of(&jpeg(4032, 3024, orientation));
             assert_eq!(info, shown, "orientation {orientation:?}");
         }
+    }
+
+    #[test]
+    fn of_two_exif_segments_the_last_counts_as_for_the_clients_decoder() {
+        let info = info_of(&jpeg_with_exifs(400, 200, &[6, 1]));
+        assert_eq!(info, Some(("image/jpeg", 400, 200)));
+        let info = info_of(&jpeg_with_exifs(400, 200, &[1, 6]));
+        assert_eq!(info, Some(("image/jpeg", 200, 400)));
     }
 
     #[test]

@@ -51,15 +51,17 @@ impl Job {
     async fn try_upload(&self, typed: &str, max_bytes: u64) -> Result<Attachment, String> {
         let base = ApiBase::of(&self.server)?;
         let path = paths::expand(typed, paths::home().as_deref());
+        // In a notice after the file's name: a long path loses its middle so the reason shows.
+        let shown = crate::wrap::truncate_middle(&crate::wrap::sanitize(typed), 50);
         let metadata = tokio::fs::metadata(&path)
             .await
-            .map_err(|e| format!("cannot read {typed}: {}", io_reason(&e)))?;
+            .map_err(|e| format!("cannot read {shown}: {}", io_reason(&e)))?;
         if metadata.is_dir() {
-            return Err(format!("{typed} is a folder; send its files one by one"));
+            return Err(format!("{shown} is a folder; send its files one by one"));
         }
         // A device or a pipe has no size to send, and reading it may never end.
         if !metadata.is_file() {
-            return Err(format!("{typed} is not a regular file"));
+            return Err(format!("{shown} is not a regular file"));
         }
         if metadata.len() > max_bytes {
             return Err(format!(

@@ -411,6 +411,11 @@ mod tests {
 
     /// A JPEG of `width`×`height`, top half red and bottom half blue, with an Exif orientation.
     fn jpeg_with_orientation(width: u32, height: u32, orientation: u16) -> Vec<u8> {
+        jpeg_with_exifs(width, height, &[orientation])
+    }
+
+    /// The same with an Exif segment for each of `orientations`, in order.
+    fn jpeg_with_exifs(width: u32, height: u32, orientations: &[u16]) -> Vec<u8> {
         let picture = image::RgbImage::from_fn(width, height, |_, y| {
             if y < height / 2 {
                 image::Rgb([255, 0, 0])
@@ -419,14 +424,16 @@ mod tests {
             }
         });
         let mut jpeg = encoded(&picture, image::ImageFormat::Jpeg);
-        // APP1: "Exif\0\0", then a little-endian TIFF header with one IFD0 entry, 0x0112.
-        let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
-        exif.extend_from_slice(&orientation.to_le_bytes());
-        exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-        let mut app1 = vec![0xFF, 0xE1];
-        app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
-        app1.extend_from_slice(&exif);
-        jpeg.splice(2..2, app1);
+        for &orientation in orientations.iter().rev() {
+            // APP1: "Exif\0\0", then a little-endian TIFF header with one IFD0 entry, 0x0112.
+            let mut exif = b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+            exif.extend_from_slice(&orientation.to_le_bytes());
+            exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            let mut app1 = vec![0xFF, 0xE1];
+            app1.extend_from_slice(&(exif.len() as u16 + 2).to_be_bytes());
+            app1.extend_from_slice(&exif);
+            jpeg.splice(2..2, app1);
+        }
         jpeg
     }
 
@@ -451,6 +458,11 @@ mod tests {
         );
         let upright = decode(&jpeg_with_orientation(60, 20, 1), CELL).expect("decodes");
         assert_eq!((upright.width(), upright.height()), (60, 20));
+        // Of two Exif segments the last counts (the server reads them the same way).
+        let two = decode(&jpeg_with_exifs(60, 20, &[6, 1]), CELL).expect("decodes");
+        assert_eq!((two.width(), two.height()), (60, 20));
+        let two = decode(&jpeg_with_exifs(60, 20, &[1, 6]), CELL).expect("decodes");
+        assert_eq!((two.width(), two.height()), (20, 60));
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ fn start_transfer(
         done: 0,
         total: 0,
         waiting: None,
+        up: None,
     });
     id
 }
@@ -55,11 +56,7 @@ fn upload_path(model: &mut Model, room_id: RoomId, path: String, fx: &mut Vec<Ef
         .next()
         .unwrap_or_default()
         .to_string();
-    let going = model
-        .transfers
-        .iter()
-        .filter(|t| matches!(t.kind, TransferKind::Upload { .. }) && t.waiting.is_none())
-        .count();
+    let going = model.transfers.iter().filter(|t| t.is_uploading()).count();
     let id = start_transfer(model, name, None, TransferKind::Upload { room_id });
     if going < UPLOADS_AT_ONCE {
         fx.push(Effect::Upload {
@@ -74,6 +71,9 @@ fn upload_path(model: &mut Model, room_id: RoomId, path: String, fx: &mut Vec<Ef
 
 /// An upload ended: the first waiting one (if any) goes.
 fn start_waiting_upload(model: &mut Model, fx: &mut Vec<Effect>) {
+    if model.transfers.iter().filter(|t| t.is_uploading()).count() >= UPLOADS_AT_ONCE {
+        return;
+    }
     let next = model.transfers.iter_mut().find(|t| t.waiting.is_some());
     if let Some(transfer) = next {
         if let Some(path) = transfer.waiting.take() {
@@ -169,6 +169,7 @@ pub(crate) fn on_pasted_files(
     if let Some(Overlay::ConfirmUpload {
         files: offered,
         text: pasted,
+        ..
     }) = &mut model.overlay
     {
         for file in files {
@@ -188,19 +189,26 @@ pub(crate) fn on_pasted_files(
         && model.selected_room().is_some()
         && model.token.is_some();
     if offer {
-        model.overlay = Some(Overlay::ConfirmUpload { files, text });
+        model.overlay = Some(Overlay::ConfirmUpload {
+            files,
+            text,
+            also: String::new(),
+        });
     } else {
         on_paste(model, &text, fx);
     }
 }
 
 pub(crate) fn on_confirm_upload_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let Some(Overlay::ConfirmUpload { files, text }) = model.overlay.clone() else {
+    let Some(Overlay::ConfirmUpload { files, text, also }) = model.overlay.clone() else {
         return;
     };
     match key.code {
         KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => {
             model.overlay = None;
+            if !also.is_empty() {
+                on_paste(model, &also, fx);
+            }
             let Some(room_id) = model.selected else {
                 return;
             };
@@ -237,25 +245,55 @@ pub(crate) fn on_uploaded(
     result: Result<Attachment, String>,
     fx: &mut Vec<Effect>,
 ) {
-    let Some(transfer) = finish_transfer(model, id) else {
+    let Some(transfer) = model.transfers.iter_mut().find(|t| t.id == id) else {
         return;
     };
-    start_waiting_upload(model, fx);
     let TransferKind::Upload { room_id } = transfer.kind else {
         return;
     };
     match result {
         Ok(file) => {
-            if !model.rooms.contains_key(&room_id) {
-                let text = format!("{} is up, but its room is gone", transfer.name);
-                notice(model, text, true);
-                return;
-            }
-            // Through the outbox like any message: kept across a lost connection or a restart.
-            enqueue(model, room_id, String::new(), None, false, vec![file], fx);
+            transfer.done = transfer.total;
+            transfer.up = Some(file);
         }
-        Err(e) => notice(model, format!("{} not sent: {e}", transfer.name), true),
+        Err(e) => {
+            let name = shortened(&transfer.name);
+            finish_transfer(model, id);
+            notice(model, format!("{name} not sent: {e}"), true);
+        }
     }
+    start_waiting_upload(model, fx);
+    send_uploaded(model, room_id, fx);
+}
+
+/// Send the messages of the uploads to `room_id` that are up, in the order they were asked
+/// for, up to the first that is still going up.
+fn send_uploaded(model: &mut Model, room_id: RoomId, fx: &mut Vec<Effect>) {
+    loop {
+        let first = model
+            .transfers
+            .iter()
+            .position(|t| t.kind == TransferKind::Upload { room_id });
+        let Some(i) = first.filter(|&i| model.transfers[i].up.is_some()) else {
+            return;
+        };
+        let transfer = model.transfers.remove(i);
+        let Some(file) = transfer.up else {
+            return;
+        };
+        if !model.rooms.contains_key(&room_id) {
+            let text = format!("{} is up, but its room is gone", shortened(&transfer.name));
+            notice(model, text, true);
+            continue;
+        }
+        // Through the outbox like any message: kept across a lost connection or a restart.
+        enqueue(model, room_id, String::new(), None, false, vec![file], fx);
+    }
+}
+
+/// A file name for a notice: a long one loses its middle, so the reason after it is read.
+fn shortened(name: &str) -> String {
+    crate::wrap::truncate_middle(&crate::wrap::sanitize(name), 40)
 }
 
 pub(crate) fn on_downloaded(
@@ -386,15 +424,32 @@ pub(crate) fn on_files_key(model: &mut Model, key: KeyEvent, fx: &mut Vec<Effect
     }
 }
 
-/// A transfer as the status bar shows it: `⇡ report.pdf 45%`.
-pub fn transfer_text(transfer: &Transfer) -> String {
+/// The transfers as the status bar shows them: how many uploads wait their turn (first, so a
+/// narrow window still says so), then each that is going.
+pub fn transfers_text(model: &Model) -> Vec<String> {
+    let waiting = model
+        .transfers
+        .iter()
+        .filter(|t| t.waiting.is_some())
+        .count();
+    let going = model.transfers.iter().filter(|t| t.waiting.is_none());
+    (waiting > 0)
+        .then(|| format!("⇡ {waiting} waiting"))
+        .into_iter()
+        .chain(going.map(transfer_text))
+        .collect()
+}
+
+/// A transfer as the status bar shows it: `⇡ report.pdf 45% of 2.1 MB`.
+fn transfer_text(transfer: &Transfer) -> String {
     let arrow = match transfer.kind {
         TransferKind::Upload { .. } => "⇡",
         TransferKind::Save | TransferKind::Open => "⇣",
     };
     let name = crate::wrap::truncate(&crate::wrap::sanitize(&transfer.name), 24);
-    if transfer.waiting.is_some() {
-        return format!("{arrow} {name} (waiting)");
+    if transfer.up.is_some() {
+        // Up, its message waiting for those before it.
+        return format!("{arrow} {name} ✓");
     }
     if transfer.total == 0 {
         return format!("{arrow} {name}");

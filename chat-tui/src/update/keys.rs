@@ -349,6 +349,16 @@ pub(crate) fn on_paste(model: &mut Model, text: &str, fx: &mut Vec<Effect>) {
                 .query
                 .push_str(text.lines().next().unwrap_or_default());
         }
+        (
+            Some(Overlay::ConfirmUpload {
+                text: pasted, also, ..
+            }),
+            _,
+        ) => {
+            // Text pasted while the upload question is open is kept for the input.
+            pasted.push_str(text);
+            also.push_str(text);
+        }
         (Some(_), _) => {}
         (None, Screen::Login) => {
             let form = &mut model.login;

@@ -938,6 +938,7 @@ fn many_dropped_files_are_listed_as_far_as_the_window_goes() {
     model.overlay = Some(crate::model::Overlay::ConfirmUpload {
         files,
         text: String::new(),
+        also: String::new(),
     });
     let rows = render(&model);
     find(&rows, "Send 12 files (12.0 MB) to #general?");

@@ -239,6 +239,24 @@ fn files_dropped_while_the_offer_is_open_join_it() {
 }
 
 #[test]
+fn text_pasted_while_the_upload_question_is_open_is_kept() {
+    let mut model = connected_model();
+    update(&mut model, dropped(&["/tmp/a.png"]));
+    update(&mut model, Msg::Paste("meeting notes".into()));
+    assert!(matches!(model.overlay, Some(Overlay::ConfirmUpload { .. })));
+    // Uploaded: the text is in the input.
+    let fx = update(&mut model, key(KeyCode::Enter));
+    assert_eq!(uploads(&fx).len(), 1);
+    assert_eq!(model.input.text(), "meeting notes");
+    // Declined: all of it, in the order pasted.
+    let mut model = connected_model();
+    update(&mut model, dropped(&["/tmp/a.png"]));
+    update(&mut model, Msg::Paste(" and more".into()));
+    update(&mut model, key(KeyCode::Esc));
+    assert_eq!(model.input.text(), "'/tmp/a.png' and more");
+}
+
+#[test]
 fn uploads_beyond_what_the_server_takes_at_once_wait_their_turn() {
     let mut model = connected_model();
     let six: Vec<String> = (1..=6).map(|i| format!("/tmp/{i}.png")).collect();
@@ -248,8 +266,7 @@ fn uploads_beyond_what_the_server_takes_at_once_wait_their_turn() {
     let started = uploads(&fx);
     assert_eq!(started.len(), 4, "the server takes 4 at once from one user");
     assert_eq!(model.transfers.len(), 6);
-    let status: Vec<String> = model.transfers.iter().map(transfer_text).collect();
-    assert_eq!(status[4], "⇡ 5.png (waiting)");
+    assert_eq!(transfers_text(&model)[0], "⇡ 2 waiting");
     // One is up: the first waiting one goes.
     let fx = update(
         &mut model,
@@ -270,6 +287,60 @@ fn uploads_beyond_what_the_server_takes_at_once_wait_their_turn() {
     );
     assert_eq!(uploads(&fx)[0].1, "/tmp/6.png");
     assert!(model.transfers.iter().all(|t| t.waiting.is_none()));
+    assert!(!transfers_text(&model).iter().any(|t| t.contains("waiting")));
+}
+
+#[test]
+fn files_given_together_are_sent_in_their_order_whichever_is_up_first() {
+    let mut model = connected_model();
+    let names: Vec<String> = (1..=6).map(|i| format!("/tmp/{i}.png")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    update(&mut model, dropped(&names));
+    let fx = update(&mut model, key(KeyCode::Enter));
+    let mut ids: Vec<u64> = uploads(&fx).into_iter().map(|(id, _)| id).collect();
+    ids.extend(model.transfers[4..].iter().map(|t| t.id));
+    let up = |model: &mut Model, n: usize, result: Result<i64, &str>| {
+        let result = result
+            .map(|file| attachment(file, &format!("{n}.png")))
+            .map_err(str::to_string);
+        update(
+            model,
+            Msg::Uploaded {
+                id: ids[n - 1],
+                result,
+            },
+        );
+    };
+    // The messages queued to be sent (one at a time, in order), by their files.
+    let queued = |model: &Model| -> Vec<String> {
+        let items = model.outbox.items().iter();
+        items
+            .flat_map(|m| m.attachments.iter().map(|a| a.name.clone()))
+            .collect()
+    };
+    // 2 is up first: held for 1, and shown as up.
+    up(&mut model, 2, Ok(2));
+    assert!(transfers_text(&model).contains(&"⇡ 2.png ✓".to_string()));
+    assert!(queued(&model).is_empty());
+    // 1 fails: 2 goes.
+    up(&mut model, 1, Err("no such file"));
+    assert_eq!(queued(&model), ["2.png"]);
+    up(&mut model, 5, Ok(5));
+    up(&mut model, 3, Ok(3));
+    up(&mut model, 6, Ok(6));
+    assert_eq!(queued(&model), ["2.png", "3.png"], "5 and 6 wait for 4");
+    up(&mut model, 4, Ok(4));
+    assert_eq!(
+        queued(&model),
+        ["2.png", "3.png", "4.png", "5.png", "6.png"]
+    );
+    assert!(model.transfers.is_empty());
+    assert!(model
+        .notice
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("1.png not sent"));
 }
 
 #[test]
