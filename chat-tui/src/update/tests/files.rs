@@ -256,14 +256,18 @@ fn text_pasted_while_the_upload_question_is_open_is_kept() {
     assert_eq!(model.input.text(), "'/tmp/a.png' and more");
 }
 
+/// Drop `/tmp/1.png` … `/tmp/6.png` and say yes: the uploads started.
+fn upload_six(model: &mut Model) -> Vec<(u64, String)> {
+    let six: Vec<String> = (1..=6).map(|i| format!("/tmp/{i}.png")).collect();
+    let six: Vec<&str> = six.iter().map(String::as_str).collect();
+    update(model, dropped(&six));
+    uploads(&update(model, key(KeyCode::Enter)))
+}
+
 #[test]
 fn uploads_beyond_what_the_server_takes_at_once_wait_their_turn() {
     let mut model = connected_model();
-    let six: Vec<String> = (1..=6).map(|i| format!("/tmp/{i}.png")).collect();
-    let six: Vec<&str> = six.iter().map(String::as_str).collect();
-    update(&mut model, dropped(&six));
-    let fx = update(&mut model, key(KeyCode::Enter));
-    let started = uploads(&fx);
+    let started = upload_six(&mut model);
     assert_eq!(started.len(), 4, "the server takes 4 at once from one user");
     assert_eq!(model.transfers.len(), 6);
     assert_eq!(transfers_text(&model)[0], "⇡ 2 waiting");
@@ -293,11 +297,10 @@ fn uploads_beyond_what_the_server_takes_at_once_wait_their_turn() {
 #[test]
 fn files_given_together_are_sent_in_their_order_whichever_is_up_first() {
     let mut model = connected_model();
-    let names: Vec<String> = (1..=6).map(|i| format!("/tmp/{i}.png")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    update(&mut model, dropped(&names));
-    let fx = update(&mut model, key(KeyCode::Enter));
-    let mut ids: Vec<u64> = uploads(&fx).into_iter().map(|(id, _)| id).collect();
+    let mut ids: Vec<u64> = upload_six(&mut model)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     ids.extend(model.transfers[4..].iter().map(|t| t.id));
     let up = |model: &mut Model, n: usize, result: Result<i64, &str>| {
         let result = result
