@@ -198,6 +198,10 @@ pub struct Hub {
     pub waiters: crate::waiters::RoomWaiters,
     /// Tokens revoked, as they are: a waiting long-poll on one ends at once.
     revoked: tokio::sync::broadcast::Sender<i64>,
+    /// Tokens a `logout` on this server is revoking: the logout closes their connections once
+    /// its answer is on its way, so the revocation poller leaves them alone (its close would
+    /// otherwise overtake the answer).
+    logging_out: std::sync::Mutex<HashSet<i64>>,
 }
 
 impl Hub {
@@ -218,6 +222,7 @@ impl Hub {
             generations: AtomicU64::new(1),
             waiters: Default::default(),
             revoked: tokio::sync::broadcast::channel(64).0,
+            logging_out: Default::default(),
         })
     }
 
@@ -454,6 +459,30 @@ impl Hub {
         state.conns.values().map(|h| h.outbox.queued_bytes()).sum()
     }
 
+    /// A `logout` of `token_id` begins: until the guard is dropped, [`Hub::is_logging_out`]
+    /// says so; dropped, it closes the token's connections ("logged out") unless the logout
+    /// failed. The logout drops it once its answer is queued, or when the answer is dropped
+    /// with its connection, so the token's other connections close either way.
+    pub fn begin_logout(self: &Arc<Self>, token_id: i64) -> LogoutGuard {
+        self.logging_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token_id);
+        LogoutGuard {
+            hub: self.clone(),
+            token_id,
+            failed: false,
+        }
+    }
+
+    /// A logout on this server is revoking `token_id` and will close its connections.
+    pub fn is_logging_out(&self, token_id: i64) -> bool {
+        self.logging_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&token_id)
+    }
+
     /// Close every connection authenticated with a revoked token.
     pub fn close_token(&self, token_id: i64, code: u16, reason: &str) -> usize {
         // Nobody listening is fine: no long-poll is waiting.
@@ -465,6 +494,37 @@ impl Hub {
             closed += 1;
         }
         closed
+    }
+}
+
+/// A logout under way (see [`Hub::begin_logout`]).
+pub struct LogoutGuard {
+    hub: Arc<Hub>,
+    token_id: i64,
+    failed: bool,
+}
+
+impl LogoutGuard {
+    /// The token was not revoked: nothing is closed.
+    pub fn failed(mut self) {
+        self.failed = true;
+    }
+}
+
+impl Drop for LogoutGuard {
+    fn drop(&mut self) {
+        if !self.failed {
+            self.hub.close_token(
+                self.token_id,
+                chat_protocol::close_code::TOKEN_REVOKED,
+                "logged out",
+            );
+        }
+        self.hub
+            .logging_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.token_id);
     }
 }
 

@@ -217,6 +217,9 @@ async fn poll_revocations(shared: Arc<Shared>, shutdown: CancellationToken) {
             Ok(revoked) => {
                 for (seq, token_id) in revoked {
                     last = seq;
+                    if shared.hub.is_logging_out(token_id) {
+                        continue; // the logout closes them after its answer
+                    }
                     let closed = shared.hub.close_token(
                         token_id,
                         close_code::TOKEN_REVOKED,

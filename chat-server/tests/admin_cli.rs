@@ -318,3 +318,28 @@ async fn audit_shows_earlier_texts_that_clients_never_see_again() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no room with id or title"));
 }
+
+#[tokio::test]
+async fn a_logout_is_answered_before_its_close_however_soon_revocations_are_polled() {
+    // The poller that closes the connections of tokens revoked by the admin CLI sees a
+    // logout's revocation too; polled every millisecond, it once closed the connection with
+    // "token revoked" before the logout's answer went out.
+    let server = TestServer::start_with(chat_server::config::Config {
+        revocation_poll_ms: 1,
+        ..test_config()
+    })
+    .await;
+    drop(server.register("alice").await);
+    for round in 0..40 {
+        let mut client = server.login("alice").await;
+        client
+            .logout()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: logout not answered: {e:?}"));
+        assert_eq!(
+            wait_closed(&mut client).await,
+            Some(close_code::TOKEN_REVOKED)
+        );
+        assert_eq!(client.close_info().expect("close").reason, "logged out");
+    }
+}

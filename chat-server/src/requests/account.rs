@@ -2,7 +2,7 @@
 
 use super::{check_text, store_error, Answer, Reply, RequestCtx};
 use crate::store::{ops, StoreError};
-use chat_protocol::{close_code, to_json, ErrorCode, OkResponse, RequestId, ServerFrame, SetAway};
+use chat_protocol::{to_json, ErrorCode, OkResponse, RequestId, ServerFrame, SetAway};
 
 /// Longest away message, in characters.
 pub const MAX_AWAY_CHARS: usize = 200;
@@ -37,10 +37,12 @@ pub fn set_away(ctx: &RequestCtx, r: SetAway) -> Result<Reply, (ErrorCode, Strin
 }
 
 /// `logout`: revoke the connection's token, answer, then close every connection using it.
-/// The revocation is logged like the admin CLI's, so servers sharing the database close theirs.
+/// The revocation is logged like the admin CLI's, so servers sharing the database close theirs;
+/// this server's revocation poller leaves the token to the logout, whose answer goes first.
 pub fn logout(ctx: &RequestCtx, request_id: RequestId) -> Reply {
     let token_id = ctx.token_id;
-    let hub = ctx.hub.clone();
+    // Before the revocation commits, so the poller cannot see it first.
+    let logging_out = ctx.hub.begin_logout(token_id);
     let job = ctx
         .store
         .writer
@@ -48,14 +50,16 @@ pub fn logout(ctx: &RequestCtx, request_id: RequestId) -> Reply {
     Box::pin(async move {
         match job.await.unwrap_or(Err(StoreError::WriterGone)) {
             // Revoked now, or already (a retry after a lost answer): logged out either way.
+            // Dropping the guard after the answer closes the token's connections.
             Ok(_) => Answer {
                 frame: to_json(&ServerFrame::Ok(OkResponse { request_id })),
                 effect: None,
-                after: Some(Box::new(move || {
-                    hub.close_token(token_id, close_code::TOKEN_REVOKED, "logged out");
-                })),
+                after: Some(Box::new(move || drop(logging_out))),
             },
-            Err(e) => store_error(request_id, &e).into(),
+            Err(e) => {
+                logging_out.failed();
+                store_error(request_id, &e).into()
+            }
         }
     })
 }
