@@ -8,6 +8,7 @@
 
 use crate::auth;
 use argon2::Block;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -45,29 +46,51 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct Hasher {
     jobs: SyncSender<Job>,
+    /// Jobs admitted and not yet done (waiting or being hashed), at most `capacity`. Counted
+    /// here rather than left to the channel's bound, whose room depends on whether an idle
+    /// worker has taken the job before it yet: a burst could find 1 worker + 1 place full
+    /// after a single job.
+    in_pool: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 impl Hasher {
     /// Start `workers` threads behind a queue of `queue` waiting jobs.
     pub fn spawn(workers: usize, queue: usize) -> std::io::Result<Hasher> {
-        let (jobs, rx) = mpsc::sync_channel::<Job>(queue);
+        let workers = workers.max(1);
+        let capacity = workers + queue;
+        let (jobs, rx) = mpsc::sync_channel::<Job>(capacity);
         let rx = Arc::new(Mutex::new(rx));
-        for n in 0..workers.max(1) {
-            let rx = rx.clone();
+        let in_pool = Arc::new(AtomicUsize::new(0));
+        for n in 0..workers {
+            let (rx, in_pool) = (rx.clone(), in_pool.clone());
             std::thread::Builder::new()
                 .name(format!("chat-hasher-{n}"))
-                .spawn(move || work(&rx))?;
+                .spawn(move || work(&rx, &in_pool))?;
         }
-        Ok(Hasher { jobs })
+        Ok(Hasher {
+            jobs,
+            in_pool,
+            capacity,
+        })
     }
 
     async fn run(&self, task: Task) -> Result<Done, HashError> {
         let (reply, done) = oneshot::channel();
+        if self.in_pool.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.in_pool.fetch_sub(1, Ordering::AcqRel);
+            return Err(HashError::Busy);
+        }
+        // The channel holds `capacity` jobs, so an admitted job always fits.
         match self.jobs.try_send(Job { task, reply }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(HashError::Busy),
+            Err(TrySendError::Full(_)) => {
+                self.in_pool.fetch_sub(1, Ordering::AcqRel);
+                return Err(HashError::Busy);
+            }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(HashError::Failed("the hashing threads stopped".into()))
+                self.in_pool.fetch_sub(1, Ordering::AcqRel);
+                return Err(HashError::Failed("the hashing threads stopped".into()));
             }
         }
         done.await
@@ -96,7 +119,7 @@ impl Hasher {
     }
 }
 
-fn work(jobs: &Mutex<Receiver<Job>>) {
+fn work(jobs: &Mutex<Receiver<Job>>, in_pool: &AtomicUsize) {
     // Allocated at the first job and kept: idle servers (and tests) hold none of it.
     let mut memory: Vec<Block> = Vec::new();
     loop {
@@ -122,6 +145,8 @@ fn work(jobs: &Mutex<Receiver<Job>>) {
                 Ok(Done::Verified(verified))
             }
         };
+        // Done, whether or not anyone still waits for the answer: its place is free.
+        in_pool.fetch_sub(1, Ordering::AcqRel);
         let _ = job.reply.send(done);
     }
 }
@@ -159,5 +184,10 @@ mod tests {
             "one worker and one queued job: the rest are refused"
         );
         assert!(results.contains(&Ok(false)), "some were served");
+        let served = results.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            served >= 2,
+            "the worker and the place both took one: {served}"
+        );
     }
 }
