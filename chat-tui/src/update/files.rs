@@ -56,20 +56,15 @@ fn upload_path(model: &mut Model, room_id: RoomId, path: String, fx: &mut Vec<Ef
         .next()
         .unwrap_or_default()
         .to_string();
-    let going = model.transfers.iter().filter(|t| t.is_uploading()).count();
-    let id = start_transfer(model, name, None, TransferKind::Upload { room_id });
-    if going < UPLOADS_AT_ONCE {
-        fx.push(Effect::Upload {
-            id,
-            path,
-            max_bytes: model.limits.max_upload_bytes,
-        });
-    } else if let Some(transfer) = model.transfers.last_mut() {
+    start_transfer(model, name, None, TransferKind::Upload { room_id });
+    if let Some(transfer) = model.transfers.last_mut() {
         transfer.waiting = Some(path);
     }
+    start_waiting_upload(model, fx);
 }
 
-/// An upload ended: the first waiting one (if any) goes.
+/// The first waiting upload goes, if fewer than [`UPLOADS_AT_ONCE`] are going: called when
+/// one is asked for and when one ends.
 fn start_waiting_upload(model: &mut Model, fx: &mut Vec<Effect>) {
     if model.transfers.iter().filter(|t| t.is_uploading()).count() >= UPLOADS_AT_ONCE {
         return;
