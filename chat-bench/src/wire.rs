@@ -201,14 +201,28 @@ async fn hello(ws: &mut Ws, auth: Auth) -> anyhow::Result<Welcome> {
         client: Some("chat-bench".into()),
     }));
     ws.send(Message::text(hello)).await?;
-    let text = tokio::time::timeout(SETUP_TIMEOUT, next_text(ws))
-        .await
-        .context("no welcome in time")??;
-    match serde_json::from_str::<ServerFrame>(&text)? {
-        ServerFrame::Welcome(welcome) => Ok(welcome),
+    let mut welcome = match serde_json::from_str::<ServerFrame>(&next_setup_text(ws).await?)? {
+        ServerFrame::Welcome(welcome) => welcome,
         ServerFrame::Error(e) => bail!("refused: {}", e.message),
         other => bail!("expected welcome, got {other:?}"),
+    };
+    // The rest of a long room list comes in pages right after.
+    while welcome.more_rooms {
+        match serde_json::from_str::<ServerFrame>(&next_setup_text(ws).await?)? {
+            ServerFrame::WelcomeRooms(page) => {
+                welcome.rooms.extend(page.rooms);
+                welcome.more_rooms = page.more;
+            }
+            other => bail!("expected welcome_rooms, got {other:?}"),
+        }
     }
+    Ok(welcome)
+}
+
+async fn next_setup_text(ws: &mut Ws) -> anyhow::Result<String> {
+    tokio::time::timeout(SETUP_TIMEOUT, next_text(ws))
+        .await
+        .context("no welcome in time")?
 }
 
 /// Complete the Engine.IO and socket.io handshakes and join `room` (acknowledged by the peer).

@@ -158,10 +158,28 @@ impl Client {
             client: Some(client_name.into()),
         });
         ws.send(Message::text(to_json(&hello))).await?;
+        let mut welcome: Option<Welcome> = None;
         let welcome = loop {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str(&text)? {
-                    ServerFrame::Welcome(w) => break w,
+                    ServerFrame::Welcome(w) if welcome.is_none() => {
+                        if !w.more_rooms {
+                            break w;
+                        }
+                        welcome = Some(w);
+                    }
+                    // The rest of a long room list, before anything else.
+                    ServerFrame::WelcomeRooms(page) if welcome.is_some() => {
+                        let Some(mut w) = welcome.take() else {
+                            continue;
+                        };
+                        w.rooms.extend(page.rooms);
+                        if !page.more {
+                            w.more_rooms = false;
+                            break w;
+                        }
+                        welcome = Some(w);
+                    }
                     ServerFrame::Error(e) => {
                         return Err(ClientError::Server {
                             code: e.code,
@@ -469,13 +487,25 @@ impl ClientHandle {
         .map(drop)
     }
 
+    /// Every room the caller is in, by id (asked for page by page).
     pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>, ClientError> {
-        match self
-            .request(ClientFrame::ListRooms(crate::ListRooms { request_id: 0 }))
-            .await?
-        {
-            ServerFrame::Rooms(r) => Ok(r.rooms),
-            other => Err(unexpected(other)),
+        let mut rooms: Vec<RoomSummary> = Vec::new();
+        loop {
+            let after = rooms.last().map(|r| r.id);
+            let frame = ClientFrame::ListRooms(crate::ListRooms {
+                request_id: 0,
+                after,
+            });
+            match self.request(frame).await? {
+                ServerFrame::Rooms(page) => {
+                    let more = page.more && !page.rooms.is_empty();
+                    rooms.extend(page.rooms);
+                    if !more {
+                        return Ok(rooms);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
         }
     }
 

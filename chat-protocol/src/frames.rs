@@ -245,6 +245,9 @@ pub struct GetHistory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRooms {
     pub request_id: RequestId,
+    /// Rooms with ids above this one: the next page after a `rooms` answer with `more`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<RoomId>,
 }
 
 /// The public room directory; answered with `channels`.
@@ -516,6 +519,8 @@ impl ClientFrame {
 pub enum ServerFrame {
     /// The answer to a successful `hello`.
     Welcome(Welcome),
+    /// The rest of a welcome's rooms, when it said `more_rooms`.
+    WelcomeRooms(WelcomeRooms),
     // Responses.
     Pong(Pong),
     /// The acknowledgement of `send_message`, sent after the message is committed.
@@ -560,9 +565,23 @@ pub struct Welcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     pub limits: Limits,
+    /// The caller's rooms by id, or the first of them: with `more_rooms`, `welcome_rooms`
+    /// frames follow with the rest, before any other frame.
     pub rooms: Vec<RoomSummary>,
     /// Users who share a room with the caller and are online now.
     pub presence: Vec<PresenceInfo>,
+    /// More rooms follow in `welcome_rooms` frames (a welcome stays a few hundred KiB
+    /// however many rooms the caller is in).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more_rooms: bool,
+}
+
+/// The rest of the welcome's rooms, in pages, sent right after a welcome with `more_rooms`
+/// and before anything else; the last page has `more: false`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WelcomeRooms {
+    pub rooms: Vec<RoomSummary>,
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -662,6 +681,9 @@ pub struct SearchHit {
 pub struct Rooms {
     pub request_id: RequestId,
     pub rooms: Vec<RoomSummary>,
+    /// More rooms follow: ask again with `after` set to the last id of this page.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -747,6 +769,7 @@ impl ServerFrame {
     /// The `type` of every server frame, kept complete by [`ServerFrame::type_name`]'s match.
     pub const TYPES: &'static [&'static str] = &[
         "welcome",
+        "welcome_rooms",
         "pong",
         "message_sent",
         "history",
@@ -773,6 +796,7 @@ impl ServerFrame {
     pub fn type_name(&self) -> &'static str {
         match self {
             ServerFrame::Welcome(_) => "welcome",
+            ServerFrame::WelcomeRooms(_) => "welcome_rooms",
             ServerFrame::Pong(_) => "pong",
             ServerFrame::MessageSent(_) => "message_sent",
             ServerFrame::History(_) => "history",
@@ -812,6 +836,7 @@ impl ServerFrame {
             ServerFrame::Ok(f) => Some(f.request_id),
             ServerFrame::Error(f) => f.request_id,
             ServerFrame::Welcome(_)
+            | ServerFrame::WelcomeRooms(_)
             | ServerFrame::Event(_)
             | ServerFrame::Receipt(_)
             | ServerFrame::Unread(_)

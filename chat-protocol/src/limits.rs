@@ -27,10 +27,18 @@ pub struct Limits {
     /// Largest file `POST /api/v1/files` takes, in bytes.
     #[serde(default = "default_max_upload_bytes")]
     pub max_upload_bytes: u64,
+    /// Most rooms one account may be in (direct rooms included). Joining, creating or being
+    /// added to one more is refused, so nobody can bury an account under rooms.
+    #[serde(default = "default_max_rooms_per_user")]
+    pub max_rooms_per_user: u32,
 }
 
 fn default_max_reaction_chars() -> usize {
     32
+}
+
+fn default_max_rooms_per_user() -> u32 {
+    1000
 }
 
 fn default_max_upload_bytes() -> u64 {
@@ -50,6 +58,7 @@ impl Default for Limits {
             typing_timeout_ms: 5000,
             max_reaction_chars: default_max_reaction_chars(),
             max_upload_bytes: default_max_upload_bytes(),
+            max_rooms_per_user: default_max_rooms_per_user(),
         }
     }
 }

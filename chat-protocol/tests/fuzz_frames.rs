@@ -104,7 +104,9 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                     limit,
                 })
             }),
-        id().prop_map(|request_id| ClientFrame::ListRooms(ListRooms { request_id })),
+        (id(), proptest::option::of(any::<i64>())).prop_map(|(request_id, after)| {
+            ClientFrame::ListRooms(ListRooms { request_id, after })
+        }),
         id().prop_map(|request_id| ClientFrame::ListChannels(ListChannels { request_id })),
         (
             id(),
@@ -434,9 +436,9 @@ fn limits() -> impl Strategy<Value = Limits> {
             any::<usize>(),
         ),
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()),
-        (any::<usize>(), any::<u64>()),
+        (any::<usize>(), any::<u64>(), any::<u32>()),
     )
-        .prop_map(|((a, b, c, d), (e, f, g, h), (i, j))| Limits {
+        .prop_map(|((a, b, c, d), (e, f, g, h), (i, j, k))| Limits {
             max_frame_bytes: a,
             max_message_chars: b,
             max_title_chars: c,
@@ -447,6 +449,7 @@ fn limits() -> impl Strategy<Value = Limits> {
             typing_timeout_ms: h,
             max_reaction_chars: i,
             max_upload_bytes: j,
+            max_rooms_per_user: k,
         })
 }
 
@@ -656,6 +659,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 limits,
                 rooms: Vec::new(),
                 presence: Vec::new(),
+                more_rooms: false,
             })
         }),
         1 => (
@@ -663,9 +667,10 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             proptest::option::of(text()),
             limits(),
             proptest::collection::vec(room_summary(), 0..3),
-            proptest::collection::vec(presence(), 0..3)
+            proptest::collection::vec(presence(), 0..3),
+            any::<bool>()
         )
-            .prop_map(|(user, token, limits, rooms, presence)| {
+            .prop_map(|(user, token, limits, rooms, presence, more_rooms)| {
                 ServerFrame::Welcome(Welcome {
                     protocol: PROTOCOL_VERSION,
                     user,
@@ -673,8 +678,11 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     limits,
                     rooms,
                     presence,
+                    more_rooms,
                 })
             }),
+        1 => (proptest::collection::vec(room_summary(), 0..3), any::<bool>())
+            .prop_map(|(rooms, more)| ServerFrame::WelcomeRooms(WelcomeRooms { rooms, more })),
         4 => room_event().prop_map(ServerFrame::Event),
         // Errors with and without request id and retry hint.
         4 => (

@@ -48,6 +48,8 @@ pub struct Config {
     pub registrations_per_address_per_hour: u32,
     /// Largest file an upload may be, in bytes.
     pub max_upload_bytes: u64,
+    /// Most rooms one account may be in.
+    pub max_rooms_per_user: u32,
     /// Serve `GET /metrics` to any address, not only loopback.
     pub metrics_public: bool,
     /// Longest `wait` a long-poll for events may ask for, in seconds.
@@ -98,6 +100,7 @@ impl Default for Config {
             login_lockout_max_ms: 60_000,
             registrations_per_address_per_hour: 20,
             max_upload_bytes: 50 * 1024 * 1024,
+            max_rooms_per_user: limits.max_rooms_per_user,
             metrics_public: false,
             long_poll_max_secs: 60,
             conformance_echo: false,
@@ -184,6 +187,7 @@ impl Config {
             ("login_lockout_max_ms", self.login_lockout_max_ms),
             ("long_poll_max_secs", self.long_poll_max_secs),
             ("max_upload_bytes", self.max_upload_bytes),
+            ("max_rooms_per_user", u64::from(self.max_rooms_per_user)),
             (
                 "registrations_per_address_per_hour",
                 u64::from(self.registrations_per_address_per_hour),
@@ -228,6 +232,7 @@ impl Config {
             typing_timeout_ms: self.typing_timeout_ms,
             max_reaction_chars: self.max_reaction_chars,
             max_upload_bytes: self.max_upload_bytes,
+            max_rooms_per_user: self.max_rooms_per_user,
         }
     }
 

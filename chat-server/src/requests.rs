@@ -360,10 +360,15 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
         ClientFrame::ListRooms(r) => {
             let store = ctx.store.clone();
             reply(async move {
-                match store.read(move |c| queries::room_summaries(c, me.id)).await {
-                    Ok(rooms) => to_json(&ServerFrame::Rooms(Rooms {
+                let after = r.after.unwrap_or(0);
+                let page = move |c: &_| {
+                    queries::room_summaries_page(c, me.id, after, queries::ROOM_PAGE_BYTES)
+                };
+                match store.read(page).await {
+                    Ok((rooms, more)) => to_json(&ServerFrame::Rooms(Rooms {
                         request_id: r.request_id,
                         rooms,
+                        more,
                     })),
                     Err(e) => store_error(r.request_id, &e),
                 }
@@ -390,17 +395,20 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
                     "at most 1000 initial members; add the rest later".into(),
                 ));
             }
-            let job =
-                writer.submit(move |w| ops::create_room(w, &me, r.kind, title, topic, r.members));
+            let max = ctx.limits.max_rooms_per_user;
+            let job = writer
+                .submit(move |w| ops::create_room(w, &me, r.kind, title, topic, r.members, max));
             answer(r.request_id, job, room(r.request_id))
         }
         ClientFrame::OpenDirect(r) => {
             check_username_arg(&r.username)?;
-            let job = writer.submit(move |w| ops::open_direct(w, &me, &r.username));
+            let max = ctx.limits.max_rooms_per_user;
+            let job = writer.submit(move |w| ops::open_direct(w, &me, &r.username, max));
             answer(r.request_id, job, room(r.request_id))
         }
         ClientFrame::JoinRoom(r) => {
-            let job = writer.submit(move |w| ops::join_room(w, &me, r.room_id));
+            let max = ctx.limits.max_rooms_per_user;
+            let job = writer.submit(move |w| ops::join_room(w, &me, r.room_id, max));
             answer(r.request_id, job, room(r.request_id))
         }
         ClientFrame::LeaveRoom(r) => {
@@ -409,7 +417,8 @@ fn handle(ctx: &RequestCtx, frame: ClientFrame) -> Result<Reply, (ErrorCode, Str
         }
         ClientFrame::AddMember(r) => {
             check_username_arg(&r.username)?;
-            let job = writer.submit(move |w| ops::add_member(w, &me, r.room_id, &r.username));
+            let max = ctx.limits.max_rooms_per_user;
+            let job = writer.submit(move |w| ops::add_member(w, &me, r.room_id, &r.username, max));
             answer(r.request_id, job, ok(r.request_id))
         }
         ClientFrame::RemoveMember(r) => {

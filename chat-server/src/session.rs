@@ -16,7 +16,7 @@ use crate::server::Shared;
 use crate::store::{ops, queries};
 use crate::ws::{self, ReadEnd, Ws};
 use chat_protocol::{close_code, to_json, ClientFrame, ErrorCode, ServerFrame, Welcome};
-use chat_protocol::{Millis, UserId, PROTOCOL_VERSION};
+use chat_protocol::{Millis, UserId, UserRef, WelcomeRooms, PROTOCOL_VERSION};
 use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
@@ -60,40 +60,8 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
     }
 
     let user_id = me.id;
-    let (mut presence, offline) = shared.hub.contacts(user_id);
-    let read = shared
-        .store
-        .read(move |c| {
-            let rooms = queries::room_summaries(c, user_id)?;
-            Ok((rooms, queries::offline_presence(c, &offline)?))
-        })
-        .await;
-    let welcome = match read {
-        Ok((rooms, offline)) => {
-            presence.extend(offline);
-            to_json(&ServerFrame::Welcome(Welcome {
-                protocol: PROTOCOL_VERSION,
-                user: me.clone(),
-                token: identity.issued_token.clone(),
-                limits: shared.limits.clone(),
-                rooms,
-                presence,
-            }))
-        }
-        Err(e) => {
-            let (code, message) = e.to_client();
-            let error = error_frame(None, code, &message);
-            ws::refuse(&mut ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
-            end_presence(&shared, conn_id, me.id, crate::store::now_ms());
-            return;
-        }
-    };
-    // A client that never reads must not hold the session here either.
-    let sent = timeout(ws::CLOSE_TIMEOUT * 5, ws.send(Message::text(welcome))).await;
-    if !matches!(sent, Ok(Ok(()))) {
-        tracing::debug!(user = %me.username, "welcome not delivered; ending the connection");
+    if !send_welcome(&mut ws, &shared, &identity, &me).await {
         end_presence(&shared, conn_id, me.id, crate::store::now_ms());
-        ws::abort(ws.get_ref());
         return;
     }
 
@@ -120,6 +88,72 @@ pub async fn run(mut ws: Ws, identity: Identity, shared: Arc<Shared>, shutdown: 
     }
     end_presence(&shared, conn_id, user_id, left_at);
     outbox.clear();
+}
+
+/// Send the welcome and, when the caller has more rooms than one frame should carry, the
+/// rest in `welcome_rooms` pages, before anything else; all within one deadline, since a
+/// client that never reads must not hold the session here. False if the connection is over
+/// (refused with a reason, or reset).
+async fn send_welcome(ws: &mut Ws, shared: &Shared, identity: &Identity, me: &UserRef) -> bool {
+    let user_id = me.id;
+    let (mut presence, offline) = shared.hub.contacts(user_id);
+    let deadline = Instant::now() + ws::CLOSE_TIMEOUT * 5;
+    let read = shared
+        .store
+        .read(move |c| {
+            let page = queries::room_summaries_page(c, user_id, 0, queries::ROOM_PAGE_BYTES)?;
+            Ok((page, queries::offline_presence(c, &offline)?))
+        })
+        .await;
+    let ((rooms, mut more), offline) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            let (code, message) = e.to_client();
+            let error = error_frame(None, code, &message);
+            ws::refuse(ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
+            return false;
+        }
+    };
+    presence.extend(offline);
+    let mut after = rooms.last().map_or(0, |r| r.id);
+    let mut frame = to_json(&ServerFrame::Welcome(Welcome {
+        protocol: PROTOCOL_VERSION,
+        user: me.clone(),
+        token: identity.issued_token.clone(),
+        limits: shared.limits.clone(),
+        rooms,
+        presence,
+        more_rooms: more,
+    }));
+    loop {
+        let sent = tokio::time::timeout_at(deadline, ws.send(Message::text(frame))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::debug!(user = %me.username, "welcome not delivered; ending the connection");
+            ws::abort(ws.get_ref());
+            return false;
+        }
+        if !more {
+            return true;
+        }
+        let page = shared
+            .store
+            .read(move |c| {
+                queries::room_summaries_page(c, user_id, after, queries::ROOM_PAGE_BYTES)
+            })
+            .await;
+        let rooms;
+        (rooms, more) = match page {
+            Ok(page) => page,
+            Err(e) => {
+                let (code, message) = e.to_client();
+                let error = error_frame(None, code, &message);
+                ws::refuse(ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
+                return false;
+            }
+        };
+        after = rooms.last().map_or(after, |r| r.id);
+        frame = to_json(&ServerFrame::WelcomeRooms(WelcomeRooms { rooms, more }));
+    }
 }
 
 /// A connection of a server started with `--conformance-echo` (never on a chat server): no

@@ -25,3 +25,4 @@ mod rooms;
 mod search;
 mod slow_clients;
 mod threads_mentions;
+mod welcome;

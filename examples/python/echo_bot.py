@@ -50,6 +50,13 @@ async def session(seen, request_ids, started, unanswered):
         welcome = json.loads(await ws.recv())
         if welcome["type"] != "welcome":
             raise Refused(welcome.get("message"))
+        # An account in many rooms gets the rest of its room list in pages right after.
+        rooms = welcome["rooms"]
+        more = welcome.get("more_rooms", False)
+        while more:
+            page = json.loads(await ws.recv())
+            rooms += page["rooms"]
+            more = page["more"]
         me = welcome["user"]
         print(f"{me['username']} is listening on {URL}", flush=True)
         first = not started
@@ -93,7 +100,7 @@ async def session(seen, request_ids, started, unanswered):
                     "client_id": f"re-{content['message_id']}",
                 }))
 
-        for room in welcome["rooms"]:
+        for room in rooms:
             if first:
                 seen[room["id"]] = room["last_seq"]  # start from now, not from the beginning
                 continue

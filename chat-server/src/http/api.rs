@@ -79,6 +79,7 @@ impl<'a> Endpoint<'a> {
     /// The query parameters it takes; any other is refused, so a typo is not silently ignored.
     fn parameters(self) -> &'static [&'static str] {
         match self {
+            Endpoint::Rooms => &["after"],
             Endpoint::Events(_) => &["after", "before", "limit", "wait"],
             Endpoint::Search => &["q", "room_id", "from", "before", "after", "limit", "offset"],
             Endpoint::Files => &["name"],
@@ -135,7 +136,7 @@ pub async fn handle(conn: &Conn, request: Request) -> Response {
     match endpoint {
         Endpoint::Login => login(conn, request).await,
         Endpoint::Rooms => {
-            let frame = frame_of("list_rooms", Fields::new());
+            let frame = query_frame(query, ClientFrame::ListRooms, &[]);
             run(conn, &caller, frame).await
         }
         Endpoint::Messages(room) => send(conn, &caller, room, request).await,

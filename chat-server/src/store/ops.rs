@@ -104,6 +104,31 @@ fn insert_member(
     Ok(())
 }
 
+/// Refuse to put `user` in one more room when they are in `max` already (`max_rooms_per_user`):
+/// nobody can bury an account under rooms, and a welcome stays a bounded amount of work.
+fn check_room_allowance(
+    conn: &Connection,
+    user: &UserRef,
+    me: UserId,
+    max: u32,
+) -> Result<(), StoreError> {
+    let rooms: u32 = conn
+        .prepare_cached("SELECT count(*) FROM members WHERE user_id = ?1")?
+        .query_row([user.id], |r| r.get(0))?;
+    if rooms < max {
+        return Ok(());
+    }
+    let message = if user.id == me {
+        format!("you are in {rooms} rooms, the most one account may be in; leave one first")
+    } else {
+        format!(
+            "{} is in {rooms} rooms, the most one account may be in",
+            user.username
+        )
+    };
+    Err(refuse(ErrorCode::Forbidden, message))
+}
+
 fn summary(conn: &Connection, room_id: RoomId, user_id: UserId) -> Result<RoomSummary, StoreError> {
     queries::room_summary(conn, room_id, user_id)?
         .ok_or_else(|| refuse(ErrorCode::Internal, "room vanished while being read"))
@@ -198,6 +223,7 @@ pub fn create_room(
     title: String,
     topic: String,
     member_names: Vec<String>,
+    max_rooms: u32,
 ) -> Result<RoomSummary, StoreError> {
     if kind == RoomKind::Direct {
         return Err(refuse(
@@ -211,6 +237,9 @@ pub fn create_room(
         if user.id != creator.id && !invited.iter().any(|u| u.id == user.id) {
             invited.push(user);
         }
+    }
+    for user in std::iter::once(creator).chain(&invited) {
+        check_room_allowance(ctx.conn, user, creator.id, max_rooms)?;
     }
     ctx.conn
         .prepare_cached(
@@ -254,6 +283,7 @@ pub fn open_direct(
     ctx: &mut WriteCtx<'_>,
     me: &UserRef,
     username: &str,
+    max_rooms: u32,
 ) -> Result<RoomSummary, StoreError> {
     let peer = user_by_name_or_refuse(ctx.conn, username)?;
     if peer.id == me.id {
@@ -271,6 +301,8 @@ pub fn open_direct(
     if let Some(room_id) = existing {
         return summary(ctx.conn, room_id, me.id);
     }
+    check_room_allowance(ctx.conn, me, me.id, max_rooms)?;
+    check_room_allowance(ctx.conn, &peer, me.id, max_rooms)?;
     ctx.conn
         .prepare_cached(
             "INSERT INTO rooms (kind, title, direct_key, created_at) VALUES ('direct', '', ?1, ?2)",
@@ -309,6 +341,7 @@ pub fn join_room(
     ctx: &mut WriteCtx<'_>,
     me: &UserRef,
     room_id: RoomId,
+    max_rooms: u32,
 ) -> Result<RoomSummary, StoreError> {
     let room = queries::room(ctx.conn, room_id)?
         .filter(|r| r.kind.is_public())
@@ -320,6 +353,7 @@ pub fn join_room(
         })?;
     if queries::role_of(ctx.conn, room.id, me.id)?.is_none() {
         queries::check_not_archived(&room)?;
+        check_room_allowance(ctx.conn, me, me.id, max_rooms)?;
         let joined = EventContent::MemberJoined {
             user: me.clone(),
             role: Role::Member,
@@ -387,6 +421,7 @@ pub fn add_member(
     me: &UserRef,
     room_id: RoomId,
     username: &str,
+    max_rooms: u32,
 ) -> Result<(), StoreError> {
     let (room, role) = member_room(ctx.conn, room_id, me.id)?;
     require_manager(&room, role, "add members")?;
@@ -398,6 +433,7 @@ pub fn add_member(
             format!("{} is already a member", user.username),
         ));
     }
+    check_room_allowance(ctx.conn, &user, me.id, max_rooms)?;
     let added = EventContent::MemberAdded {
         user: user.clone(),
         role: Role::Member,

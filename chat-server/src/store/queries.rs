@@ -270,17 +270,41 @@ fn fill_direct_peer(
 }
 
 /// Every room of a user, with unread counts, oldest room first.
-pub fn room_summaries(conn: &Connection, user_id: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+/// Rooms read at most at once for a page of summaries.
+const SUMMARY_PAGE_ROOMS: u32 = 200;
+/// About how many bytes of room summaries one frame carries (a welcome, a `welcome_rooms`
+/// page, a `rooms` answer).
+pub const ROOM_PAGE_BYTES: usize = 128 * 1024;
+
+/// The caller's rooms with ids above `after`, by id, as many as fit in about `max_bytes` of
+/// JSON (at least one), and whether more follow. The welcome and `list_rooms` are sent in
+/// such pages, so neither grows with the number of rooms (or the size of their drafts).
+pub fn room_summaries_page(
+    conn: &Connection,
+    user_id: UserId,
+    after: RoomId,
+    max_bytes: usize,
+) -> Result<(Vec<RoomSummary>, bool), StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "{SUMMARY_SELECT} WHERE m.user_id = ?1 ORDER BY r.id"
+        "{SUMMARY_SELECT} WHERE m.user_id = ?1 AND m.room_id > ?2 ORDER BY m.room_id LIMIT ?3"
     ))?;
-    let mut rooms = stmt
-        .query_map([user_id], summary_from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    for room in &mut rooms {
-        fill_direct_peer(conn, room, user_id)?;
+    let mut rows = stmt.query(params![user_id, after, SUMMARY_PAGE_ROOMS + 1])?;
+    let mut rooms = Vec::new();
+    let mut bytes = 0;
+    while let Some(row) = rows.next()? {
+        if rooms.len() == SUMMARY_PAGE_ROOMS as usize {
+            return Ok((rooms, true));
+        }
+        let mut room = summary_from_row(row)?;
+        fill_direct_peer(conn, &mut room, user_id)?;
+        // Its share of the frame, with the comma between rooms.
+        bytes += serde_json::to_vec(&room).map_or(0, |json| json.len()) + 1;
+        if bytes > max_bytes && !rooms.is_empty() {
+            return Ok((rooms, true));
+        }
+        rooms.push(room);
     }
-    Ok(rooms)
+    Ok((rooms, false))
 }
 
 pub fn room_summary(

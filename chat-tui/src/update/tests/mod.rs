@@ -74,6 +74,7 @@ pub fn welcome(rooms: Vec<RoomSummary>) -> Welcome {
         limits: Limits::default(),
         rooms,
         presence: vec![PresenceInfo::online(user(2, "bob"))],
+        more_rooms: false,
     }
 }
 
