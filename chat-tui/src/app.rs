@@ -5,13 +5,11 @@ use crate::backoff::Rng;
 use crate::cache::{Cache, CacheWorker};
 use crate::config::Resolved;
 use crate::graphics::ImageMode;
-use crate::model::{DesktopNotify, Model, Room, Settings};
+use crate::model::{DesktopNotify, Model, Settings};
 use crate::msg::{CacheOp, Effect, Msg, RequestError};
 use crate::net::{Connection, Envelope};
-use crate::outbox::Outbox;
 use crate::session::{self, ProfilePaths, Session};
 use crate::terminal;
-use crate::timeline::Timeline;
 use crate::update::{start, update};
 use crate::view::theme::Theme;
 use crate::view::view;
@@ -53,12 +51,19 @@ fn utc_offset_secs() -> i32 {
     chrono::Local::now().offset().local_minus_utc()
 }
 
-/// Build the model from the cache and the saved login: this is what shows before any network.
+/// The saved login, if it is for the server (and the user, when one was asked for) of this run.
+pub fn saved_login(options: &Options) -> Option<Session> {
+    let config = &options.config;
+    session::load(&options.paths.session).filter(|s| {
+        s.server == config.server && config.user.as_ref().is_none_or(|u| *u == s.username)
+    })
+}
+
+/// Build the model from the saved login and its account's cache: this is what shows before
+/// any network.
 pub fn initial_model(options: &Options, cache: &Cache) -> anyhow::Result<Model> {
     let config = &options.config;
-    let saved = session::load(&options.paths.session).filter(|s| {
-        s.server == config.server && config.user.as_ref().is_none_or(|u| *u == s.username)
-    });
+    let saved = saved_login(options);
     let mut model = Model::new(
         config.server.clone(),
         config.user.clone(),
@@ -71,24 +76,7 @@ pub fn initial_model(options: &Options, cache: &Cache) -> anyhow::Result<Model> 
     if let Some(saved) = saved {
         model.token = Some(saved.token);
         model.login.username = saved.username;
-        let cached = cache.load()?;
-        model.me = cached.me;
-        for (summary, events) in cached.rooms {
-            let last = events.last().map_or(0, |e| e.seq);
-            let id = summary.id;
-            model
-                .rooms
-                .insert(id, Room::new(summary, Timeline::from_cache(events, last)));
-        }
-        model.outbox = Outbox::from_items(cached.outbox);
-        // Back where the user was, with what they were writing there.
-        model.drafts = cached.drafts;
-        model.selected = cached.selected.filter(|id| model.rooms.contains_key(id));
-        if let Some(id) = model.selected {
-            let draft = model.drafts.remove(&id).unwrap_or_default();
-            model.input.set(draft.clone());
-            model.draft_saved = draft;
-        }
+        crate::update::install_account(&mut model, cache.load()?);
     }
     Ok(model)
 }
@@ -98,6 +86,11 @@ struct Runtime {
     connection: Option<Connection>,
     generation: u64,
     cache: CacheWorker,
+    /// Where the cache worker sends what it reads.
+    cache_msgs: UnboundedSender<Msg>,
+    /// The (server, user) whose cache file the worker has open; none before a login (an
+    /// in-memory cache then holds what there is, which belongs to nobody yet).
+    account: Option<(String, String)>,
     paths: ProfilePaths,
     client_name: String,
     /// Where saved files go.
@@ -105,16 +98,29 @@ struct Runtime {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let cache = Cache::open(&options.paths.cache)?;
+    let saved = saved_login(&options);
+    let legacy_owner_server = saved
+        .as_ref()
+        .map_or(options.config.server.as_str(), |s| s.server.as_str());
+    if let Err(e) = crate::cache::adopt_legacy(&options.paths, legacy_owner_server) {
+        tracing::error!("cannot adopt the profile's old cache: {e}");
+    }
+    let account = saved.map(|s| (s.server, s.username));
+    let cache = match &account {
+        Some((server, username)) => Cache::open(&options.paths.cache_for(server, username))?,
+        None => Cache::in_memory()?,
+    };
     let mut model = initial_model(&options, &cache)?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Envelope>();
     let (cache_tx, mut cache_rx) = mpsc::unbounded_channel::<Msg>();
-    let worker = CacheWorker::spawn(cache, cache_tx);
+    let worker = CacheWorker::spawn(cache, cache_tx.clone());
     let mut runtime = Runtime {
         msgs: tx.clone(),
         connection: None,
         generation: 0,
         cache: worker,
+        cache_msgs: cache_tx,
+        account,
         paths: options.paths.clone(),
         client_name: client_name(&options.profile),
         download_dir: options.config.download_dir.clone(),
@@ -180,6 +186,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             if !runtime.accepts(generation) {
                 continue;
             }
+            if let Msg::Connected(welcome) = &msg {
+                // Each account has its own cache: what came before goes to the old one.
+                let username = welcome.user.username.clone();
+                runtime.perform(&mut model, std::mem::take(&mut effects), &mut terminal);
+                if let Some(loaded) = runtime.open_account(&model.server_url, &username) {
+                    model.now = now_ms();
+                    effects.extend(update(&mut model, loaded));
+                }
+            }
             let ends_connection =
                 matches!(msg, Msg::ConnectFailed { .. } | Msg::Disconnected { .. });
             model.now = now_ms();
@@ -219,6 +234,31 @@ fn draw(
 }
 
 impl Runtime {
+    /// Switch the cache worker to the cache of (`server`, `username`), after finishing every
+    /// write queued for the previous one; what that cache holds comes back as the message
+    /// that installs it. None when it is the account already open.
+    fn open_account(&mut self, server: &str, username: &str) -> Option<Msg> {
+        let key = (server.to_string(), username.to_string());
+        if self.account.as_ref() == Some(&key) {
+            return None;
+        }
+        self.cache.finish();
+        let path = self.paths.cache_for(server, username);
+        let opened = Cache::open(&path).and_then(|cache| Ok((cache.load()?, cache)));
+        let (cached, cache) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                // Never write into another account's file: this run keeps its state in memory.
+                tracing::error!("cannot open the cache {}: {e}", path.display());
+                let cache = Cache::in_memory().ok()?;
+                (Default::default(), cache)
+            }
+        };
+        self.cache = CacheWorker::spawn(cache, self.cache_msgs.clone());
+        self.account = Some(key);
+        Some(Msg::AccountLoaded(Box::new(cached)))
+    }
+
     /// Messages from a connection other than the current one are stale.
     fn accepts(&self, generation: Option<u64>) -> bool {
         match generation {
@@ -270,6 +310,9 @@ impl Runtime {
                     if let Err(e) = session::forget(&self.paths.session) {
                         tracing::error!("cannot remove the saved login: {e}");
                     }
+                    // Logged out: the next login, whoever it is, reads its cache afresh (what
+                    // the logout kept of this one included).
+                    self.account = None;
                 }
                 Effect::Cache(op) => cache_ops.push(op),
                 Effect::LoadOlder { room_id, before } => {
@@ -451,12 +494,7 @@ mod tests {
     #[test]
     fn a_restart_reopens_the_room_i_was_in_with_its_draft() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths = ProfilePaths {
-            dir: dir.path().to_path_buf(),
-            session: dir.path().join("session.json"),
-            cache: dir.path().join("cache.sqlite"),
-            log: dir.path().join("chat-tui.log"),
-        };
+        let paths = ProfilePaths::in_dir(dir.path().to_path_buf());
         let config = Config::default().resolve("default");
         let session = Session {
             server: config.server.clone(),
@@ -464,7 +502,7 @@ mod tests {
             token: "t".into(),
         };
         session::save(&paths.session, &session).expect("save");
-        let mut cache = Cache::open(&paths.cache).expect("cache");
+        let mut cache = Cache::open(&paths.cache_for(&config.server, "alice")).expect("cache");
         let mut quiet = summary(GENERAL, RoomKind::Channel, "general", 3);
         quiet.title = "quiet".into();
         let busy = summary(GENERAL + 1, RoomKind::Channel, "busy", 9);

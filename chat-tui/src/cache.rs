@@ -60,10 +60,12 @@ pub enum CacheError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cache contents: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("cannot move the cache: {0}")]
+    Move(String),
 }
 
 /// What the cache held at start-up.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Cached {
     pub me: Option<UserRef>,
     /// Each room with its newest contiguous run of events.
@@ -309,11 +311,49 @@ impl Cache {
                          DELETE FROM drafts;",
                     )?;
                 }
+                CacheOp::ClearHistory => {
+                    tx.execute_batch(
+                        "DELETE FROM meta; DELETE FROM rooms; DELETE FROM events;
+                         DELETE FROM drafts;",
+                    )?;
+                }
             }
         }
         tx.commit()?;
         Ok(())
     }
+}
+
+/// A cache from before caches were kept per account (`cache.sqlite`, shared by whoever logged
+/// in on the profile) goes to the account it names (`me`), so its queued messages are sent
+/// when that user logs in; `server` is the server that account was on. A cache that names no
+/// account, or whose account has a cache already, stays where it is: nothing is deleted.
+pub fn adopt_legacy(paths: &crate::session::ProfilePaths, server: &str) -> Result<(), CacheError> {
+    let legacy = &paths.legacy_cache;
+    if !legacy.exists() {
+        return Ok(());
+    }
+    // Opened and closed: the last connection to close folds the WAL into the file.
+    let me = Cache::open(legacy)?.load()?.me;
+    let Some(me) = me else {
+        return Ok(());
+    };
+    let target = paths.cache_for(server, &me.username);
+    if target.exists() {
+        return Ok(());
+    }
+    std::fs::rename(legacy, &target).map_err(|e| CacheError::Move(e.to_string()))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut from = legacy.clone().into_os_string();
+        from.push(suffix);
+        let mut to = target.clone().into_os_string();
+        to.push(suffix);
+        if Path::new(&from).exists() {
+            std::fs::rename(&from, &to).map_err(|e| CacheError::Move(e.to_string()))?;
+        }
+    }
+    tracing::info!("moved the profile's cache to {}", target.display());
+    Ok(())
 }
 
 enum Job {
@@ -378,8 +418,9 @@ impl CacheWorker {
         }
     }
 
-    /// Finish every queued write, then stop (called on exit so nothing typed is lost).
-    pub fn finish(mut self) {
+    /// Finish every queued write, then stop (called on exit so nothing typed is lost, and
+    /// before another account's cache is opened).
+    pub fn finish(&mut self) {
         self.jobs.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -550,6 +591,42 @@ mod tests {
         let cached = cache.load().expect("load");
         assert_eq!(cached.outbox[0].text, "hi");
         assert_eq!(cached.outbox[0].state, OutboxState::Queued);
+    }
+
+    #[test]
+    fn the_old_shared_cache_goes_to_the_account_it_names_with_its_queue() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = crate::session::ProfilePaths::in_dir(dir.path().to_path_buf());
+        let mut old = Cache::open(&paths.legacy_cache).expect("open");
+        let item = OutboxItem {
+            client_id: "x".into(),
+            room_id: 1,
+            room_name: "#general".into(),
+            text: "alice queued this while offline".into(),
+            created: 5,
+            state: OutboxState::Queued,
+            reply_to: None,
+            action: false,
+            attachments: Vec::new(),
+        };
+        old.apply(&[
+            CacheOp::Me(UserRef {
+                id: 1,
+                username: "alice".into(),
+            }),
+            CacheOp::OutboxPut(item),
+        ])
+        .expect("write");
+        drop(old);
+        adopt_legacy(&paths, "ws://s:1").expect("adopt");
+        assert!(!paths.legacy_cache.exists());
+        let alice = Cache::open(&paths.cache_for("ws://s:1", "alice")).expect("open");
+        let cached = alice.load().expect("load");
+        assert_eq!(cached.outbox[0].text, "alice queued this while offline");
+        // Nothing for bob, and adopting again is a no-op.
+        let bob = Cache::open(&paths.cache_for("ws://s:1", "bob")).expect("open");
+        assert!(bob.load().expect("load").outbox.is_empty());
+        adopt_legacy(&paths, "ws://s:1").expect("again");
     }
 
     #[test]

@@ -21,7 +21,8 @@ struct Args {
     /// not used).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// Profile: its own server, login and cache, from [profiles.NAME] in the config file.
+    /// Profile: its own server, login and cache, from [profiles.NAME] in the config file. One
+    /// chat-tui runs per profile: a second user on this machine runs with --profile NAME.
     #[arg(long, value_name = "NAME", default_value = "default")]
     profile: String,
     /// Config file (default: config.toml in the platform config directory, e.g.
@@ -68,6 +69,8 @@ fn run() -> anyhow::Result<()> {
         .context("cannot find a home directory for the profile's data")?;
     session::ensure_dir(&paths.dir)
         .with_context(|| format!("cannot create {}", paths.dir.display()))?;
+    // Held until the process ends; refused before the terminal is touched.
+    let _lock = session::ProfileLock::acquire(&paths.dir, &args.profile)?;
     init_logging(&paths.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

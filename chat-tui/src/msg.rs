@@ -43,6 +43,10 @@ pub enum Msg {
     PingSent,
     /// Round-trip time of the connection's last ping.
     Rtt(u32),
+    /// What the cache of the account just logged in to holds (its rooms, history, outbox and
+    /// drafts), read by the runtime before that account's welcome: each (server, user) pair
+    /// has a cache of its own.
+    AccountLoaded(Box<crate::cache::Cached>),
     /// Older events of a room found in the local cache (empty: ask the server).
     CachedOlder {
         room_id: RoomId,
@@ -223,6 +227,9 @@ pub enum CacheOp {
     },
     /// The room in view, to open it again next time.
     Selected(RoomId),
-    /// Logged out: nothing of this account stays on disk.
+    /// Logged out with nothing left to send: nothing of this account stays on disk.
     Clear,
+    /// Everything but the outbox: logged out with messages still to send (kept for the next
+    /// login), or the server's account of this name is a new one.
+    ClearHistory,
 }

@@ -32,6 +32,7 @@ mod send;
 pub(crate) mod tests;
 mod unsent;
 
+pub use connection::install_account;
 use connection::*;
 pub use files::transfers_text;
 use files::*;
@@ -113,6 +114,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 *ping_sent = None;
             }
         }
+        Msg::AccountLoaded(cached) => install_account(model, *cached),
         Msg::CachedOlder {
             room_id,
             before,

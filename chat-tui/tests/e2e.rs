@@ -40,6 +40,21 @@ impl Tui {
     /// A terminal that answers chat-tui's graphics question with `answers`, as kitty or a
     /// sixel terminal would.
     fn start_answering(name: &'static str, home: &Path, url: &str, answers: &'static [u8]) -> Tui {
+        Tui::spawn(name, home, url, answers, &[])
+    }
+
+    /// With more arguments after `--server URL --user NAME` (`--profile bob`).
+    fn start_with(name: &'static str, home: &Path, url: &str, args: &[&str]) -> Tui {
+        Tui::spawn(name, home, url, b"", args)
+    }
+
+    fn spawn(
+        name: &'static str,
+        home: &Path,
+        url: &str,
+        answers: &'static [u8],
+        args: &[&str],
+    ) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -50,6 +65,7 @@ impl Tui {
             .unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_chat-tui"));
         cmd.args(["--server", url, "--user", name]);
+        cmd.args(args);
         cmd.env("XDG_DATA_HOME", home.join("data"));
         cmd.env("XDG_CONFIG_HOME", home.join("config"));
         cmd.env("HOME", home);
@@ -134,6 +150,21 @@ impl Tui {
 
     fn wait_text(&self, text: &str) -> String {
         self.wait_for(text, |s| s.contains(text))
+    }
+
+    /// The exit of a client that ends by itself, with what it printed.
+    fn wait_exit(mut self) -> (portable_pty::ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit", self.name);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let printed = String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned();
+        (status, printed)
     }
 
     /// Quit with Ctrl-C and check the terminal was given back (alternate screen left).
@@ -778,5 +809,123 @@ async fn pictures_are_previewed_in_kitty_graphics_and_in_coloured_blocks() {
     })
     .await
     .unwrap();
+    server.stop().await;
+}
+
+/// The README's way to chat with yourself, followed by someone who skipped a step: a second
+/// client on alice's profile is refused and names `--profile`; bob runs on a profile of his
+/// own. Later bob logs in on alice's (default) profile while she is away: her message queued
+/// offline waits in her account's cache, and goes out, once, when she logs in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_has_one_client_and_each_users_queue_survives_the_other_logging_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("chat.sqlite");
+    let server = start_server(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let addr = server.addr;
+    let url = server.url();
+    let homes = register_alice_and_bob(&url, dir.path()).await;
+    // One person's machine: alice's home for both.
+    let home = homes[0].clone();
+
+    let (alice, bob) = tokio::task::spawn_blocking({
+        let (url, home) = (url.clone(), home.clone());
+        move || {
+            let mut alice = Tui::start("alice", &home, &url);
+            alice.wait_text("log in");
+            alice.line(PASSWORD);
+            alice.wait_text("● connected");
+            alice.line("/create channel general @bob");
+            alice.wait_text("alice created channel general");
+
+            let (status, printed) = Tui::start("bob", &home, &url).wait_exit();
+            assert!(!status.success());
+            assert!(
+                printed.contains(r#"another chat-tui is using profile "default""#),
+                "{printed}"
+            );
+            assert!(printed.contains("--profile"), "{printed}");
+            assert!(
+                !printed.contains("\x1b[?1049h"),
+                "refused before the terminal was taken: {printed:?}"
+            );
+            alice.wait_text("● connected");
+
+            let mut bob = Tui::start_with("bob", &home, &url, &["--profile", "bob"]);
+            bob.wait_text("log in");
+            bob.line(PASSWORD);
+            bob.wait_text("#general");
+            (alice, bob)
+        }
+    })
+    .await
+    .unwrap();
+
+    server.stop().await;
+
+    tokio::task::spawn_blocking(move || {
+        let mut alice = alice;
+        alice.wait_text("reconnecting in");
+        alice.line("alice queued this while offline");
+        alice.wait_text("alice queued this while offline ◷ sending");
+        alice.quit();
+        bob.quit();
+    })
+    .await
+    .unwrap();
+
+    let server = start_server(&db, addr).await;
+
+    tokio::task::spawn_blocking({
+        let (url, home) = (url.clone(), home.clone());
+        move || {
+            // bob on the default profile, alice's client gone: allowed, and his own account.
+            let mut bob = Tui::start("bob", &home, &url);
+            bob.wait_text("log in");
+            bob.line(PASSWORD);
+            let screen = bob.wait_text("● connected");
+            assert!(!screen.contains("◷ sending"), "{screen}");
+            bob.quit();
+
+            // alice again (the saved login is bob's now, so she logs in): her queue is there.
+            let mut alice = Tui::start("alice", &home, &url);
+            alice.wait_text("log in");
+            alice.line(PASSWORD);
+            alice.wait_for("the queued message to be sent", |s| {
+                s.contains("● connected")
+                    && s.contains("alice queued this while offline")
+                    && !s.contains("◷ sending")
+            });
+            alice.keys("/unsent");
+            std::thread::sleep(Duration::from_millis(50));
+            alice.keys("\r");
+            alice.wait_text("every message was sent");
+            alice.keys("\x1b");
+            alice.quit();
+        }
+    })
+    .await
+    .unwrap();
+
+    let auth = Auth::Password {
+        username: "bob".into(),
+        password: PASSWORD.into(),
+    };
+    let checker = Client::connect(&server.url(), auth).await.unwrap();
+    let room = checker
+        .welcome()
+        .rooms
+        .iter()
+        .find(|r| r.kind == RoomKind::Channel)
+        .unwrap()
+        .id;
+    let history = checker.history_after(room, 0, 100).await.unwrap();
+    let queued = history
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text, .. }) if text == "alice queued this while offline")
+        })
+        .count();
+    assert_eq!(queued, 1, "sent exactly once");
     server.stop().await;
 }

@@ -103,12 +103,33 @@ pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Eff
         rtt_ms: None,
         ping_sent: None,
     };
-    let switched_account = model.me.as_ref().is_some_and(|me| me.id != welcome.user.id);
-    if switched_account {
+    // The account's own cache is loaded by now (`install_account`); a different id under the
+    // same name is a new account (the server's database was replaced, say): its rooms are not
+    // ours, and messages queued for the old one must not go to rooms of the same number. They
+    // stay, failed, for /unsent to copy back.
+    let new_account = model.me.as_ref().is_some_and(|me| me.id != welcome.user.id);
+    if new_account {
         model.rooms.clear();
-        model.outbox = Default::default();
         model.selected = None;
-        fx.push(Effect::Cache(CacheOp::Clear));
+        fx.push(Effect::Cache(CacheOp::ClearHistory));
+        let reason = format!(
+            "written for an earlier account named {} on this server",
+            welcome.user.username
+        );
+        let ids: Vec<String> = model
+            .outbox
+            .items()
+            .iter()
+            .filter(|i| !matches!(i.state, OutboxState::Failed(_)))
+            .map(|i| i.client_id.clone())
+            .collect();
+        for client_id in ids {
+            model.outbox.fail(&client_id, reason.clone());
+            fx.push(Effect::Cache(CacheOp::OutboxFailed {
+                client_id,
+                reason: reason.clone(),
+            }));
+        }
     }
     if let Some(token) = welcome.token.clone() {
         model.token = Some(token.clone());
@@ -158,6 +179,32 @@ pub(crate) fn on_connected(model: &mut Model, welcome: Welcome, fx: &mut Vec<Eff
         flush_receipts(model, id, fx);
     }
     pump_outbox(model, fx);
+}
+
+/// Take what an account's cache holds (the runtime reads it when that account logs in, or at
+/// start for the saved login): its rooms and history, its queued and failed messages, its
+/// drafts and the room that was open. What the model held belonged to another account, whose
+/// cache kept it.
+pub fn install_account(model: &mut Model, cached: crate::cache::Cached) {
+    model.me = cached.me;
+    model.rooms.clear();
+    for (summary, events) in cached.rooms {
+        let last = events.last().map_or(0, |e| e.seq);
+        let id = summary.id;
+        model
+            .rooms
+            .insert(id, Room::new(summary, Timeline::from_cache(events, last)));
+    }
+    model.outbox = crate::outbox::Outbox::from_items(cached.outbox);
+    // Back where the user was, with what they were writing there.
+    model.drafts = cached.drafts;
+    model.selected = cached.selected.filter(|id| model.rooms.contains_key(id));
+    let draft = model
+        .selected
+        .and_then(|id| model.drafts.remove(&id))
+        .unwrap_or_default();
+    model.input.set(draft.clone());
+    model.draft_saved = draft;
 }
 
 /// Take the server's word for a room's summary and start catching up on what we lack.

@@ -221,9 +221,10 @@ pub(crate) fn run_command(model: &mut Model, command: Command, fx: &mut Vec<Effe
             let waiting = model.outbox.waiting();
             if waiting > 0 && !model.confirm_logout {
                 model.confirm_logout = true;
+                let me = model.me.as_ref().map_or("you", |m| m.username.as_str());
                 notice(
                     model,
-                    format!("{waiting} message(s) not sent yet would be lost: /logout again to log out anyway"),
+                    format!("{waiting} message(s) not sent yet stay on this device until {me} logs in again: /logout again to log out"),
                     true,
                 );
                 return;
@@ -450,7 +451,13 @@ pub(crate) const NOT_REVOKED: &str =
 pub(crate) fn logout(model: &mut Model, reason: Option<String>, fx: &mut Vec<Effect>) {
     fx.push(Effect::Disconnect);
     fx.push(Effect::ForgetSession);
-    fx.push(Effect::Cache(CacheOp::Clear));
+    // Messages not sent yet (or refused, not yet looked at) are never thrown away: the
+    // account's cache keeps them for its next login; only its history goes.
+    fx.push(Effect::Cache(if model.outbox.items().is_empty() {
+        CacheOp::Clear
+    } else {
+        CacheOp::ClearHistory
+    }));
     connection_reset(model);
     model.conn = Connection::Offline;
     model.token = None;

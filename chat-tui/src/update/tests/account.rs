@@ -144,3 +144,88 @@ fn the_login_form_says_what_the_server_answered_and_checks_the_address_first() {
     let error = model.login.error.clone().unwrap_or_default();
     assert!(error.contains("port"), "{error}");
 }
+
+fn queue_offline(model: &mut Model, text: &str) {
+    lose_connection(model);
+    type_text(model, text);
+    update(model, key(KeyCode::Enter));
+    assert_eq!(model.outbox.waiting(), 1);
+}
+
+#[test]
+fn logging_out_with_a_queued_message_keeps_it_for_the_next_login() {
+    let mut model = connected_model();
+    queue_offline(&mut model, "alice queued this while offline");
+    run(&mut model, "/logout");
+    let said = model
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(
+        said.contains("stay on this device until alice logs in again"),
+        "{said}"
+    );
+    let fx = run(&mut model, "/logout");
+    assert_eq!(model.screen, Screen::Login);
+    assert!(fx.contains(&Effect::Cache(CacheOp::ClearHistory)), "{fx:?}");
+    assert!(
+        !fx.contains(&Effect::Cache(CacheOp::Clear)),
+        "the outbox on disk is not cleared"
+    );
+}
+
+#[test]
+fn an_account_cache_brings_back_its_queue_and_a_new_account_of_that_name_fails_it_visibly() {
+    let mut model = login_screen();
+    let queued = OutboxItem {
+        client_id: "q1".into(),
+        room_id: GENERAL,
+        room_name: "#general".into(),
+        text: "alice queued this while offline".into(),
+        created: 1,
+        state: OutboxState::Queued,
+        reply_to: None,
+        action: false,
+        attachments: Vec::new(),
+    };
+    let cached = crate::cache::Cached {
+        me: Some(user(1, "alice")),
+        rooms: vec![(summary(GENERAL, RoomKind::Channel, "general", 3), vec![])],
+        outbox: vec![queued.clone()],
+        ..Default::default()
+    };
+    // The same account returns: its queue is sent once connected.
+    let mut same = login_screen();
+    update(&mut same, Msg::AccountLoaded(Box::new(cached.clone())));
+    let fx = update(
+        &mut same,
+        Msg::Connected(Box::new(welcome(vec![summary(
+            GENERAL,
+            RoomKind::Channel,
+            "general",
+            3,
+        )]))),
+    );
+    assert_eq!(
+        sends(&fx),
+        [("q1".to_string(), queued.text.clone())],
+        "{fx:?}"
+    );
+
+    // Another account under the same name (the server's database was replaced): its rooms
+    // are not ours and nothing goes to them, but the message stays in /unsent.
+    update(&mut model, Msg::AccountLoaded(Box::new(cached)));
+    let mut other = welcome(vec![summary(GENERAL, RoomKind::Channel, "other", 3)]);
+    other.user = user(7, "alice");
+    let fx = update(&mut model, Msg::Connected(Box::new(other)));
+    assert!(sends(&fx).is_empty(), "{fx:?}");
+    assert!(fx.contains(&Effect::Cache(CacheOp::ClearHistory)), "{fx:?}");
+    assert!(!fx.contains(&Effect::Cache(CacheOp::Clear)));
+    let failed: Vec<_> = model.outbox.failed().map(|i| i.text.clone()).collect();
+    assert_eq!(failed, [queued.text]);
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Cache(CacheOp::OutboxFailed { client_id, .. }) if client_id == "q1"
+    )));
+}
