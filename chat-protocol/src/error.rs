@@ -21,6 +21,8 @@ pub enum ErrorCode {
     TooLarge,
     /// Too many requests; slow down and retry.
     RateLimited,
+    /// A search would cost the server more work than one request may: narrow it.
+    TooBroad,
     /// The server failed; the request may be retried.
     Internal,
     /// A code this version of the crate does not know yet.
@@ -38,6 +40,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooBroad => "too_broad",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

@@ -31,6 +31,10 @@ pub struct Limits {
     /// added to one more is refused, so nobody can bury an account under rooms.
     #[serde(default = "default_max_rooms_per_user")]
     pub max_rooms_per_user: u32,
+    /// Most work one search may cost the server, in milliseconds: a query that needs more is
+    /// refused with `too_broad` (narrow it with more or longer words, `in:` or `from:`).
+    #[serde(default = "default_max_search_ms")]
+    pub max_search_ms: u32,
 }
 
 fn default_max_reaction_chars() -> usize {
@@ -38,6 +42,10 @@ fn default_max_reaction_chars() -> usize {
 }
 
 fn default_max_rooms_per_user() -> u32 {
+    1000
+}
+
+fn default_max_search_ms() -> u32 {
     1000
 }
 
@@ -59,6 +67,7 @@ impl Default for Limits {
             max_reaction_chars: default_max_reaction_chars(),
             max_upload_bytes: default_max_upload_bytes(),
             max_rooms_per_user: default_max_rooms_per_user(),
+            max_search_ms: default_max_search_ms(),
         }
     }
 }

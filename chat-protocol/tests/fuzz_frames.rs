@@ -436,9 +436,9 @@ fn limits() -> impl Strategy<Value = Limits> {
             any::<usize>(),
         ),
         (any::<u32>(), any::<u32>(), any::<u32>(), any::<u64>()),
-        (any::<usize>(), any::<u64>(), any::<u32>()),
+        (any::<usize>(), any::<u64>(), any::<u32>(), any::<u32>()),
     )
-        .prop_map(|((a, b, c, d), (e, f, g, h), (i, j, k))| Limits {
+        .prop_map(|((a, b, c, d), (e, f, g, h), (i, j, k, l))| Limits {
             max_frame_bytes: a,
             max_message_chars: b,
             max_title_chars: c,
@@ -450,6 +450,7 @@ fn limits() -> impl Strategy<Value = Limits> {
             max_reaction_chars: i,
             max_upload_bytes: j,
             max_rooms_per_user: k,
+            max_search_ms: l,
         })
 }
 

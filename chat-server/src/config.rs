@@ -50,6 +50,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Most rooms one account may be in.
     pub max_rooms_per_user: u32,
+    /// Most work one search may take, in milliseconds.
+    pub max_search_ms: u32,
     /// Serve `GET /metrics` to any address, not only loopback.
     pub metrics_public: bool,
     /// Longest `wait` a long-poll for events may ask for, in seconds.
@@ -101,6 +103,7 @@ impl Default for Config {
             registrations_per_address_per_hour: 20,
             max_upload_bytes: 50 * 1024 * 1024,
             max_rooms_per_user: limits.max_rooms_per_user,
+            max_search_ms: limits.max_search_ms,
             metrics_public: false,
             long_poll_max_secs: 60,
             conformance_echo: false,
@@ -188,6 +191,7 @@ impl Config {
             ("long_poll_max_secs", self.long_poll_max_secs),
             ("max_upload_bytes", self.max_upload_bytes),
             ("max_rooms_per_user", u64::from(self.max_rooms_per_user)),
+            ("max_search_ms", u64::from(self.max_search_ms)),
             (
                 "registrations_per_address_per_hour",
                 u64::from(self.registrations_per_address_per_hour),
@@ -233,6 +237,7 @@ impl Config {
             max_reaction_chars: self.max_reaction_chars,
             max_upload_bytes: self.max_upload_bytes,
             max_rooms_per_user: self.max_rooms_per_user,
+            max_search_ms: self.max_search_ms,
         }
     }
 

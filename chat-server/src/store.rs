@@ -22,7 +22,9 @@ pub use writer::{CommitListener, WriteCtx, Writer};
 use chat_protocol::{ErrorCode, Millis, RoomId, UserId};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// Why a store call failed. `Refused` is the client's fault and becomes an error frame as is;
@@ -43,6 +45,9 @@ pub enum StoreError {
     ReadCancelled,
     #[error("{0}")]
     Unavailable(String),
+    /// A bounded read ([`Store::read_bounded`]) ran out of its time.
+    #[error("the request needed more than {0} ms of the server's work")]
+    OverBudget(u64),
 }
 
 impl StoreError {
@@ -55,6 +60,7 @@ impl StoreError {
     pub fn to_client(&self) -> (ErrorCode, String) {
         match self {
             StoreError::Refused(code, message) => (*code, message.clone()),
+            StoreError::OverBudget(_) => (ErrorCode::TooBroad, format!("{self}; narrow it")),
             other => {
                 tracing::error!("store error: {other}");
                 (
@@ -188,7 +194,7 @@ fn configure_writer(
     // While the search indexer or the checkpointer holds the write lock for a moment, retry
     // every 100 µs (SQLite's own handler sleeps in steps of up to 100 ms), for at most 5 s.
     conn.busy_handler(Some(|attempt: i32| {
-        std::thread::sleep(std::time::Duration::from_micros(100));
+        std::thread::sleep(Duration::from_micros(100));
         attempt < 50_000
     }))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -254,20 +260,110 @@ pub fn open_server_writer(
     Ok((conn, checkpointer))
 }
 
-/// Read-only connections handed out to blocking tasks, at most `max` at once.
+/// Read-only connections handed out to blocking tasks, at most `max` at once; bounded reads
+/// (searches) may hold at most half of them, so the other reads always have the rest.
 pub struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+    bounded_permits: Arc<Semaphore>,
 }
 
 impl ReadPool {
     pub fn new(path: &Path, max: usize) -> ReadPool {
+        let max = max.max(1);
         ReadPool {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(max.max(1)),
+            permits: Arc::new(Semaphore::new(max)),
+            bounded_permits: Arc::new(Semaphore::new((max / 2).max(1))),
         }
+    }
+
+    /// Run a read on a pooled connection on the blocking pool.
+    pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let pool = self.clone();
+        // Held by the blocking task: a read whose caller has gone still counts until it ends.
+        let permit = pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::ReadCancelled)?;
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.give_back(conn);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::ReadCancelled)?
+    }
+
+    /// A read whose cost a client chooses (a search): it runs on at most half of the read
+    /// connections, is interrupted after `budget` of work ([`StoreError::OverBudget`]), and
+    /// as soon as the future is dropped (its client has gone), so it never runs for nobody.
+    pub async fn read_bounded<R, F>(
+        self: &Arc<Self>,
+        budget: Duration,
+        f: F,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let pool = self.clone();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(cancelled.clone());
+        let share = pool
+            .bounded_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::ReadCancelled)?;
+        let permit = pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::ReadCancelled)?;
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            // The budget counts from the start of the work, not from the wait for a connection.
+            let deadline = Instant::now() + budget;
+            let over = Arc::new(AtomicBool::new(false));
+            let (flag, over_flag) = (cancelled.clone(), over.clone());
+            conn.progress_handler(
+                PROGRESS_STEPS,
+                Some(move || {
+                    if Instant::now() >= deadline {
+                        over_flag.store(true, Ordering::Relaxed);
+                    }
+                    over_flag.load(Ordering::Relaxed) || flag.load(Ordering::Relaxed)
+                }),
+            );
+            let result = f(&conn);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            pool.give_back(conn);
+            drop((permit, share));
+            match result {
+                Err(StoreError::Sqlite(e)) if interrupted(&e) => {
+                    Err(if over.load(Ordering::Relaxed) {
+                        StoreError::OverBudget(budget.as_millis() as u64)
+                    } else {
+                        StoreError::ReadCancelled
+                    })
+                }
+                other => other,
+            }
+        })
+        .await
+        .map_err(|_| StoreError::ReadCancelled)?
     }
 
     fn open(&self) -> Result<Connection, StoreError> {
@@ -277,7 +373,7 @@ impl ReadPool {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
@@ -304,6 +400,18 @@ pub struct Store {
     reads: Arc<ReadPool>,
 }
 
+/// SQLite virtual-machine steps between two looks at a bounded read's deadline.
+const PROGRESS_STEPS: i32 = 1000;
+
+/// Raises the flag when the future that owns it is dropped: its caller has gone.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 impl Store {
     pub fn new(writer: Writer, reads: ReadPool) -> Store {
         Store {
@@ -318,20 +426,110 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let pool = self.reads.clone();
-        let _permit = pool
-            .permits
-            .acquire()
+        self.reads.read(f).await
+    }
+
+    /// A read whose cost a client chooses (a search): see [`ReadPool::read_bounded`].
+    pub async fn read_bounded<R, F>(&self, budget: Duration, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.reads.read_bounded(budget, f).await
+    }
+}
+
+fn interrupted(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query that never ends by itself.
+    fn forever(conn: &Connection) -> Result<i64, StoreError> {
+        Ok(conn.query_row(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+             SELECT count(*) FROM n",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn pool(dir: &tempfile::TempDir, max: usize) -> Arc<ReadPool> {
+        let path = dir.path().join("chat.sqlite");
+        drop(open_write_connection(&path, Durability::Normal).expect("create"));
+        Arc::new(ReadPool::new(&path, max))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bounded_read_stops_at_its_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = pool(&dir, 4);
+        let err = pool
+            .read_bounded(Duration::from_millis(50), forever)
             .await
-            .map_err(|_| StoreError::ReadCancelled)?;
-        let pool2 = pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool2.take()?;
-            let result = f(&conn);
-            pool2.give_back(conn);
+            .expect_err("stopped");
+        assert!(matches!(err, StoreError::OverBudget(50)), "{err}");
+        assert_eq!(err.to_client().0, ErrorCode::TooBroad);
+        // The connection went back clean: the next read on it is not interrupted.
+        let one: i64 = pool
+            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get(0))?))
+            .await
+            .expect("read");
+        assert_eq!(one, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bounded_read_whose_caller_goes_stops_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = pool(&dir, 4);
+        let (ended_tx, ended) = std::sync::mpsc::channel();
+        let read = pool.read_bounded(Duration::from_secs(600), move |conn| {
+            let result = forever(conn);
+            let _ = ended_tx.send(());
             result
-        })
+        });
+        // The caller gives up (its client closed the connection): the future is dropped.
+        let _ = tokio::time::timeout(Duration::from_millis(100), read).await;
+        ended
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the query stopped when its caller went");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bounded_reads_leave_half_the_connections_to_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = pool(&dir, 4);
+        // Five expensive reads at once: two run, three wait for their share.
+        let expensive: Vec<_> = (0..5)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(
+                    async move { pool.read_bounded(Duration::from_secs(5), forever).await },
+                )
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(pool.permits.available_permits(), 2, "two searches hold two");
+        // Every other read still has a connection at once.
+        let cheap = (0..8).map(|_| {
+            let pool = pool.clone();
+            async move {
+                pool.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+                    .await
+            }
+        });
+        let answered = tokio::time::timeout(
+            Duration::from_secs(2),
+            futures_util::future::join_all(cheap),
+        )
         .await
-        .map_err(|_| StoreError::ReadCancelled)?
+        .expect("other reads are not starved by searches");
+        assert!(answered.iter().all(|r| r.is_ok()));
+        for read in expensive {
+            read.abort();
+        }
     }
 }

@@ -319,3 +319,138 @@ async fn filters_paging_and_refusals() {
 fn chat_protocol_code<T>(r: Result<T, chat_protocol::client::ClientError>) -> Option<ErrorCode> {
     code(r)
 }
+
+/// Every search is bounded in work: a prefix needs two characters, the words index narrows by
+/// room and sender without the texts ever matching those tokens, and a query over its budget
+/// is refused with `too_broad` instead of running on.
+#[tokio::test]
+async fn broad_searches_are_refused_and_filters_narrow_in_the_index() {
+    let server = TestServer::start().await;
+    let (alice, bob, crew, diary) = setup(&server).await;
+    for i in 0..4 {
+        alice
+            .send_message(crew, format!("a{i}"), format!("report number {i}"))
+            .await
+            .unwrap();
+        bob.send_message(crew, format!("b{i}"), format!("review from bob {i}"))
+            .await
+            .unwrap();
+    }
+    alice
+        .send_message(diary, "d", "report to myself")
+        .await
+        .unwrap();
+    let broad = alice
+        .search(Search {
+            query: "a*".into(),
+            ..Search::default()
+        })
+        .await;
+    assert_eq!(code(broad), Some(ErrorCode::TooBroad));
+    // Two characters are enough: "re*" is report and review.
+    assert_eq!(find(&alice, "re*").await.hits.len(), 9);
+    assert_eq!(find(&alice, "re* from:bob").await.hits.len(), 4);
+    assert_eq!(find(&alice, "re* in:#diary").await.hits.len(), 1);
+    assert_eq!(find(&alice, "re* -bob in:#crew").await.hits.len(), 4);
+    assert_eq!(
+        find(&alice, "re* from:alice after:2020-01-01 -myself")
+            .await
+            .hits
+            .len(),
+        4
+    );
+    // The room and sender tokens the index keeps are never found as words.
+    let me = alice.welcome().user.id;
+    for token in [format!("r{crew}"), format!("u{me}"), format!("r{diary}*")] {
+        assert!(find(&alice, &token).await.hits.is_empty(), "{token}");
+    }
+}
+
+#[tokio::test]
+async fn a_search_over_its_budget_is_refused_as_too_broad() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seeder = chat_server::seed::Seeder::open(&dir.path().join("chat.sqlite")).unwrap();
+    let (alice, token) = seeder.user_with_token("alice").unwrap();
+    let room = seeder
+        .room(&alice, RoomKind::Group, "tokyo", Vec::new())
+        .unwrap();
+    // Texts without spaces: a two-character substring is looked for in each of them.
+    for i in 0..20_000 {
+        seeder
+            .message(
+                &alice,
+                room,
+                format!("m{i}"),
+                format!("明日は東京タワーで会いましょう{i}"),
+            )
+            .unwrap();
+    }
+    seeder.commit().unwrap();
+    let config = chat_server::Config {
+        max_search_ms: 1,
+        ..test_config()
+    };
+    let server = TestServer::start_in(dir, config).await;
+    let client = server
+        .connect(chat_protocol::Auth::Token { token })
+        .await
+        .unwrap();
+    assert_eq!(client.welcome().limits.max_search_ms, 1);
+    let err = client
+        .search(Search {
+            query: "大阪".into(),
+            ..Search::default()
+        })
+        .await
+        .expect_err("over budget");
+    let chat_protocol::client::ClientError::Server { code, message, .. } = err else {
+        panic!("{err}");
+    };
+    assert_eq!(code, ErrorCode::TooBroad);
+    assert!(message.contains("more than 1 ms"), "{message}");
+    // The server is fine: a cheap read answers.
+    assert!(client.list_rooms().await.unwrap().len() == 1);
+}
+
+/// `in:#bob` is the direct room the server titles "bob" for alice; a `room_id` of a public
+/// channel one is not in is not found, as `in:ID` is.
+#[tokio::test]
+async fn in_a_direct_room_by_name_and_not_found_for_channels_one_is_not_in() {
+    let server = TestServer::start().await;
+    let (alice, bob, crew, _) = setup(&server).await;
+    let dm = alice.open_direct("bob").await.unwrap().id;
+    bob.send_message(dm, "p", "lunch plans").await.unwrap();
+    bob.send_message(crew, "c", "lunch for the crew")
+        .await
+        .unwrap();
+    let found = find(&alice, "lunch in:#bob").await;
+    assert_eq!(texts(&found), ["lunch plans"]);
+    assert_eq!(found.hits[0].room_id, dm);
+    assert_eq!(texts(&find(&bob, "lunch in:#alice").await), ["lunch plans"]);
+
+    let carol = server.register("carol").await;
+    let channel = carol
+        .create_room(RoomKind::Channel, "open", &[])
+        .await
+        .unwrap()
+        .id;
+    carol
+        .send_message(channel, "o", "lunch is open")
+        .await
+        .unwrap();
+    let by_id = alice
+        .search(Search {
+            query: "lunch".into(),
+            room_id: Some(channel),
+            ..Search::default()
+        })
+        .await;
+    assert_eq!(code(by_id), Some(ErrorCode::NotFound));
+    let by_name = alice
+        .search(Search {
+            query: format!("lunch in:{channel}"),
+            ..Search::default()
+        })
+        .await;
+    assert_eq!(code(by_name), Some(ErrorCode::NotFound));
+}

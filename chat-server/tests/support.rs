@@ -46,7 +46,8 @@ impl TestServer {
         TestServer::start_in(dir, config).await
     }
 
-    async fn start_in(dir: TempDir, config: Config) -> TestServer {
+    /// Start on the database `chat.sqlite` in `dir` (seeded already, say).
+    pub async fn start_in(dir: TempDir, config: Config) -> TestServer {
         let db = dir.path().join("chat.sqlite");
         let listen = "127.0.0.1:0".parse().expect("loopback address");
         let running = spawn(

@@ -31,6 +31,10 @@ pub struct SearchArgs {
     /// Searches of each kind to time.
     #[arg(long, default_value_t = 200)]
     pub searches: usize,
+    /// Time only the usual kinds, not the worst ones (to compare with a server from before
+    /// searches were bounded, which would not answer those within the tool's 30 s).
+    #[arg(long)]
+    pub usual_only: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -72,44 +76,33 @@ pub async fn run(bench: &Bench, args: &SearchArgs) -> anyhow::Result<Vec<Report>
 
     let mut ws = net::connect(&target.url(), target.addr, bench.sources.pick()).await?;
     wire::chat_login(&mut ws, &world.tokens[0]).await?;
-    let kinds: [(&str, QueryMaker); 7] = [
-        ("common word", Box::new(|rng| word(rng.below(5)))),
-        (
-            "rare word",
-            Box::new(|rng| word(VOCABULARY - 1 - rng.below(VOCABULARY / 2))),
-        ),
-        (
-            "two words",
-            Box::new(|rng| format!("{} {}", word(rng.below(20)), word(50 + rng.below(500)))),
-        ),
-        ("phrase", Box::new(|_| format!("\"{PHRASE}\""))),
-        (
-            "prefix",
-            Box::new(|rng| format!("{}*", &word(100 + rng.below(1000))[..3])),
-        ),
-        (
-            "substring, 3+ characters",
-            Box::new(|_| "東京タワー".to_string()),
-        ),
-        ("substring, 2 characters", Box::new(|_| "東京".to_string())),
-    ];
+    let kinds = query_kinds(rooms);
     let mut request_id = 0u64;
     let mut all = stats::histogram();
+    let mut worst = stats::histogram();
     let mut found = 0usize;
-    for (name, query) in &kinds {
+    let mut too_broad = 0usize;
+    for (name, is_worst, query) in &kinds {
+        if *is_worst && args.usual_only {
+            continue;
+        }
         let mut times = stats::histogram();
         for _ in 0..args.searches {
             request_id += 1;
-            let frame = to_json(&ClientFrame::Search(Search {
-                request_id,
-                query: query(&mut rng),
-                ..Search::default()
-            }));
+            let mut search = query(&mut rng);
+            search.request_id = request_id;
+            let frame = to_json(&ClientFrame::Search(search));
             let started = now_us();
-            found += request(&mut ws, frame).await?;
+            match request(&mut ws, frame).await? {
+                Answer::Hits(n) => found += n,
+                Answer::TooBroad => too_broad += 1,
+            }
             let took = now_us().saturating_sub(started).max(1);
             times.saturating_record(took);
             all.saturating_record(took);
+            if *is_worst {
+                worst.saturating_record(took);
+            }
         }
         report.latency(name, &Latency::of(&times));
     }
@@ -126,6 +119,8 @@ pub async fn run(bench: &Bench, args: &SearchArgs) -> anyhow::Result<Vec<Report>
     report.setting("seeded_in_s", format!("{seed_secs:.1}"));
     bench.setting_lines(&mut report);
     report.latency("all searches", &Latency::of(&all));
+    report.latency("worst kinds", &Latency::of(&worst));
+    report.metric("refused as too broad", too_broad as f64, "");
     report.metric(
         "indexing",
         index_secs * 1e6 / args.messages.max(1) as f64,
@@ -137,7 +132,130 @@ pub async fn run(bench: &Bench, args: &SearchArgs) -> anyhow::Result<Vec<Report>
 }
 
 /// Makes the next query of a kind.
-type QueryMaker = Box<dyn Fn(&mut XorShift) -> String>;
+type QueryMaker = Box<dyn Fn(&mut XorShift) -> Search>;
+
+fn plain(query: String) -> Search {
+    Search {
+        query,
+        ..Search::default()
+    }
+}
+
+/// The kinds of query timed: what people type most, then the worst a client may ask for
+/// (PROTOCOL.md's search section), each bounded by the server (`true`: counted in "worst
+/// kinds"). Room `r` is `r{r}`, written by `u{1 + r % WRITERS}`; the searcher is in all.
+fn query_kinds(rooms: usize) -> Vec<(&'static str, bool, QueryMaker)> {
+    let room_and_writer = move |rng: &mut XorShift| {
+        let r = rng.below(rooms);
+        (format!("r{r}"), format!("u{}", 1 + r % WRITERS))
+    };
+    vec![
+        (
+            "common word",
+            false,
+            Box::new(|rng| plain(word(rng.below(5)))),
+        ),
+        (
+            "rare word",
+            false,
+            Box::new(|rng| plain(word(VOCABULARY - 1 - rng.below(VOCABULARY / 2)))),
+        ),
+        (
+            "two words",
+            false,
+            Box::new(|rng| {
+                plain(format!(
+                    "{} {}",
+                    word(rng.below(20)),
+                    word(50 + rng.below(500))
+                ))
+            }),
+        ),
+        (
+            "phrase",
+            false,
+            Box::new(|_| plain(format!("\"{PHRASE}\""))),
+        ),
+        (
+            "prefix",
+            false,
+            Box::new(|rng| plain(format!("{}*", &word(100 + rng.below(1000))[..3]))),
+        ),
+        (
+            "substring, 3+ characters",
+            false,
+            Box::new(|_| plain("東京タワー".to_string())),
+        ),
+        (
+            "substring, 2 characters",
+            false,
+            Box::new(|_| plain("東京".to_string())),
+        ),
+        // The shortest prefix served, of the most common words.
+        (
+            "shortest prefix",
+            true,
+            Box::new(|rng| plain(format!("{}*", &word(rng.below(5))[..MIN_PREFIX]))),
+        ),
+        (
+            "shortest prefix, three filters",
+            true,
+            Box::new(move |rng| {
+                let (room, writer) = room_and_writer(rng);
+                plain(format!(
+                    "{}* in:#{room} from:{writer} after:2020-01-01",
+                    &word(rng.below(5))[..MIN_PREFIX]
+                ))
+            }),
+        ),
+        (
+            "common word, two filters",
+            true,
+            Box::new(move |rng| {
+                let (room, writer) = room_and_writer(rng);
+                plain(format!("{} in:#{room} from:{writer}", word(rng.below(5))))
+            }),
+        ),
+        (
+            "common word, deepest page",
+            true,
+            Box::new(|rng| Search {
+                offset: Some(1000),
+                limit: Some(100),
+                ..plain(word(rng.below(5)))
+            }),
+        ),
+        (
+            "shortest prefix, deepest page",
+            true,
+            Box::new(|rng| Search {
+                offset: Some(1000),
+                limit: Some(100),
+                ..plain(format!("{}*", &word(rng.below(5))[..MIN_PREFIX]))
+            }),
+        ),
+        // Refused at once (`too_broad`): counted, and timed as the refusal it is.
+        (
+            "one-character prefix, refused",
+            true,
+            Box::new(|rng| plain(format!("{}*", &word(rng.below(5))[..1]))),
+        ),
+        (
+            "excluded common word",
+            true,
+            Box::new(|rng| {
+                plain(format!(
+                    "{} -{}",
+                    word(rng.below(5)),
+                    word(5 + rng.below(5))
+                ))
+            }),
+        ),
+    ]
+}
+
+/// Characters a prefix search needs before its `*` (PROTOCOL.md).
+const MIN_PREFIX: usize = 2;
 
 /// Word `n` of the vocabulary: pronounceable, distinct, 5 to 8 letters.
 fn word(n: usize) -> String {
@@ -173,15 +291,22 @@ fn text(m: usize, rng: &mut XorShift) -> String {
     words.join(" ")
 }
 
-/// Send one search and wait for its answer; returns the number of hits.
-async fn request(ws: &mut net::Ws, frame: String) -> anyhow::Result<usize> {
+enum Answer {
+    Hits(usize),
+    /// Refused with `too_broad`: the server's bound on a query's work, as documented.
+    TooBroad,
+}
+
+/// Send one search and wait for its answer.
+async fn request(ws: &mut net::Ws, frame: String) -> anyhow::Result<Answer> {
     ws.send(Message::text(frame)).await?;
     loop {
         let text = tokio::time::timeout(Duration::from_secs(30), wire::next_text(ws))
             .await
             .context("no search answer within 30 s")??;
         match serde_json::from_str::<ServerFrame>(&text).context("decoding a search answer")? {
-            ServerFrame::SearchResults(r) => return Ok(r.hits.len()),
+            ServerFrame::SearchResults(r) => return Ok(Answer::Hits(r.hits.len())),
+            ServerFrame::Error(e) if e.code.as_str() == "too_broad" => return Ok(Answer::TooBroad),
             ServerFrame::Error(e) => bail!("search refused: {}", e.message),
             _ => continue,
         }

@@ -1,6 +1,6 @@
 //! `search`: the query parsed and checked here, run on the read pool.
 
-use super::{reply, store_error, Reply, RequestCtx};
+use super::{error_frame, reply, store_error, Reply, RequestCtx};
 
 type Refusal = (ErrorCode, String);
 use crate::search_query;
@@ -11,6 +11,8 @@ use chat_protocol::{to_json, ErrorCode, Search, SearchResults, ServerFrame};
 const DEFAULT_HITS: u32 = 20;
 /// Deepest offset served: ranked results are for reading, not for dumping the archive.
 const MAX_OFFSET: u32 = 1_000;
+/// Characters a prefix needs before its `*`: `a*` stands for a good part of every word.
+pub const MIN_PREFIX_CHARS: usize = 2;
 
 pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
     let rid = r.request_id;
@@ -18,6 +20,19 @@ pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
         return Err((ErrorCode::TooLarge, "the query is too long".into()));
     }
     let mut query = search_query::parse(&r.query).map_err(|e| (ErrorCode::BadRequest, e))?;
+    if let Some(short) = query
+        .terms
+        .iter()
+        .find(|t| t.prefix && t.text.chars().count() < MIN_PREFIX_CHARS)
+    {
+        return Err((
+            ErrorCode::TooBroad,
+            format!(
+                "{}*: a prefix needs at least {MIN_PREFIX_CHARS} characters before the *",
+                short.text
+            ),
+        ));
+    }
     // The fields, where given, win over the same filters in the query.
     let room_name = query.room.take();
     let from = r.from.clone().or(query.from.take());
@@ -38,13 +53,21 @@ pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
     let me = ctx.me.id;
     let room_id = r.room_id;
     let metrics = ctx.metrics.clone();
+    let budget = std::time::Duration::from_millis(u64::from(ctx.limits.max_search_ms));
     Ok(reply(async move {
         let started = std::time::Instant::now();
         let found = store
-            .read(move |conn| {
+            .read_bounded(budget, move |conn| {
                 let room_id = match (room_id, room_name) {
                     (Some(id), _) => {
-                        queries::member_room(conn, id, me)?;
+                        // As `in:ID`: a room one is not in is not found, public or not.
+                        queries::member_room(conn, id, me).map_err(|e| match e {
+                            StoreError::Refused(ErrorCode::Forbidden, _) => StoreError::refused(
+                                ErrorCode::NotFound,
+                                format!("room_id {id}: you are in no room with that id"),
+                            ),
+                            other => other,
+                        })?;
                         Some(id)
                     }
                     (None, Some(name)) => Some(search::room_named(conn, me, &name)?),
@@ -81,6 +104,13 @@ pub fn search(ctx: &RequestCtx, r: Search) -> Result<Reply, Refusal> {
                 more,
                 pending,
             })),
+            Err(StoreError::OverBudget(ms)) => error_frame(
+                Some(rid),
+                ErrorCode::TooBroad,
+                format!(
+                    "the search needed more than {ms} ms of the server's work; narrow it with more or longer words, in: or from:"
+                ),
+            ),
             Err(e) => store_error(rid, &e),
         }
     }))

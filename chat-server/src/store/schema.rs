@@ -279,6 +279,38 @@ const MIGRATIONS: &[&str] = &[
     END;
     UPDATE search_state SET messages_to = 0, changes_to = 0;
     "#,
+    // 11: every search bounded in work. The word index holds each message's room and sender as
+    // tokens (`scope`: "r5 u2"), so `in:` and `from:` (and a caller in few rooms) narrow the
+    // match inside the index instead of after it, and 2- and 3-character prefixes have
+    // prefix indexes instead of merging every word that starts with them. Rebuilt from
+    // scratch as in 10.
+    r#"
+    DROP TRIGGER search_docs_insert;
+    DROP TRIGGER search_docs_delete;
+    DROP TRIGGER search_docs_delete_trigrams;
+    DROP TABLE search_words;
+    DELETE FROM search_docs;
+    INSERT INTO search_trigrams (search_trigrams) VALUES ('delete-all');
+    ALTER TABLE search_docs ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+    CREATE VIRTUAL TABLE search_words USING fts5(
+        text, folded, scope, content='search_docs', content_rowid='id', prefix='2 3',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN
+        INSERT INTO search_words (rowid, text, folded, scope)
+            VALUES (new.id, new.text, new.folded, new.scope);
+    END;
+    CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
+        INSERT INTO search_words (search_words, rowid, text, folded, scope)
+            VALUES ('delete', old.id, old.text, old.folded, old.scope);
+    END;
+    CREATE TRIGGER search_docs_delete_trigrams AFTER DELETE ON search_docs
+    WHEN old.spaceless BEGIN
+        INSERT INTO search_trigrams (search_trigrams, rowid, text)
+            VALUES ('delete', old.id, old.text);
+    END;
+    UPDATE search_state SET messages_to = 0, changes_to = 0;
+    "#,
 ];
 
 /// The schema version this build expects.

@@ -143,11 +143,20 @@ fn refresh(conn: &Connection, message_id: MessageId) -> Result<(), StoreError> {
             let spaceless = text.chars().any(crate::search_query::without_spaces);
             let folded = crate::search_fold::folded_column(&text);
             conn.prepare_cached(
-                "INSERT INTO search_docs (id, room_id, seq, sender_id, ts, text, spaceless, folded)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO search_docs
+                     (id, room_id, seq, sender_id, ts, text, spaceless, folded, scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
-                message_id, room_id, seq, sender_id, ts, text, spaceless, folded
+                message_id,
+                room_id,
+                seq,
+                sender_id,
+                ts,
+                text,
+                spaceless,
+                folded,
+                scope_tokens(room_id, sender_id)
             ])?;
         }
         (_, None, Some(_)) => {
@@ -225,9 +234,18 @@ pub fn search(
         format!("?{}", args.len())
     };
     let mut conds: Vec<String> = Vec::new();
-    // The index that finds the candidates, ranks them and cuts the snippet.
+    let excluded_words: Vec<&Term> = s
+        .query
+        .terms
+        .iter()
+        .filter(|t| t.excluded && !t.substring)
+        .collect();
+    // The index that finds the candidates, ranks them and cuts the snippet. The word index
+    // also narrows to the room, the sender and (when they are few) the caller's rooms, and
+    // leaves out excluded words, inside the match: the candidates walked are those that pass.
     let driver = if !words.is_empty() {
-        Some(("search_words", match_all(&words)))
+        let scope = scope_match(conn, caller, s)?;
+        Some(("search_words", words_match(&words, &scope, &excluded_words)))
     } else if !long.is_empty() {
         Some(("search_trigrams", match_all(&long)))
     } else {
@@ -238,12 +256,20 @@ pub fn search(
             let p = arg(Value::Text(expr.clone()), &mut args);
             conds.push(format!("{table} MATCH {p}"));
             let now = arg(Value::Real(s.now as f64), &mut args);
+            // The scope column's matches weigh nothing.
+            let weights = if *table == "search_words" {
+                ", 1.0, 1.0, 0.0"
+            } else {
+                ""
+            };
             (
-                format!("{table} JOIN search_docs d ON d.id = {table}.rowid"),
+                // CROSS: the index first, always. With `d` first (by room) the planner would run the
+                // match again for every message of the room.
+                format!("{table} CROSS JOIN search_docs d ON d.id = {table}.rowid"),
                 // bm25 is negative, better when lower: a recent message's is scaled up to
                 // twice.
                 format!(
-                    "bm25({table}) * (1.0 + 1.0 / (1.0 + max(0.0, {now} - d.ts) / {RECENCY_MS}))"
+                    "bm25({table}{weights}) * (1.0 + 1.0 / (1.0 + max(0.0, {now} - d.ts) / {RECENCY_MS}))"
                 ),
                 Some(*table),
             )
@@ -275,13 +301,21 @@ pub fn search(
         let p = arg(Value::Text(term.text.clone()), &mut args);
         conds.push(format!("instr(d.text, {p}) > 0"));
     }
-    for term in s.query.terms.iter().filter(|t| t.excluded) {
+    for term in s.query.terms.iter().filter(|t| {
+        // Excluded words are left out by the word index's match when it drives.
+        t.excluded && (t.substring || snippet_table != Some("search_words"))
+    }) {
         let table = if term.substring {
             "search_trigrams"
         } else {
             "search_words"
         };
-        let p = arg(Value::Text(fts_term(term)), &mut args);
+        let expr = if term.substring {
+            fts_term(term)
+        } else {
+            format!("{TEXT_COLUMNS} : {}", fts_term(term))
+        };
+        let p = arg(Value::Text(expr), &mut args);
         conds.push(format!(
             "d.id NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH {p})"
         ));
@@ -395,6 +429,54 @@ pub fn search(
         (hit.snippet, hit.highlights) = bound_snippet(&text, &marks);
     }
     Ok((hits, more))
+}
+
+/// The word index's columns a query's words are looked for in (never `scope`).
+const TEXT_COLUMNS: &str = "{text folded}";
+/// Most rooms a caller may be in for the index itself to narrow to them; a caller in more
+/// has them checked on each candidate instead.
+const SCOPED_ROOMS: usize = 64;
+
+/// A message's room and sender as tokens of the word index's `scope` column.
+fn scope_tokens(room_id: RoomId, sender_id: UserId) -> String {
+    format!("r{room_id} u{sender_id}")
+}
+
+/// The `scope` part of a words match: the room (`in:`), else the caller's rooms when few;
+/// the sender (`from:`). Empty when nothing narrows.
+fn scope_match(conn: &Connection, caller: UserId, s: &Search) -> Result<String, StoreError> {
+    let mut parts = Vec::new();
+    match s.room_id {
+        Some(room_id) => parts.push(format!("{{scope}} : \"r{room_id}\"")),
+        None => {
+            let rooms: Vec<RoomId> = conn
+                .prepare_cached("SELECT room_id FROM members WHERE user_id = ?1 LIMIT ?2")?
+                .query_map(params![caller, SCOPED_ROOMS as i64 + 1], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if rooms.len() <= SCOPED_ROOMS && !rooms.is_empty() {
+                let any: Vec<String> = rooms.iter().map(|r| format!("\"r{r}\"")).collect();
+                parts.push(format!("{{scope}} : ({})", any.join(" OR ")));
+            }
+        }
+    }
+    if let Some(sender) = s.sender_id {
+        parts.push(format!("{{scope}} : \"u{sender}\""));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!(" AND ({p})"))
+        .collect::<String>())
+}
+
+/// The word index's match: the words in the text columns, narrowed by `scope`, without any
+/// of the excluded words.
+fn words_match(words: &[&Term], scope: &str, excluded: &[&Term]) -> String {
+    let positive = format!("({TEXT_COLUMNS} : ({})){scope}", match_all(words));
+    if excluded.is_empty() {
+        return positive;
+    }
+    let any: Vec<String> = excluded.iter().map(|t| fts_term(t)).collect();
+    format!("({positive}) NOT ({TEXT_COLUMNS} : ({}))", any.join(" OR "))
 }
 
 /// Terms ANDed for an FTS5 MATCH: each a quoted string (a phrase, no syntax obeyed inside),
@@ -579,12 +661,18 @@ fn mark_substrings(text: &str, short: &[&Term], long: &[&Term]) -> (String, Vec<
     (chars.into_iter().collect(), marks)
 }
 
-/// `in:` a room of the caller's by id or title (case-insensitive), `#` already dropped.
+/// `in:` a room of the caller's by id or title (case-insensitive), `#` already dropped; a
+/// direct room by the other person's name, as the server titles it for the caller.
 pub fn room_named(conn: &Connection, caller: UserId, name: &str) -> Result<RoomId, StoreError> {
     let found: Option<RoomId> = conn
         .prepare_cached(
             "SELECT r.id FROM rooms r JOIN members m ON m.room_id = r.id AND m.user_id = ?1
-             WHERE r.id = ?2 OR lower(r.title) = lower(?3) ORDER BY r.id LIMIT 1",
+             WHERE r.id = ?2 OR lower(r.title) = lower(?3)
+                OR (r.kind = 'direct' AND EXISTS (
+                    SELECT 1 FROM members o JOIN users u ON u.id = o.user_id
+                    WHERE o.room_id = r.id AND o.user_id != ?1
+                      AND u.username = ?3 COLLATE NOCASE))
+             ORDER BY r.kind = 'direct', r.id LIMIT 1",
         )?
         .query_row(
             params![caller, name.parse::<i64>().unwrap_or(-1), name],
