@@ -108,9 +108,7 @@ async fn send_welcome(ws: &mut Ws, shared: &Shared, identity: &Identity, me: &Us
     let ((rooms, mut more), offline) = match read {
         Ok(read) => read,
         Err(e) => {
-            let (code, message) = e.to_client();
-            let error = error_frame(None, code, &message);
-            ws::refuse(ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
+            refuse_welcome(ws, &e).await;
             return false;
         }
     };
@@ -145,15 +143,20 @@ async fn send_welcome(ws: &mut Ws, shared: &Shared, identity: &Identity, me: &Us
         (rooms, more) = match page {
             Ok(page) => page,
             Err(e) => {
-                let (code, message) = e.to_client();
-                let error = error_frame(None, code, &message);
-                ws::refuse(ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
+                refuse_welcome(ws, &e).await;
                 return false;
             }
         };
         after = rooms.last().map_or(after, |r| r.id);
         frame = to_json(&ServerFrame::WelcomeRooms(WelcomeRooms { rooms, more }));
     }
+}
+
+/// The welcome could not be read: say so and close.
+async fn refuse_welcome(ws: &mut Ws, e: &crate::store::StoreError) {
+    let (code, message) = e.to_client();
+    let error = error_frame(None, code, &message);
+    ws::refuse(ws, Some(error), close_code::INTERNAL_ERROR, &message).await;
 }
 
 /// A connection of a server started with `--conformance-echo` (never on a chat server): no

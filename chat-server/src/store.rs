@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why a store call failed. `Refused` is the client's fault and becomes an error frame as is;
 /// the rest are the server's and are reported as `internal`.
@@ -288,12 +288,7 @@ impl ReadPool {
     {
         let pool = self.clone();
         // Held by the blocking task: a read whose caller has gone still counts until it ends.
-        let permit = pool
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::ReadCancelled)?;
+        let permit = acquire(&pool.permits).await?;
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
             let result = f(&conn);
@@ -320,18 +315,8 @@ impl ReadPool {
         let pool = self.clone();
         let cancelled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(cancelled.clone());
-        let share = pool
-            .bounded_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::ReadCancelled)?;
-        let permit = pool
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::ReadCancelled)?;
+        let share = acquire(&pool.bounded_permits).await?;
+        let permit = acquire(&pool.permits).await?;
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
             // The budget counts from the start of the work, not from the wait for a connection.
@@ -437,6 +422,15 @@ impl Store {
     {
         self.reads.read_bounded(budget, f).await
     }
+}
+
+/// A permit held by whoever it moves into (the blocking task), not by the waiting future.
+async fn acquire(permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, StoreError> {
+    permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| StoreError::ReadCancelled)
 }
 
 fn interrupted(e: &rusqlite::Error) -> bool {

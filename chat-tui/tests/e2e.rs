@@ -373,27 +373,10 @@ async fn two_people_chat_and_an_offline_message_arrives_exactly_once() {
     .unwrap();
 
     // The server agrees: stored exactly once.
-    let auth = Auth::Password {
-        username: "bob".into(),
-        password: PASSWORD.into(),
-    };
-    let checker = Client::connect(&server.url(), auth).await.unwrap();
-    let room = checker
-        .welcome()
-        .rooms
-        .iter()
-        .find(|r| r.kind == RoomKind::Channel)
-        .unwrap()
-        .id;
-    let history = checker.history_after(room, 0, 100).await.unwrap();
-    let offline: Vec<_> = history
-        .events
-        .iter()
-        .filter(|e| {
-            matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text, .. }) if text == "typed while offline")
-        })
-        .collect();
-    assert_eq!(offline.len(), 1);
+    assert_eq!(
+        stored_in_bobs_channel(&server.url(), "typed while offline").await,
+        1
+    );
 
     tokio::task::spawn_blocking(move || {
         alice.quit();
@@ -906,11 +889,21 @@ async fn a_profile_has_one_client_and_each_users_queue_survives_the_other_loggin
     .await
     .unwrap();
 
+    assert_eq!(
+        stored_in_bobs_channel(&server.url(), "alice queued this while offline").await,
+        1,
+        "sent exactly once"
+    );
+    server.stop().await;
+}
+
+/// How many messages of bob's (first) channel, as the server stores them, say `text`.
+async fn stored_in_bobs_channel(url: &str, text: &str) -> usize {
     let auth = Auth::Password {
         username: "bob".into(),
         password: PASSWORD.into(),
     };
-    let checker = Client::connect(&server.url(), auth).await.unwrap();
+    let checker = Client::connect(url, auth).await.unwrap();
     let room = checker
         .welcome()
         .rooms
@@ -919,13 +912,11 @@ async fn a_profile_has_one_client_and_each_users_queue_survives_the_other_loggin
         .unwrap()
         .id;
     let history = checker.history_after(room, 0, 100).await.unwrap();
-    let queued = history
+    history
         .events
         .iter()
         .filter(|e| {
-            matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text, .. }) if text == "alice queued this while offline")
+            matches!(&e.content, EventContent::Message(chat_protocol::ChatMessage { text: t, .. }) if t == text)
         })
-        .count();
-    assert_eq!(queued, 1, "sent exactly once");
-    server.stop().await;
+        .count()
 }
